@@ -1,0 +1,105 @@
+using SparseKernels.Runtime;
+
+namespace SparseKernels.Tensors;
+
+/// <summary>
+/// A dense float32 matrix, row-major, on the host (a float[]) or on a device (a DeviceBuffer).
+/// A tensor on the device owns its buffer; dispose it (or let the SafeHandle finalizer free it).
+/// </summary>
+public sealed class DenseTensor : IDisposable
+{
+    private readonly float[]? _host;
+    private readonly DeviceBuffer<float>? _device;
+
+    private DenseTensor(int rows, int cols, float[]? host, DeviceBuffer<float>? device)
+    {
+        Rows = rows; Cols = cols; _host = host; _device = device;
+    }
+
+    public int Rows { get; }
+    public int Cols { get; }
+    public long Length => (long)Rows * Cols;
+    public bool IsOnDevice => _device is not null;
+    public IDevice? Device => _device?.Device;
+
+    /// <summary>The host data (row-major). Throws if the tensor lives on a device.</summary>
+    public float[] HostData => _host ?? throw new InvalidOperationException($"This {Rows}x{Cols} tensor lives on device '{_device!.Device.Name}'; call ToHost() first.");
+
+    /// <summary>The device data. Throws if the tensor lives on the host.</summary>
+    public DeviceBuffer<float> DeviceData => _device ?? throw new InvalidOperationException($"This {Rows}x{Cols} tensor lives on the host; call ToDevice(device) first.");
+
+    public Span<float> Span => HostData;
+
+    public float this[int row, int col]
+    {
+        get { CheckIndex(row, col); return HostData[(long)row * Cols + col]; }
+        set { CheckIndex(row, col); HostData[(long)row * Cols + col] = value; }
+    }
+
+    public static DenseTensor Zeros(int rows, int cols)
+    {
+        CheckShape(rows, cols);
+        return new DenseTensor(rows, cols, new float[checked(rows * cols)], null);
+    }
+
+    /// <summary>Wraps <paramref name="data"/> (not copied) as a rows x cols row-major matrix.</summary>
+    public static DenseTensor FromArray(int rows, int cols, float[] data)
+    {
+        CheckShape(rows, cols);
+        ArgumentNullException.ThrowIfNull(data);
+        if (data.LongLength != (long)rows * cols)
+            throw new ArgumentException($"A {rows}x{cols} tensor needs {(long)rows * cols} values; the array has {data.LongLength}.", nameof(data));
+        return new DenseTensor(rows, cols, data, null);
+    }
+
+    /// <summary>An uninitialised rows x cols tensor on <paramref name="device"/>.</summary>
+    public static DenseTensor Allocate(IDevice device, int rows, int cols)
+    {
+        CheckShape(rows, cols);
+        return new DenseTensor(rows, cols, null, device.Allocate<float>((long)rows * cols));
+    }
+
+    /// <summary>Wraps an existing device buffer (taking ownership of it).</summary>
+    public static DenseTensor FromDevice(DeviceBuffer<float> buffer, int rows, int cols)
+    {
+        CheckShape(rows, cols);
+        if (buffer.Length != (long)rows * cols)
+            throw new ArgumentException($"A {rows}x{cols} tensor needs {(long)rows * cols} values; the buffer has {buffer.Length}.", nameof(buffer));
+        return new DenseTensor(rows, cols, null, buffer);
+    }
+
+    /// <summary>A copy on <paramref name="device"/>.</summary>
+    public DenseTensor ToDevice(IDevice device)
+    {
+        var buffer = device.Allocate<float>(Length);
+        if (_host is not null) buffer.CopyFrom(_host);
+        else device.CopyDeviceToDevice(_device!, 0, buffer, 0, Length);
+        return new DenseTensor(Rows, Cols, null, buffer);
+    }
+
+    /// <summary>A copy on the host.</summary>
+    public DenseTensor ToHost()
+    {
+        if (_host is not null) return new DenseTensor(Rows, Cols, (float[])_host.Clone(), null);
+        return new DenseTensor(Rows, Cols, _device!.ToArray(), null);
+    }
+
+    /// <summary>The values as a host array (a copy when on a device, the array itself when on the host).</summary>
+    public float[] ToArray() => _host ?? _device!.ToArray();
+
+    public void Dispose() => _device?.Dispose();
+
+    public override string ToString() => $"DenseTensor {Rows}x{Cols} on {(IsOnDevice ? _device!.Device.Name : "host")}";
+
+    private void CheckIndex(int row, int col)
+    {
+        if ((uint)row >= (uint)Rows || (uint)col >= (uint)Cols)
+            throw new IndexOutOfRangeException($"Index ({row}, {col}) is outside a {Rows}x{Cols} tensor.");
+    }
+
+    internal static void CheckShape(int rows, int cols)
+    {
+        if (rows < 0 || cols < 0) throw new ArgumentOutOfRangeException(nameof(rows), $"Shape {rows}x{cols} has a negative dimension.");
+        if ((long)rows * cols > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(rows), $"Shape {rows}x{cols} has more elements than an array can hold.");
+    }
+}

@@ -1,0 +1,80 @@
+using SparseKernels.Tensors;
+
+namespace SparseKernels.Tests.Support;
+
+/// <summary>Fresh random test data: values are never zero; patterns can have empty rows and long rows.</summary>
+public static class TestData
+{
+    /// <summary>A random value in [-1, -0.05] U [0.05, 1]: never zero, never tiny.</summary>
+    public static float NonZero(Random rng)
+    {
+        float m = 0.05f + 0.95f * rng.NextSingle();
+        return rng.Next(2) == 0 ? -m : m;
+    }
+
+    public static float[] NonZeroArray(Random rng, long length)
+    {
+        var a = new float[length];
+        for (long i = 0; i < length; i++) a[i] = NonZero(rng);
+        return a;
+    }
+
+    public static DenseTensor Dense(Random rng, int rows, int cols) => DenseTensor.FromArray(rows, cols, NonZeroArray(rng, (long)rows * cols));
+
+    /// <summary>
+    /// A random CSR matrix of about <paramref name="density"/>. <paramref name="emptyRows"/> rows are
+    /// forced empty and, if <paramref name="longRow"/>, row 0 (or the first non-empty) is full.
+    /// </summary>
+    public static CsrMatrix Csr(Random rng, int rows, int cols, double density, int emptyRows = 0, bool longRow = false)
+    {
+        var empty = new HashSet<int>();
+        while (empty.Count < Math.Min(emptyRows, rows)) empty.Add(rng.Next(rows));
+        int full = longRow ? Enumerable.Range(0, rows).FirstOrDefault(r => !empty.Contains(r), -1) : -1;
+        var offsets = new int[rows + 1];
+        var cols_ = new List<int>();
+        for (int r = 0; r < rows; r++)
+        {
+            if (!empty.Contains(r))
+                for (int c = 0; c < cols; c++)
+                    if (r == full || rng.NextDouble() < density) cols_.Add(c);
+            offsets[r + 1] = cols_.Count;
+        }
+        return new CsrMatrix(rows, cols, offsets, cols_.ToArray(), NonZeroArray(rng, cols_.Count));
+    }
+
+    /// <summary>A CSR matrix with exactly <paramref name="nnz"/> nonzeros at random positions.</summary>
+    public static CsrMatrix CsrExact(Random rng, int rows, int cols, int nnz)
+    {
+        var picked = new HashSet<long>();
+        while (picked.Count < nnz) picked.Add((long)rng.Next(rows) * cols + rng.Next(cols));
+        var sorted = picked.OrderBy(x => x).ToArray();
+        var offsets = new int[rows + 1];
+        var ci = new int[nnz];
+        for (int i = 0; i < nnz; i++) { int r = (int)(sorted[i] / cols); ci[i] = (int)(sorted[i] % cols); offsets[r + 1]++; }
+        for (int r = 0; r < rows; r++) offsets[r + 1] += offsets[r];
+        return new CsrMatrix(rows, cols, offsets, ci, NonZeroArray(rng, nnz));
+    }
+
+    /// <summary>The DLMC folder: $SPARSEKERNELS_DATA/dlmc on the GPU machine, else ../shared/dlmc beside the repository.</summary>
+    public static string? DlmcRoot()
+    {
+        string? data = Environment.GetEnvironmentVariable("SPARSEKERNELS_DATA");
+        if (data is not null && Directory.Exists(Path.Combine(data, "dlmc"))) return Path.Combine(data, "dlmc");
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "..", "shared", "dlmc");
+            if (Directory.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "SparseKernels.sln")))
+                return Path.GetFullPath(candidate);
+        }
+        return null;
+    }
+
+    /// <summary>Every .smtx file of the DLMC subset, relative to its root (for test case names).</summary>
+    public static IEnumerable<string> DlmcFiles()
+    {
+        string? root = DlmcRoot();
+        if (root is null) return ["(no DLMC data found)"];
+        return Directory.EnumerateFiles(root, "*.smtx", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(root, f)).OrderBy(f => f, StringComparer.Ordinal).ToArray();
+    }
+}
