@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets up (tests/setup.sh) and runs every test: the CPU tests and the Gpu category, which runs on the real GPU
+# when there is one, else on the emulated device. Prints, alone on its last line, "N passed, N failed, N skipped"
+# and exits non-zero on any failure. Extra arguments go to the test runner (e.g. --treenode-filter ...).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+config=${SK_CONFIGURATION:-Release}
+bash tests/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+
+out=$(mktemp)
+dll=tests/SparseKernels.Tests/bin/$config/net10.0/SparseKernels.Tests.dll
+dotnet "$dll" --no-progress --output detailed "$@" 2>&1 | tee "$out"
+rc=${PIPESTATUS[0]}
+num() { grep -E "^\s*$1:\s*[0-9]+" "$out" | tail -n 1 | grep -oE '[0-9]+' || echo 0; }
+passed=$(num succeeded); failed=$(num failed); skipped=$(num skipped)
+rm -f "$out"
+if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi   # a crash or a run with no tests counts as a failure
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine for SparseKernels and builds everything (idempotent):
+#   1. system packages: nvcc (Debian's nvidia-cuda-toolkit, CUDA 11.8, in contrib/non-free), clang-14, cmake,
+#      and Fashion-MNIST (dataset-fashion-mnist);
+#   2. the native build (CMake): kernels/*.cu -> PTX + fatbin (checked by ptxas), and the emulated device;
+#   3. the .NET solution, warnings as errors.
+# Environment: SK_SKIP_APT=1 skips step 1; SK_CONFIGURATION=Debug|Release (default Release).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+config=${SK_CONFIGURATION:-Release}
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+need_pkgs=()
+command -v nvcc >/dev/null 2>&1 || need_pkgs+=(nvidia-cuda-toolkit)
+command -v clang++-14 >/dev/null 2>&1 || need_pkgs+=(clang-14)
+command -v cmake >/dev/null 2>&1 || need_pkgs+=(cmake)
+[ -d /usr/share/datasets/fashion-mnist ] || need_pkgs+=(dataset-fashion-mnist)
+if [ "${SK_SKIP_APT:-0}" != 1 ] && [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+  # nvidia-cuda-toolkit lives in non-free and needs contrib (nvidia-support).
+  src=/etc/apt/sources.list.d/debian.sources
+  if [ -f "$src" ] && ! grep -q 'non-free' "$src"; then
+    log "enabling contrib and non-free in $src"
+    $SUDO sed -i -E 's/^Components: main$/Components: main contrib non-free non-free-firmware/' "$src"
+  fi
+  log "installing ${need_pkgs[*]} (nvidia-cuda-toolkit is ~1.5 GB)"
+  $SUDO apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+cxx=clang++-14
+command -v $cxx >/dev/null 2>&1 || cxx=clang++
+log "native build (CMake, host compiler $cxx)"
+cmake -S . -B build -DCMAKE_CXX_COMPILER=$cxx -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" 2>&1 | grep -vE '^\[ *[0-9]+%\]|^$' || true
+# the pipeline above hides progress lines; fail if the build failed
+cmake --build build -j"$(nproc)" >/dev/null
+
+log ".NET build ($config, warnings as errors)"
+dotnet build SparseKernels.sln -c "$config" -warnaserror -v q -nologo -clp:ErrorsOnly
