@@ -22,6 +22,7 @@ internal static unsafe partial class CublasNative
     [LibraryImport(Lib)] internal static partial int cublasSetStream_v2(IntPtr handle, IntPtr stream);
     [LibraryImport(Lib)] internal static partial int cublasGetVersion_v2(IntPtr handle, out int version);
     [LibraryImport(Lib)] internal static partial int cublasSetMathMode(IntPtr handle, int mode);
+    [LibraryImport(Lib)] internal static partial int cublasGetProperty(int type, out int value);
     [LibraryImport(Lib)] internal static partial int cublasSgemm_v2(IntPtr handle, int transa, int transb, int m, int n, int k,
         float* alpha, ulong a, int lda, ulong b, int ldb, float* beta, ulong c, int ldc);
     [LibraryImport(Lib)] internal static partial int cublasGemmEx(IntPtr handle, int transa, int transb, int m, int n, int k,
@@ -42,6 +43,16 @@ internal static unsafe partial class CublasNative
         16 => "CUBLAS_STATUS_LICENSE_ERROR",
         _ => $"unknown cublasStatus_t {status}",
     };
+
+    /// <summary>The loaded library's version as major.minor.patch (cublasGetProperty: works without a GPU).</summary>
+    public static string LibraryVersion()
+    {
+        NativeLibraries.Require(NativeLibraries.Cublas);
+        Check(cublasGetProperty(0, out int major), nameof(cublasGetProperty));
+        Check(cublasGetProperty(1, out int minor), nameof(cublasGetProperty));
+        Check(cublasGetProperty(2, out int patch), nameof(cublasGetProperty));
+        return $"{major}.{minor}.{patch}";
+    }
 
     /// <summary>The one check for cuBLAS results.</summary>
     public static void Check(int status, string call)

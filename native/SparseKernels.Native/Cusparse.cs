@@ -25,6 +25,7 @@ internal static unsafe partial class CusparseNative
     [LibraryImport(Lib)] internal static partial int cusparseDestroy(IntPtr handle);
     [LibraryImport(Lib)] internal static partial int cusparseSetStream(IntPtr handle, IntPtr stream);
     [LibraryImport(Lib)] internal static partial int cusparseGetVersion(IntPtr handle, out int version);
+    [LibraryImport(Lib)] internal static partial int cusparseGetProperty(int type, out int value);
     [LibraryImport(Lib)] internal static partial int cusparseCreateCsr(out IntPtr descr, long rows, long cols, long nnz,
         ulong rowOffsets, ulong colInd, ulong values, int rowOffsetsType, int colIndType, int idxBase, int valueType);
     [LibraryImport(Lib)] internal static partial int cusparseDestroySpMat(IntPtr descr);
@@ -42,6 +43,16 @@ internal static unsafe partial class CusparseNative
         void* beta, IntPtr matC, int computeType, int alg, ulong externalBuffer);
     [LibraryImport(Lib)] internal static partial IntPtr cusparseGetErrorName(int status);
     [LibraryImport(Lib)] internal static partial IntPtr cusparseGetErrorString(int status);
+
+    /// <summary>The loaded library's version as major.minor.patch (cusparseGetProperty: works without a GPU).</summary>
+    public static string LibraryVersion()
+    {
+        NativeLibraries.Require(NativeLibraries.Cusparse);
+        Check(cusparseGetProperty(0, out int major), nameof(cusparseGetProperty));
+        Check(cusparseGetProperty(1, out int minor), nameof(cusparseGetProperty));
+        Check(cusparseGetProperty(2, out int patch), nameof(cusparseGetProperty));
+        return $"{major}.{minor}.{patch}";
+    }
 
     /// <summary>The one check for cuSPARSE results, with cuSPARSE's own name and description of the status.</summary>
     public static void Check(int status, string call)
