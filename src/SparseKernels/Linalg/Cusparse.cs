@@ -69,7 +69,7 @@ public sealed class CusparseContext : IDisposable
         if (m == 0 || b.Cols == 0) return;
         if (a.Nnz == 0 && beta == 0)
         {
-            _device.Fill32(c.DeviceData, 0); // op(a) is all zeros: c = 0 (cuSPARSE rejects null index arrays)
+            _device.Fill32(c.DeviceData, 0, _stream); // op(a) is all zeros: c = 0 (cuSPARSE rejects null index arrays)
             return;
         }
         lock (_lock)
@@ -99,7 +99,7 @@ public sealed class CusparseContext : IDisposable
         if (y.Cols != x.Cols)
             throw new ArgumentException($"Sddmm: x is {x.Rows}x{x.Cols} and y is {y.Rows}x{y.Cols}; their column counts (K) must agree.", nameof(y));
         if (pattern.Nnz == 0) return;
-        if (x.Cols == 0) { _device.Fill32(pattern.DeviceValues, 0); return; }
+        if (x.Cols == 0) { _device.Fill32(pattern.DeviceValues, 0, _stream); return; }
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
@@ -147,6 +147,10 @@ public sealed class CusparseContext : IDisposable
     {
         lock (_lock)
         {
+            if (_workspace is not null && !_handle.IsClosed)
+            {
+                try { _stream.Synchronize(); } catch (CudaException) { } catch (ObjectDisposedException) { } // work using the workspace may still be queued
+            }
             _workspace?.Dispose();
             _workspace = null;
             _handle.Dispose();

@@ -128,14 +128,18 @@ public sealed class CudaDevice : IDevice
             (nuint)(length * Unsafe.SizeOf<T>()), _stream.Raw), nameof(CudaDriver.cuMemcpyDtoDAsync_v2));
     }
 
-    public void Fill32<T>(DeviceBuffer<T> buffer, uint bits) where T : unmanaged
+    public void Fill32<T>(DeviceBuffer<T> buffer, uint bits) where T : unmanaged => Fill32(buffer, bits, null);
+
+    /// <summary>Sets every 32-bit word of the buffer, ordered on <paramref name="stream"/> (default: <see cref="Stream"/>).</summary>
+    public void Fill32<T>(DeviceBuffer<T> buffer, uint bits, DeviceStream? stream) where T : unmanaged
     {
+        var s = StreamOf(stream);
         CheckBuffer(buffer, nameof(buffer));
         if (buffer.SizeInBytes % 4 != 0)
             throw new ArgumentException($"Fill32 needs a whole number of 32-bit words; the buffer is {buffer.SizeInBytes} bytes.", nameof(buffer));
         if (buffer.SizeInBytes == 0) return;
         using var scope = Enter();
-        CudaDriver.Check(CudaDriver.cuMemsetD32Async(buffer.Pointer.Address, bits, (nuint)(buffer.SizeInBytes / 4), _stream.Raw), nameof(CudaDriver.cuMemsetD32Async));
+        CudaDriver.Check(CudaDriver.cuMemsetD32Async(buffer.Pointer.Address, bits, (nuint)(buffer.SizeInBytes / 4), s.Raw), nameof(CudaDriver.cuMemsetD32Async));
     }
 
     public DeviceMemoryInfo GetMemoryInfo()
