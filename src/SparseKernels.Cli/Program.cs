@@ -1,1 +1,7 @@
-Console.WriteLine("todo");
+using System.CommandLine;
+using SparseKernels.Cli;
+
+// sparsekernels <command>: `info` now; `train` and others are added as further subcommands.
+var root = new RootCommand("SparseKernels: a CUDA sparse-training engine for .NET.");
+root.Subcommands.Add(InfoCommand.Create());
+return root.Parse(args).Invoke();
