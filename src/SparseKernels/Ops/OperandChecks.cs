@@ -44,7 +44,8 @@ internal static class OperandChecks
 
     public static void NotSame<T>(DeviceBuffer<T> output, DeviceBuffer<T> input, string op, string outputName, string inputName) where T : unmanaged
     {
-        if (ReferenceEquals(output, input) || output.Pointer == input.Pointer)
+        // Empty buffers may all share a null address; they cannot overlap anything.
+        if (ReferenceEquals(output, input) || (output.Length > 0 && input.Length > 0 && output.Pointer == input.Pointer))
             throw new ArgumentException($"{op}: output {outputName} is the same buffer as input {inputName}; this kernel cannot work in place.", outputName);
     }
 
