@@ -1,0 +1,52 @@
+using System.Runtime.CompilerServices;
+using SparseKernels.Runtime;
+
+namespace SparseKernels.Ops;
+
+/// <summary>The kernels the launchers in <see cref="SparseKernels.Ops"/> use, by index into <see cref="KernelCache"/>.</summary>
+internal enum KernelId
+{
+    SpmmCsrV1,
+    SddmmCsrV1,
+    ElementwiseAdd,
+    ElementwiseMul,
+    ElementwiseScale,
+    ElementwiseAxpy,
+    ElementwiseRelu,
+    ElementwiseReluBackward,
+    ElementwiseAddRowBias,
+    ElementwiseFill,
+}
+
+/// <summary>
+/// Per-device cache of <see cref="Kernel"/> handles: the first launch of a kernel on a device looks it
+/// up with <see cref="IDevice.GetKernel"/>, later launches read an array slot (no allocation, no
+/// string lookup). Keyed weakly by the device object, so a disposed and collected device drops its entry.
+/// </summary>
+internal static class KernelCache
+{
+    /// <summary>The extern "C" names, indexed by <see cref="KernelId"/>.</summary>
+    internal static readonly string[] Names =
+    [
+        "spmm_csr_v1",
+        "sddmm_csr_v1",
+        "elementwise_add",
+        "elementwise_mul",
+        "elementwise_scale",
+        "elementwise_axpy",
+        "elementwise_relu",
+        "elementwise_relu_backward",
+        "elementwise_add_row_bias",
+        "elementwise_fill",
+    ];
+
+    private static readonly ConditionalWeakTable<IDevice, Kernel?[]> s_tables = new();
+
+    public static Kernel Get(IDevice device, KernelId id)
+    {
+        if (!s_tables.TryGetValue(device, out var table))
+            table = s_tables.GetValue(device, static _ => new Kernel?[Names.Length]);
+        // A race between two first launches looks the kernel up twice; both get the same handle.
+        return table[(int)id] ??= device.GetKernel(Names[(int)id]);
+    }
+}

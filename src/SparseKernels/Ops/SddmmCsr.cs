@@ -1,0 +1,79 @@
+using SparseKernels.Native;
+using SparseKernels.Runtime;
+using SparseKernels.Tensors;
+
+namespace SparseKernels.Ops;
+
+/// <summary>The variant of the SDDMM kernel to launch (kernels/sddmm_csr.cu lists what each assumes).</summary>
+public enum SddmmCsrVersion
+{
+    /// <summary><c>sddmm_csr_v1</c>: one warp per row of the pattern, lanes over k, shuffle reduction. Simple and correct.</summary>
+    V1 = 1,
+}
+
+/// <summary>
+/// Sampled dense-dense matmul on a device: for each nonzero (i, j) of an m x n CSR pattern,
+/// out = sum_t X[i, t] * Y[j, t], with X m x k and Y n x k row-major (kernel <c>sddmm_csr_*</c>,
+/// kernels/sddmm_csr.cu). The pattern's own values are not read.
+/// </summary>
+public static class SddmmCsr
+{
+    /// <summary>Warps (rows of the pattern) per block of <c>sddmm_csr_v1</c>: block = (32, WarpsPerBlock).</summary>
+    public const int WarpsPerBlockV1 = 4;
+
+    private const string Op = "SddmmCsr";
+
+    /// <summary>Writes the sampled products into <paramref name="pattern"/>'s own values (<see cref="CsrMatrix.DeviceValues"/>).</summary>
+    /// <exception cref="ArgumentException">An operand is on the host or another device, or the shapes disagree.</exception>
+    public static void Run(IDevice device, DenseTensor x, DenseTensor y, CsrMatrix pattern, SddmmCsrVersion version = SddmmCsrVersion.V1, DeviceStream? stream = null)
+    {
+        OperandChecks.Device(device, Op);
+        OperandChecks.On(device, pattern, Op, nameof(pattern));
+        Run(device, x, y, pattern, pattern.DeviceValues, version, stream);
+    }
+
+    /// <summary>
+    /// Writes the sampled products into <paramref name="output"/> (one per nonzero of
+    /// <paramref name="pattern"/>, in CSR order), leaving the pattern's values alone. X is m x k,
+    /// Y is n x k, the pattern is m x n. All on <paramref name="device"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">An operand is on the host or another device, the shapes disagree, or the output is X or Y.</exception>
+    public static void Run(IDevice device, DenseTensor x, DenseTensor y, CsrMatrix pattern, DeviceBuffer<float> output, SddmmCsrVersion version = SddmmCsrVersion.V1, DeviceStream? stream = null)
+    {
+        OperandChecks.Device(device, Op);
+        OperandChecks.On(device, pattern, Op, nameof(pattern));
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(y);
+        if (x.Rows != pattern.Rows)
+            throw new ArgumentException($"{Op}: X is {x.Rows}x{x.Cols} but the pattern is {pattern.Rows}x{pattern.Cols}; X needs one row per pattern row ({pattern.Rows}).", nameof(x));
+        if (y.Rows != pattern.Cols)
+            throw new ArgumentException($"{Op}: Y is {y.Rows}x{y.Cols} but the pattern is {pattern.Rows}x{pattern.Cols}; Y needs one row per pattern column ({pattern.Cols}).", nameof(y));
+        if (x.Cols != y.Cols)
+            throw new ArgumentException($"{Op}: X is {x.Rows}x{x.Cols} and Y is {y.Rows}x{y.Cols}; their column counts (k) must agree.", nameof(y));
+        DevicePtr px = OperandChecks.On(device, x, Op, nameof(x));
+        DevicePtr py = OperandChecks.On(device, y, Op, nameof(y));
+        DevicePtr pout = OperandChecks.On(device, output, Op, nameof(output));
+        if (output.Length != pattern.Nnz)
+            throw new ArgumentException($"{Op}: the output has {output.Length} elements; the {pattern.Rows}x{pattern.Cols} pattern has {pattern.Nnz} nonzeros.", nameof(output));
+        OperandChecks.NotSame(output, x.DeviceData, Op, nameof(output), "X");
+        OperandChecks.NotSame(output, y.DeviceData, Op, nameof(output), "Y");
+        if (version != SddmmCsrVersion.V1)
+            throw new ArgumentOutOfRangeException(nameof(version), version, $"{Op}: unknown kernel version {version}; available: V1.");
+        if (pattern.Nnz == 0) return; // nothing to write
+
+        var args = new KernelArgs();
+        args.Add(pattern.Rows);
+        args.Add(pattern.Cols);
+        args.Add(x.Cols);
+        args.Add(pattern.DeviceRowOffsets.Pointer.Address);
+        args.Add(pattern.DeviceColumnIndices.Pointer.Address);
+        args.Add(px.Address);
+        args.Add(py.Address);
+        args.Add(pout.Address);
+        var config = new LaunchConfig(
+            new Dim3(OperandChecks.Blocks(pattern.Rows, WarpsPerBlockV1, Op)),
+            new Dim3(32, WarpsPerBlockV1),
+            0);
+        device.Launch(KernelCache.Get(device, KernelId.SddmmCsrV1), config, ref args, stream);
+    }
+}

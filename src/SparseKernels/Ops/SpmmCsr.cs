@@ -1,0 +1,105 @@
+using SparseKernels.Native;
+using SparseKernels.Runtime;
+using SparseKernels.Tensors;
+
+namespace SparseKernels.Ops;
+
+/// <summary>The variant of the SpMM kernel to launch (kernels/spmm_csr.cu lists what each assumes).</summary>
+public enum SpmmCsrVersion
+{
+    /// <summary><c>spmm_csr_v1</c>: one warp per row of A, lanes over the columns of B. Simple and correct.</summary>
+    V1 = 1,
+}
+
+/// <summary>
+/// Sparse (CSR) times dense on a device: C = A . B with A m x k CSR and B k x n, C m x n, all
+/// row-major and device-resident (kernel <c>spmm_csr_*</c>, kernels/spmm_csr.cu).
+/// </summary>
+public static class SpmmCsr
+{
+    /// <summary>Warps (rows of A) per block of <c>spmm_csr_v1</c>: block = (32, WarpsPerBlock).</summary>
+    public const int WarpsPerBlockV1 = 4;
+
+    private const string Op = "SpmmCsr";
+
+    /// <summary>
+    /// C = A . B. <paramref name="a"/> is m x k CSR, <paramref name="b"/> is k x n, <paramref name="c"/>
+    /// is m x n and is overwritten (rows of A without nonzeros give zero rows). All on <paramref name="device"/>;
+    /// <paramref name="c"/> must not be <paramref name="b"/>. Queued on <paramref name="stream"/> (default: the device's).
+    /// </summary>
+    /// <exception cref="ArgumentException">An operand is on the host or another device, the shapes disagree, or C is B.</exception>
+    public static void Run(IDevice device, CsrMatrix a, DenseTensor b, DenseTensor c, SpmmCsrVersion version = SpmmCsrVersion.V1, DeviceStream? stream = null)
+    {
+        OperandChecks.Device(device, Op);
+        OperandChecks.On(device, a, Op, nameof(a));
+        ArgumentNullException.ThrowIfNull(b);
+        ArgumentNullException.ThrowIfNull(c);
+        if (a.Cols != b.Rows)
+            throw new ArgumentException($"{Op}: A is {a.Rows}x{a.Cols} (CSR) but B is {b.Rows}x{b.Cols}; A's columns ({a.Cols}) must equal B's rows.", nameof(b));
+        if (c.Rows != a.Rows || c.Cols != b.Cols)
+            throw new ArgumentException($"{Op}: C is {c.Rows}x{c.Cols}; A ({a.Rows}x{a.Cols}) times B ({b.Rows}x{b.Cols}) needs C to be {a.Rows}x{b.Cols}.", nameof(c));
+        Launch(device, a, b, c, version, stream, Op, "A", "B", "C");
+    }
+
+    /// <summary>A new m x n tensor on <paramref name="device"/> holding A . B (see <see cref="Run(IDevice, CsrMatrix, DenseTensor, DenseTensor, SpmmCsrVersion, DeviceStream?)"/>).</summary>
+    public static DenseTensor Compute(IDevice device, CsrMatrix a, DenseTensor b, SpmmCsrVersion version = SpmmCsrVersion.V1, DeviceStream? stream = null)
+    {
+        OperandChecks.Device(device, Op);
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        var c = DenseTensor.Allocate(device, a.Rows, b.Cols);
+        try { Run(device, a, b, c, version, stream); }
+        catch { c.Dispose(); throw; }
+        return c;
+    }
+
+    /// <summary>
+    /// C = A^T . B for A m x k, given <paramref name="aTransposed"/> = the CSR of A^T (k x m, e.g. from
+    /// transposing A once on the host and keeping it on the device). <paramref name="b"/> is m x n,
+    /// <paramref name="c"/> is k x n and is overwritten. This launches the same kernel as
+    /// <see cref="Run(IDevice, CsrMatrix, DenseTensor, DenseTensor, SpmmCsrVersion, DeviceStream?)"/> on A^T;
+    /// it exists so that the shapes are checked, and errors are worded, in terms of A.
+    /// A dedicated transposed kernel (working from A's own CSR) may replace it later.
+    /// </summary>
+    public static void RunTransposed(IDevice device, CsrMatrix aTransposed, DenseTensor b, DenseTensor c, SpmmCsrVersion version = SpmmCsrVersion.V1, DeviceStream? stream = null)
+    {
+        const string op = Op + ".RunTransposed";
+        OperandChecks.Device(device, op);
+        OperandChecks.On(device, aTransposed, op, nameof(aTransposed));
+        ArgumentNullException.ThrowIfNull(b);
+        ArgumentNullException.ThrowIfNull(c);
+        // A is aTransposed.Cols x aTransposed.Rows.
+        if (aTransposed.Cols != b.Rows)
+            throw new ArgumentException($"{op}: A^T is {aTransposed.Rows}x{aTransposed.Cols} (so A is {aTransposed.Cols}x{aTransposed.Rows}) but B is {b.Rows}x{b.Cols}; A's rows ({aTransposed.Cols}) must equal B's rows.", nameof(b));
+        if (c.Rows != aTransposed.Rows || c.Cols != b.Cols)
+            throw new ArgumentException($"{op}: C is {c.Rows}x{c.Cols}; A^T ({aTransposed.Rows}x{aTransposed.Cols}) times B ({b.Rows}x{b.Cols}) needs C to be {aTransposed.Rows}x{b.Cols}.", nameof(c));
+        Launch(device, aTransposed, b, c, version, stream, op, "A^T", "B", "C");
+    }
+
+    private static void Launch(IDevice device, CsrMatrix a, DenseTensor b, DenseTensor c, SpmmCsrVersion version, DeviceStream? stream,
+                               string op, string aName, string bName, string cName)
+    {
+        DevicePtr pb = OperandChecks.On(device, b, op, bName);
+        DevicePtr pc = OperandChecks.On(device, c, op, cName);
+        OperandChecks.NotSame(c.DeviceData, b.DeviceData, op, cName, bName);
+        if (version != SpmmCsrVersion.V1)
+            throw new ArgumentOutOfRangeException(nameof(version), version, $"{op}: unknown kernel version {version}; available: V1.");
+        if (a.Rows == 0 || b.Cols == 0) return; // C has no elements
+        DevicePtr rowOffsets = a.DeviceRowOffsets.Pointer, columns = a.DeviceColumnIndices.Pointer, values = a.DeviceValues.Pointer;
+
+        var args = new KernelArgs();
+        args.Add(a.Rows);
+        args.Add(a.Cols);
+        args.Add(b.Cols);
+        args.Add(rowOffsets.Address);
+        args.Add(columns.Address);
+        args.Add(values.Address);
+        args.Add(pb.Address);
+        args.Add(pc.Address);
+        var config = new LaunchConfig(
+            new Dim3(OperandChecks.Blocks(a.Rows, WarpsPerBlockV1, op)),
+            new Dim3(32, WarpsPerBlockV1),
+            0);
+        device.Launch(KernelCache.Get(device, KernelId.SpmmCsrV1), config, ref args, stream);
+    }
+}
