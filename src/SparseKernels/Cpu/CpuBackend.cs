@@ -139,7 +139,9 @@ public static class CpuBackend
     public static DenseTensor SpmmCsr(CsrMatrix a, DenseTensor b)
     {
         Shapes.SpmmCsr(a, b);
-        var c = DenseTensor.Zeros(a.Rows, b.Cols);
+        // Every element of the output is written by SpmmRows (empty rows get zeros), so it need not be cleared.
+        DenseTensor.CheckShape(a.Rows, b.Cols);
+        var c = DenseTensor.FromArray(a.Rows, b.Cols, GC.AllocateUninitializedArray<float>(a.Rows * b.Cols));
         SpmmCore(a.Rows, a.Cols, a.RowOffsets, a.ColumnIndices, a.Values, b.HostData, b.Cols, c.HostData);
         return c;
     }
@@ -209,11 +211,7 @@ public static class CpuBackend
 
     private static void SpmmRows(int r0, int r1, int k, int[] ro, int[] ci, float[] v, float[] b, int n, float[] c)
     {
-        ref float B = ref MemoryMarshal.GetArrayDataReference(b);
-        ref float C = ref MemoryMarshal.GetArrayDataReference(c);
         ref int CI = ref MemoryMarshal.GetArrayDataReference(ci);
-        ref float V = ref MemoryMarshal.GetArrayDataReference(v);
-        int vc = VC;
         for (int i = r0; i < r1; i++)
         {
             int start = ro[i], end = ro[i + 1];
@@ -222,39 +220,82 @@ public static class CpuBackend
             for (int p = start; p < end; p++)
                 if ((uint)Unsafe.Add(ref CI, p) >= (uint)k)
                     throw new CsrFormatException($"CSR column index {ci[p]} at position {p} (row {i}) is out of range [0, {k}) (the arrays were changed after validation).", i, p, CsrArray.ColumnIndices);
-            nuint crow = (nuint)((long)i * n);
-            int j = 0;
-            // 4 vectors of the output row in registers, streaming the matching slices of B's rows.
-            for (; j + 4 * vc <= n; j += 4 * vc)
+        }
+        // Column panels outermost: while a panel is processed for this block of rows, only a K x panel slice of
+        // B is live, which stays in L2 for the DLMC sizes (K = 2048: 512 KB) instead of whole rows of B.
+        int panel = 8 * VC, full = n - n % panel;
+        for (int j = 0; j < full; j += panel)
+            for (int i = r0; i < r1; i++) SpmmPanel8(ro[i], ro[i + 1], ci, v, b, n, c, (long)i * n, j);
+        if (full < n)
+            for (int i = r0; i < r1; i++) SpmmTail(ro[i], ro[i + 1], ci, v, b, n, c, (long)i * n, full);
+    }
+
+    /// <summary>C[row, j .. j + 8 vectors) = sum over the row's nonzeros of v * B[col, j ..): 8 accumulators in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SpmmPanel8(int start, int end, int[] ci, float[] v, float[] b, int n, float[] c, long crow, int j)
+    {
+        ref float B = ref MemoryMarshal.GetArrayDataReference(b);
+        ref int CI = ref MemoryMarshal.GetArrayDataReference(ci);
+        ref float V = ref MemoryMarshal.GetArrayDataReference(v);
+        int vc = VC;
+        Vector<float> x0 = default, x1 = default, x2 = default, x3 = default, x4 = default, x5 = default, x6 = default, x7 = default;
+        for (int p = start; p < end; p++)
+        {
+            var s = new Vector<float>(Unsafe.Add(ref V, p));
+            ref float br = ref Unsafe.Add(ref B, (nint)((long)Unsafe.Add(ref CI, p) * n + j));
+            x0 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref br), s, x0);
+            x1 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref br, (nuint)vc), s, x1);
+            x2 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref br, (nuint)(2 * vc)), s, x2);
+            x3 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref br, (nuint)(3 * vc)), s, x3);
+            x4 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref br, (nuint)(4 * vc)), s, x4);
+            x5 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref br, (nuint)(5 * vc)), s, x5);
+            x6 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref br, (nuint)(6 * vc)), s, x6);
+            x7 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref br, (nuint)(7 * vc)), s, x7);
+        }
+        ref float cr = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(c), (nint)(crow + j));
+        x0.StoreUnsafe(ref cr); x1.StoreUnsafe(ref cr, (nuint)vc);
+        x2.StoreUnsafe(ref cr, (nuint)(2 * vc)); x3.StoreUnsafe(ref cr, (nuint)(3 * vc));
+        x4.StoreUnsafe(ref cr, (nuint)(4 * vc)); x5.StoreUnsafe(ref cr, (nuint)(5 * vc));
+        x6.StoreUnsafe(ref cr, (nuint)(6 * vc)); x7.StoreUnsafe(ref cr, (nuint)(7 * vc));
+    }
+
+    /// <summary>The columns [j0, n) of one output row that do not fill a panel: 4 vectors, 1 vector, then scalars.</summary>
+    private static void SpmmTail(int start, int end, int[] ci, float[] v, float[] b, int n, float[] c, long crow, int j0)
+    {
+        ref float B = ref MemoryMarshal.GetArrayDataReference(b);
+        ref float C = ref MemoryMarshal.GetArrayDataReference(c);
+        ref int CI = ref MemoryMarshal.GetArrayDataReference(ci);
+        ref float V = ref MemoryMarshal.GetArrayDataReference(v);
+        int vc = VC, j = j0;
+        for (; j + 4 * vc <= n; j += 4 * vc)
+        {
+            Vector<float> x0 = default, x1 = default, x2 = default, x3 = default;
+            for (int p = start; p < end; p++)
             {
-                Vector<float> x0 = default, x1 = default, x2 = default, x3 = default;
-                for (int p = start; p < end; p++)
-                {
-                    var s = new Vector<float>(Unsafe.Add(ref V, p));
-                    nuint bo = (nuint)((long)Unsafe.Add(ref CI, p) * n + j);
-                    x0 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref B, bo), s, x0);
-                    x1 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref B, bo + (nuint)vc), s, x1);
-                    x2 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref B, bo + (nuint)(2 * vc)), s, x2);
-                    x3 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref B, bo + (nuint)(3 * vc)), s, x3);
-                }
-                nuint co = crow + (nuint)j;
-                x0.StoreUnsafe(ref C, co); x1.StoreUnsafe(ref C, co + (nuint)vc);
-                x2.StoreUnsafe(ref C, co + (nuint)(2 * vc)); x3.StoreUnsafe(ref C, co + (nuint)(3 * vc));
+                var s = new Vector<float>(Unsafe.Add(ref V, p));
+                ref float br = ref Unsafe.Add(ref B, (nint)((long)Unsafe.Add(ref CI, p) * n + j));
+                x0 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref br), s, x0);
+                x1 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref br, (nuint)vc), s, x1);
+                x2 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref br, (nuint)(2 * vc)), s, x2);
+                x3 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref br, (nuint)(3 * vc)), s, x3);
             }
-            for (; j + vc <= n; j += vc)
-            {
-                Vector<float> x0 = default;
-                for (int p = start; p < end; p++)
-                    x0 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref B, (nuint)((long)Unsafe.Add(ref CI, p) * n + j)), new Vector<float>(Unsafe.Add(ref V, p)), x0);
-                x0.StoreUnsafe(ref C, crow + (nuint)j);
-            }
-            for (; j < n; j++)
-            {
-                float acc = 0;
-                for (int p = start; p < end; p++)
-                    acc = MathF.FusedMultiplyAdd(Unsafe.Add(ref V, p), Unsafe.Add(ref B, (nuint)((long)Unsafe.Add(ref CI, p) * n + j)), acc);
-                Unsafe.Add(ref C, crow + (nuint)j) = acc;
-            }
+            ref float cr = ref Unsafe.Add(ref C, (nint)(crow + j));
+            x0.StoreUnsafe(ref cr); x1.StoreUnsafe(ref cr, (nuint)vc);
+            x2.StoreUnsafe(ref cr, (nuint)(2 * vc)); x3.StoreUnsafe(ref cr, (nuint)(3 * vc));
+        }
+        for (; j + vc <= n; j += vc)
+        {
+            Vector<float> x0 = default;
+            for (int p = start; p < end; p++)
+                x0 = Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref B, (nuint)((long)Unsafe.Add(ref CI, p) * n + j)), new Vector<float>(Unsafe.Add(ref V, p)), x0);
+            x0.StoreUnsafe(ref C, (nuint)(crow + j));
+        }
+        for (; j < n; j++)
+        {
+            float acc = 0;
+            for (int p = start; p < end; p++)
+                acc = MathF.FusedMultiplyAdd(Unsafe.Add(ref V, p), Unsafe.Add(ref B, (nuint)((long)Unsafe.Add(ref CI, p) * n + j)), acc);
+            Unsafe.Add(ref C, (nuint)(crow + j)) = acc;
         }
     }
 
