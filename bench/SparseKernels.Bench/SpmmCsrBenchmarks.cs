@@ -12,13 +12,17 @@ namespace SparseKernels.Bench;
 [MemoryDiagnoser(false)]
 public class SpmmCsrBenchmarks
 {
-    public const string Synthetic = "synthetic/4096x4096_0.9";
+    public const string Synthetic = "synth 4096 0.9";
 
-    /// <summary>Matrix: a DLMC path relative to the DLMC root, or <see cref="Synthetic"/>.</summary>
-    [Params(
-        "transformer/magnitude_pruning/0.9/body_encoder_layer_0_ffn_conv1_fully_connected.smtx",
-        "rn50/magnitude_pruning/0.8/bottleneck_3_block_group4_1_1.smtx",
-        Synthetic)]
+    /// <summary>Short names (BenchmarkDotNet truncates long parameter values) for the DLMC files, relative to the DLMC root.</summary>
+    public static readonly IReadOnlyDictionary<string, string> DlmcFiles = new Dictionary<string, string>
+    {
+        ["tf 0.9 ffn_conv1"] = "transformer/magnitude_pruning/0.9/body_encoder_layer_0_ffn_conv1_fully_connected.smtx",
+        ["rn50 0.8 b3_g4_1x1"] = "rn50/magnitude_pruning/0.8/bottleneck_3_block_group4_1_1.smtx",
+    };
+
+    /// <summary>Matrix: a key of <see cref="DlmcFiles"/>, or <see cref="Synthetic"/> (4096x4096, 90 % sparse).</summary>
+    [Params("tf 0.9 ffn_conv1", "rn50 0.8 b3_g4_1x1", Synthetic)]
     public string Matrix { get; set; } = Synthetic;
 
     [Params(256)]
@@ -55,7 +59,9 @@ public class SpmmCsrBenchmarks
     {
         var rng = new Random(42);
         if (matrix == Synthetic) return RandomCsr(rng, 4096, 4096, 0.1);
-        return SmtxFile.Read(Path.Combine(DlmcRoot(), matrix), rng);
+        if (!DlmcFiles.TryGetValue(matrix, out var file))
+            throw new ArgumentException($"Unknown matrix '{matrix}': use {Synthetic} or one of {string.Join(", ", DlmcFiles.Keys)}.", nameof(matrix));
+        return SmtxFile.Read(Path.Combine(DlmcRoot(), file), rng);
     }
 
     /// <summary>A matrix of the given density with values never zero; deterministic for a given generator.</summary>
