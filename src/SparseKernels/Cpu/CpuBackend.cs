@@ -61,12 +61,7 @@ public static class CpuBackend
     private static float[] TransposeDense(float[] src, int rows, int cols)
     {
         var dst = new float[src.Length];
-        const int T = 32;
-        for (int r0 = 0; r0 < rows; r0 += T)
-            for (int c0 = 0; c0 < cols; c0 += T)
-                for (int r = r0; r < Math.Min(rows, r0 + T); r++)
-                    for (int c = c0; c < Math.Min(cols, c0 + T); c++)
-                        dst[(long)c * rows + r] = src[(long)r * cols + c];
+        DenseTensor.TransposeInto(src, rows, cols, dst);
         return dst;
     }
 

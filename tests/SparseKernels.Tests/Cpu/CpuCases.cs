@@ -84,3 +84,14 @@ public static class CpuCases
 
     public static IEnumerable<int> Lengths() => [0, 1, 7, 8, 33, 1000, 300_001];
 }
+
+/// <summary>A fresh random generator whose seed is written to the test output, so a failure can be replayed.</summary>
+public static class TestRng
+{
+    public static Random Fresh()
+    {
+        int seed = Random.Shared.Next();
+        TestContext.Out.WriteLine($"random seed {seed}");
+        return new Random(seed);
+    }
+}
