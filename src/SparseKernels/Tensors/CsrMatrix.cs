@@ -7,8 +7,13 @@ public sealed class CsrFormatException : Exception
 {
     public int Row { get; }
     public long Position { get; }
-    public CsrFormatException(string message, int row = -1, long position = -1) : base(message) { Row = row; Position = position; }
+    /// <summary>Which array holds the violation: <see cref="CsrArray.RowOffsets"/>, <see cref="CsrArray.ColumnIndices"/>, <see cref="CsrArray.Values"/> or <see cref="CsrArray.Shape"/>.</summary>
+    public CsrArray Array { get; }
+    public CsrFormatException(string message, int row = -1, long position = -1, CsrArray array = CsrArray.Shape) : base(message) { Row = row; Position = position; Array = array; }
 }
+
+/// <summary>The part of a CSR matrix that a <see cref="CsrFormatException"/> is about.</summary>
+public enum CsrArray { Shape, RowOffsets, ColumnIndices, Values }
 
 /// <summary>
 /// A float32 matrix in compressed sparse row form: <see cref="RowOffsets"/> (rows+1), sorted unique
@@ -65,31 +70,31 @@ public sealed class CsrMatrix : IDisposable
         if (rows < 0 || cols < 0)
             throw new CsrFormatException($"CSR shape {rows}x{cols} has a negative dimension.");
         if (rowOffsets.Length != rows + 1)
-            throw new CsrFormatException($"CSR row offsets have length {rowOffsets.Length}; a matrix with {rows} rows needs {rows + 1}.");
+            throw new CsrFormatException($"CSR row offsets have length {rowOffsets.Length}; a matrix with {rows} rows needs {rows + 1}.", -1, -1, CsrArray.RowOffsets);
         if (valueCount != columnIndices.Length)
-            throw new CsrFormatException($"CSR values have length {valueCount} but column indices have length {columnIndices.Length}; they must agree.");
+            throw new CsrFormatException($"CSR values have length {valueCount} but column indices have length {columnIndices.Length}; they must agree.", -1, -1, CsrArray.Values);
         if (rowOffsets[0] != 0)
-            throw new CsrFormatException($"CSR row offsets must start at 0; row 0 starts at {rowOffsets[0]} (position 0).", 0, 0);
+            throw new CsrFormatException($"CSR row offsets must start at 0; row 0 starts at {rowOffsets[0]} (position 0).", 0, 0, CsrArray.RowOffsets);
         for (int r = 0; r < rows; r++)
         {
             int start = rowOffsets[r], end = rowOffsets[r + 1];
             if (end < start)
-                throw new CsrFormatException($"CSR row offsets decrease at row {r}: offset[{r}] = {start} > offset[{r + 1}] = {end} (position {r + 1}).", r, r + 1);
+                throw new CsrFormatException($"CSR row offsets decrease at row {r}: offset[{r}] = {start} > offset[{r + 1}] = {end} (position {r + 1}).", r, r + 1, CsrArray.RowOffsets);
             if (end > columnIndices.Length)
-                throw new CsrFormatException($"CSR row {r} ends at {end}, past the {columnIndices.Length} column indices (row offsets position {r + 1}).", r, r + 1);
+                throw new CsrFormatException($"CSR row {r} ends at {end}, past the {columnIndices.Length} column indices (row offsets position {r + 1}).", r, r + 1, CsrArray.RowOffsets);
             for (int p = start; p < end; p++)
             {
                 int c = columnIndices[p];
                 if ((uint)c >= (uint)cols)
-                    throw new CsrFormatException($"CSR column index {c} at position {p} (row {r}) is out of range [0, {cols}).", r, p);
+                    throw new CsrFormatException($"CSR column index {c} at position {p} (row {r}) is out of range [0, {cols}).", r, p, CsrArray.ColumnIndices);
                 if (p > start && c <= columnIndices[p - 1])
                     throw new CsrFormatException(c == columnIndices[p - 1]
                         ? $"CSR row {r} has duplicate column index {c} at position {p}."
-                        : $"CSR row {r} is not sorted: column index {c} at position {p} follows {columnIndices[p - 1]}.", r, p);
+                        : $"CSR row {r} is not sorted: column index {c} at position {p} follows {columnIndices[p - 1]}.", r, p, CsrArray.ColumnIndices);
             }
         }
         if (rowOffsets[rows] != columnIndices.Length)
-            throw new CsrFormatException($"CSR row offsets end at {rowOffsets[rows]} (position {rows}) but there are {columnIndices.Length} nonzeros; the last offset must equal nnz.", rows - 1, rows);
+            throw new CsrFormatException($"CSR row offsets end at {rowOffsets[rows]} (position {rows}) but there are {columnIndices.Length} nonzeros; the last offset must equal nnz (row {rows - 1}).", rows - 1, rows, CsrArray.RowOffsets);
     }
 
     /// <summary>A copy on <paramref name="device"/>.</summary>
@@ -125,6 +130,88 @@ public sealed class CsrMatrix : IDisposable
     {
         if (values.Length != Nnz) throw new ArgumentException($"The matrix has {Nnz} nonzeros; {values.Length} values were given.", nameof(values));
         return new CsrMatrix(Rows, Cols, RowOffsets, ColumnIndices, values);
+    }
+
+    /// <summary>The nonzeros (values != 0) of a host dense tensor, in CSR form.</summary>
+    public static CsrMatrix FromDense(DenseTensor dense)
+    {
+        ArgumentNullException.ThrowIfNull(dense);
+        int rows = dense.Rows, cols = dense.Cols;
+        float[] data = dense.HostData;
+        var offsets = new int[rows + 1];
+        long count = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            var row = data.AsSpan(r * cols, cols);
+            for (int c = 0; c < row.Length; c++) if (row[c] != 0f) count++;
+            if (count > Array.MaxLength)
+                throw new ArgumentException($"The {rows}x{cols} tensor has more nonzeros than a CSR array can hold.", nameof(dense));
+            offsets[r + 1] = (int)count;
+        }
+        var ci = new int[count];
+        var v = new float[count];
+        int p = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            var row = data.AsSpan(r * cols, cols);
+            for (int c = 0; c < row.Length; c++)
+                if (row[c] != 0f) { ci[p] = c; v[p] = row[c]; p++; }
+        }
+        return new CsrMatrix(rows, cols, offsets, ci, v);
+    }
+
+    /// <summary>A new host dense tensor with this matrix's values (zeros elsewhere).</summary>
+    public DenseTensor ToDense()
+    {
+        var ro = RowOffsets; var ci = ColumnIndices; var v = Values;
+        var dense = DenseTensor.Zeros(Rows, Cols);
+        var data = dense.HostData;
+        for (int r = 0; r < Rows; r++)
+        {
+            long rowStart = (long)r * Cols;
+            for (int p = ro[r]; p < ro[r + 1]; p++) data[rowStart + ci[p]] = v[p];
+        }
+        return dense;
+    }
+
+    /// <summary>
+    /// The transpose (Cols x Rows) on the host, values carried: a counting sort by column, O(nnz + rows + cols).
+    /// Scanning rows in order keeps the column indices of each output row sorted.
+    /// </summary>
+    public CsrMatrix Transpose()
+    {
+        var ro = RowOffsets; var ci = ColumnIndices; var v = Values;
+        var tOffsets = new int[Cols + 1];
+        var tCols = new int[Nnz];
+        var tValues = new float[Nnz];
+        TransposeInto(Rows, Cols, ro, ci, v, tOffsets, tCols, tValues);
+        return new CsrMatrix(Cols, Rows, tOffsets, tCols, tValues);
+    }
+
+    /// <summary>Counting-sort transpose of CSR arrays into caller-provided arrays (tOffsets: cols+1, tCols/tValues: nnz).</summary>
+    internal static void TransposeInto(int rows, int cols, ReadOnlySpan<int> ro, ReadOnlySpan<int> ci, ReadOnlySpan<float> v,
+        Span<int> tOffsets, Span<int> tCols, Span<float> tValues)
+    {
+        int nnz = ro[rows];
+        tOffsets.Clear();
+        for (int p = 0; p < nnz; p++) tOffsets[ci[p] + 1]++;
+        for (int c = 0; c < cols; c++) tOffsets[c + 1] += tOffsets[c];
+        // next[c] = where the next entry of output row c goes; reuse a rented buffer.
+        int[] next = System.Buffers.ArrayPool<int>.Shared.Rent(Math.Max(cols, 1));
+        try
+        {
+            tOffsets[..cols].CopyTo(next);
+            for (int r = 0; r < rows; r++)
+            {
+                for (int p = ro[r]; p < ro[r + 1]; p++)
+                {
+                    int dst = next[ci[p]]++;
+                    tCols[dst] = r;
+                    tValues[dst] = v[p];
+                }
+            }
+        }
+        finally { System.Buffers.ArrayPool<int>.Shared.Return(next); }
     }
 
     public void Dispose()

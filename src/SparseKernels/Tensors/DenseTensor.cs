@@ -87,6 +87,32 @@ public sealed class DenseTensor : IDisposable
     /// <summary>The values as a host array (a copy when on a device, the array itself when on the host).</summary>
     public float[] ToArray() => _host ?? _device!.ToArray();
 
+    /// <summary>The transpose (Cols x Rows) as a new host tensor; a cache-blocked copy.</summary>
+    public DenseTensor Transpose()
+    {
+        float[] src = HostData;
+        var dst = new float[src.Length];
+        TransposeInto(src, Rows, Cols, dst);
+        return new DenseTensor(Cols, Rows, dst, null);
+    }
+
+    /// <summary>dst (cols x rows) = transpose of src (rows x cols), both row-major, in 32x32 tiles.</summary>
+    internal static void TransposeInto(ReadOnlySpan<float> src, int rows, int cols, Span<float> dst)
+    {
+        const int T = 32;
+        for (int r0 = 0; r0 < rows; r0 += T)
+        {
+            int r1 = Math.Min(rows, r0 + T);
+            for (int c0 = 0; c0 < cols; c0 += T)
+            {
+                int c1 = Math.Min(cols, c0 + T);
+                for (int r = r0; r < r1; r++)
+                    for (int c = c0; c < c1; c++)
+                        dst[c * rows + r] = src[r * cols + c];
+            }
+        }
+    }
+
     public void Dispose() => _device?.Dispose();
 
     public override string ToString() => $"DenseTensor {Rows}x{Cols} on {(IsOnDevice ? _device!.Device.Name : "host")}";

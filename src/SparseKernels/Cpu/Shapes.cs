@@ -1,0 +1,77 @@
+using SparseKernels.Tensors;
+
+namespace SparseKernels.Cpu;
+
+/// <summary>Boundary checks shared by <see cref="CpuReference"/> and <see cref="CpuBackend"/>.</summary>
+internal static class Shapes
+{
+    public static void HostDense(DenseTensor t, string op, string name)
+    {
+        ArgumentNullException.ThrowIfNull(t, name);
+        if (t.IsOnDevice)
+            throw new ArgumentException($"{op}: {name} ({t.Rows}x{t.Cols}) lives on device '{t.Device!.Name}'; the CPU backend needs host tensors (call ToHost()).", name);
+    }
+
+    public static void HostCsr(CsrMatrix m, string op, string name)
+    {
+        ArgumentNullException.ThrowIfNull(m, name);
+        if (m.IsOnDevice)
+            throw new ArgumentException($"{op}: {name} ({m.Rows}x{m.Cols} CSR) lives on device '{m.Device!.Name}'; the CPU backend needs host matrices (call ToHost()).", name);
+    }
+
+    public static (int M, int K, int N) Matmul(DenseTensor a, DenseTensor b, bool transposeA, bool transposeB)
+    {
+        HostDense(a, "Matmul", "a");
+        HostDense(b, "Matmul", "b");
+        int m = transposeA ? a.Cols : a.Rows, ka = transposeA ? a.Rows : a.Cols;
+        int kb = transposeB ? b.Cols : b.Rows, n = transposeB ? b.Rows : b.Cols;
+        if (ka != kb)
+            throw new ArgumentException(
+                $"Matmul: inner dimensions differ: a is {a.Rows}x{a.Cols}{(transposeA ? " (transposed: " + m + "x" + ka + ")" : "")}, " +
+                $"b is {b.Rows}x{b.Cols}{(transposeB ? " (transposed: " + kb + "x" + n + ")" : "")}; op(a).Cols {ka} must equal op(b).Rows {kb}.");
+        return (m, ka, n);
+    }
+
+    public static void SpmmCsr(CsrMatrix a, DenseTensor b)
+    {
+        HostCsr(a, "SpmmCsr", "a");
+        HostDense(b, "SpmmCsr", "b");
+        if (a.Cols != b.Rows)
+            throw new ArgumentException($"SpmmCsr: a is {a.Rows}x{a.Cols} (CSR) and b is {b.Rows}x{b.Cols}; a.Cols {a.Cols} must equal b.Rows {b.Rows}.");
+    }
+
+    public static void SpmmCsrTransposed(CsrMatrix a, DenseTensor b)
+    {
+        HostCsr(a, "SpmmCsrTransposed", "a");
+        HostDense(b, "SpmmCsrTransposed", "b");
+        if (a.Rows != b.Rows)
+            throw new ArgumentException($"SpmmCsrTransposed: a is {a.Rows}x{a.Cols} (CSR, used as a^T {a.Cols}x{a.Rows}) and b is {b.Rows}x{b.Cols}; a.Rows {a.Rows} must equal b.Rows {b.Rows}.");
+    }
+
+    public static void SddmmCsr(CsrMatrix pattern, DenseTensor x, DenseTensor y)
+    {
+        HostCsr(pattern, "SddmmCsr", "pattern");
+        HostDense(x, "SddmmCsr", "x");
+        HostDense(y, "SddmmCsr", "y");
+        if (x.Rows != pattern.Rows || y.Rows != pattern.Cols || x.Cols != y.Cols)
+            throw new ArgumentException(
+                $"SddmmCsr: pattern is {pattern.Rows}x{pattern.Cols}, x is {x.Rows}x{x.Cols}, y is {y.Rows}x{y.Cols}; " +
+                $"need x.Rows = pattern.Rows, y.Rows = pattern.Cols and x.Cols = y.Cols.");
+    }
+
+    public static void SameLength(float[] a, float[] b, string op, string nameA = "a", string nameB = "b")
+    {
+        ArgumentNullException.ThrowIfNull(a, nameA);
+        ArgumentNullException.ThrowIfNull(b, nameB);
+        if (a.Length != b.Length)
+            throw new ArgumentException($"{op}: {nameA} has length {a.Length} and {nameB} has length {b.Length}; they must be equal.");
+    }
+
+    public static void RowBias(DenseTensor x, float[] bias)
+    {
+        HostDense(x, "AddRowBias", "x");
+        ArgumentNullException.ThrowIfNull(bias);
+        if (bias.Length != x.Cols)
+            throw new ArgumentException($"AddRowBias: x is {x.Rows}x{x.Cols} and bias has length {bias.Length}; bias needs one value per column ({x.Cols}).", nameof(bias));
+    }
+}
