@@ -47,7 +47,7 @@ internal static class OpsTestSupport
         if (root is null) Assert.Ignore("No DLMC data (set SPARSEKERNELS_DATA or put shared/dlmc beside the repository).");
         string path = Path.Combine(root!, relativePath);
         Assert.That(File.Exists(path), Is.True, $"DLMC file {path} is missing.");
-        var a = SmtxFileTemp.Read(path, rng);
+        var a = SmtxFile.Read(path, rng);
         TestContext.Out.WriteLine($"{relativePath}: {a}");
         return a;
     }

@@ -1,6 +1,7 @@
 using NUnit.Framework;
 using SparseKernels.Cpu;
 using SparseKernels.Ops;
+using SparseKernels.Runtime;
 using SparseKernels.Tensors;
 using SparseKernels.Tests.Support;
 
@@ -83,7 +84,7 @@ public class SddmmCsrTests
         Assert.That(e.Message, Does.Contain("95x40").And.Contain("7x96"));
     }
 
-    private static void Check(Runtime.IDevice device, CsrMatrix pattern, DenseTensor x, DenseTensor y, string what)
+    private static void Check(IDevice device, CsrMatrix pattern, DenseTensor x, DenseTensor y, string what)
     {
         using var dP = pattern.ToDevice(device);
         using var dX = x.ToDevice(device);

@@ -1,6 +1,7 @@
 using NUnit.Framework;
 using SparseKernels.Cpu;
 using SparseKernels.Ops;
+using SparseKernels.Runtime;
 using SparseKernels.Tensors;
 using SparseKernels.Tests.Support;
 
@@ -113,7 +114,7 @@ public class SpmmCsrTests
         Assert.That(e.Message, Does.Contain("host"));
     }
 
-    private static void CheckRun(Runtime.IDevice device, CsrMatrix a, DenseTensor b, string what)
+    private static void CheckRun(IDevice device, CsrMatrix a, DenseTensor b, string what)
     {
         using var dA = a.ToDevice(device);
         using var dB = b.ToDevice(device);
@@ -126,9 +127,9 @@ public class SpmmCsrTests
         Approx.AssertAllClose(got, want.HostData, atol, rtol, $"{what} (nnz {a.Nnz})", b.Cols);
     }
 
-    private static void CheckTransposed(Runtime.IDevice device, CsrMatrix a, DenseTensor b, string what)
+    private static void CheckTransposed(IDevice device, CsrMatrix a, DenseTensor b, string what)
     {
-        var aT = a.TransposeTemp();
+        var aT = a.Transpose();
         using var dAT = aT.ToDevice(device);
         using var dB = b.ToDevice(device);
         using var dC = DenseTensor.Allocate(device, a.Cols, b.Cols);
