@@ -37,6 +37,7 @@ constexpr size_t kArenaBytes = size_t(16) << 30;
 constexpr size_t kGranuleShift = 8; // 256-byte granules; allocations are 256-aligned with a >= 256-byte gap
 constexpr size_t kGranule = size_t(1) << kGranuleShift;
 constexpr size_t kGranules = kArenaBytes >> kGranuleShift;
+constexpr uint32_t kFreedBit = 0x80000000u; // owner entry of a freed allocation (until reused)
 
 // ---- context switch ------------------------------------------------------------------------------
 #if defined(__x86_64__)
@@ -614,7 +615,7 @@ void copy_error(const std::string& msg, char* error, int capacity)
 }
 
 // ---- memory checks -------------------------------------------------------------------------------
-std::string describe_arena_address(uintptr_t a)
+std::string describe_arena_address(uintptr_t a, size_t access_size)
 {
     Arena* ar = g_arena;
     size_t g = (a - g_arena_base) >> kGranuleShift;
@@ -622,17 +623,18 @@ std::string describe_arena_address(uintptr_t a)
     const size_t limit = 1 << 20;
     long long before_start = -1, after_start = -1;
     for (size_t i = 0; i <= g && i < limit; i++)
-        if (uint32_t o = ar->owner[g - i]) { before_start = o - 1; break; }
+        if (uint32_t o = ar->owner[g - i]; o && !(o & kFreedBit)) { before_start = o - 1; break; }
     for (size_t i = 1; g + i < kGranules && i < limit; i++)
-        if (uint32_t o = ar->owner[g + i]) { after_start = o - 1; break; }
+        if (uint32_t o = ar->owner[g + i]; o && !(o & kFreedBit)) { after_start = o - 1; break; }
     std::string best;
     unsigned long long best_dist = ~0ull;
     if (before_start >= 0)
     {
         uintptr_t s = g_arena_base + (static_cast<size_t>(before_start) << kGranuleShift);
         uint64_t size = ar->size_at[before_start];
-        unsigned long long d = a - (s + size);
-        best = format("%llu bytes past the end of a %llu-byte buffer at 0x%llx", d, static_cast<unsigned long long>(size), static_cast<unsigned long long>(s));
+        unsigned long long d = a + access_size - (s + size);
+        best = format("%llu bytes past the end of a %llu-byte buffer at 0x%llx (offset %llu)", d, static_cast<unsigned long long>(size),
+            static_cast<unsigned long long>(s), static_cast<unsigned long long>(a - s));
         best_dist = d;
     }
     if (after_start >= 0)
@@ -652,7 +654,7 @@ std::string arena_violation(uintptr_t a, size_t size)
     Arena* ar = g_arena;
     size_t g = (a - g_arena_base) >> kGranuleShift;
     uint32_t o = ar->owner[g];
-    if (o != 0)
+    if (o != 0 && !(o & kFreedBit))
     {
         uintptr_t s = g_arena_base + (static_cast<size_t>(o - 1) << kGranuleShift);
         uint64_t bytes = ar->size_at[o - 1];
@@ -661,7 +663,13 @@ std::string arena_violation(uintptr_t a, size_t size)
             return format("the access overruns the end of a %llu-byte buffer at 0x%llx by %llu bytes", static_cast<unsigned long long>(bytes),
                 static_cast<unsigned long long>(s), static_cast<unsigned long long>(a + size - (s + bytes)));
     }
-    return describe_arena_address(a);
+    if (o & kFreedBit)
+    {
+        uintptr_t s = g_arena_base + (static_cast<size_t>((o & ~kFreedBit) - 1) << kGranuleShift);
+        return format("use after free: inside a %llu-byte buffer at 0x%llx (offset %llu) that was freed",
+            static_cast<unsigned long long>(ar->size_at[(o & ~kFreedBit) - 1]), static_cast<unsigned long long>(s), static_cast<unsigned long long>(a - s));
+    }
+    return describe_arena_address(a, size);
 }
 
 void report_access(Worker* w, const char* kind, uintptr_t a, size_t size, bool write, const std::string& detail)
@@ -972,6 +980,7 @@ SK_EMU_API void* sk_emu_malloc(unsigned long long bytes)
         a->free_ranges.erase(it);
         if (len > need) a->free_ranges[start + need] = len - need;
         for (size_t g = 0; g < granules; g++) a->owner[start + g] = static_cast<uint32_t>(start + 1);
+        a->owner[start + granules] = 0; // the gap
         a->size_at[start] = bytes;
         a->used_bytes += need << kGranuleShift;
     }
@@ -990,8 +999,7 @@ SK_EMU_API int sk_emu_free(void* ptr)
     if (a->owner[start] != start + 1) return 1;
     uint64_t bytes = a->size_at[start];
     size_t granules = (std::max<uint64_t>(bytes, 1) + kGranule - 1) >> kGranuleShift;
-    for (size_t g = 0; g < granules; g++) a->owner[start + g] = 0;
-    a->size_at[start] = 0;
+    for (size_t g = 0; g < granules; g++) a->owner[start + g] = static_cast<uint32_t>(start + 1) | kFreedBit; // size_at kept for reports
     size_t len = granules + 1;
     a->used_bytes -= len << kGranuleShift;
     if ((len << kGranuleShift) >= (size_t(1) << 20))

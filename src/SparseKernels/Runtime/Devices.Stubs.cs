@@ -7,6 +7,4 @@ public static partial class Devices
 {
     public static partial string? ProbeCuda() => "the CUDA device is not implemented yet";
     public static partial IDevice OpenCuda(int ordinal) => throw new CudaUnavailableException(ProbeCuda()!);
-    public static partial string? ProbeEmulated() => "the emulated device is not implemented yet";
-    public static partial IDevice OpenEmulated() => throw new CudaUnavailableException(ProbeEmulated()!);
 }

@@ -1,0 +1,18 @@
+using SparseKernels.Native;
+
+namespace SparseKernels.Runtime;
+
+public static partial class Devices
+{
+    private static readonly Lock s_emulatedLock = new();
+    private static EmulatedDevice? s_emulated;
+
+    public static partial string? ProbeEmulated() => Emulator.Probe();
+
+    /// <summary>The emulated device (one per process: its memory arena and kernel registry are process-wide).</summary>
+    public static partial IDevice OpenEmulated()
+    {
+        if (ProbeEmulated() is string why) throw new CudaUnavailableException($"The emulated device is unavailable: {why}");
+        lock (s_emulatedLock) return s_emulated ??= new EmulatedDevice();
+    }
+}
