@@ -81,6 +81,7 @@ struct Arena
     std::mutex mutex;
     std::map<size_t, size_t> free_ranges; // granule -> count
     size_t used_bytes = 0;
+    size_t cursor = 0;
     std::string init_error;
 
     bool init()
@@ -971,14 +972,37 @@ SK_EMU_API void* sk_emu_malloc(unsigned long long bytes)
     size_t start;
     {
         std::lock_guard<std::mutex> lock(a->mutex);
-        auto it = a->free_ranges.begin();
-        for (; it != a->free_ranges.end(); ++it)
-            if (it->second >= need) break;
-        if (it == a->free_ranges.end()) return nullptr;
-        start = it->first;
-        size_t len = it->second;
-        a->free_ranges.erase(it);
-        if (len > need) a->free_ranges[start + need] = len - need;
+        // Next fit from where the last allocation ended: freed memory is not reused until the cursor
+        // wraps around the 16 GiB arena, so a use after free is reported as one.
+        bool found = false;
+        auto it = a->free_ranges.upper_bound(a->cursor);
+        if (it != a->free_ranges.begin())
+        {
+            auto p = std::prev(it);
+            size_t pf = p->first, pend = p->first + p->second;
+            if (pend > a->cursor && pend - a->cursor >= need)
+            {
+                a->free_ranges.erase(p);
+                if (a->cursor > pf) a->free_ranges[pf] = a->cursor - pf;
+                start = a->cursor;
+                if (pend > start + need) a->free_ranges[start + need] = pend - (start + need);
+                found = true;
+            }
+        }
+        if (!found)
+        {
+            for (; it != a->free_ranges.end(); ++it)
+                if (it->second >= need) break;
+            if (it == a->free_ranges.end())
+                for (it = a->free_ranges.begin(); it != a->free_ranges.end(); ++it)
+                    if (it->second >= need) break;
+            if (it == a->free_ranges.end()) return nullptr;
+            start = it->first;
+            size_t len = it->second;
+            a->free_ranges.erase(it);
+            if (len > need) a->free_ranges[start + need] = len - need;
+        }
+        a->cursor = start + need;
         for (size_t g = 0; g < granules; g++) a->owner[start + g] = static_cast<uint32_t>(start + 1);
         a->owner[start + granules] = 0; // the gap
         a->size_at[start] = bytes;
@@ -1002,8 +1026,15 @@ SK_EMU_API int sk_emu_free(void* ptr)
     for (size_t g = 0; g < granules; g++) a->owner[start + g] = static_cast<uint32_t>(start + 1) | kFreedBit; // size_at kept for reports
     size_t len = granules + 1;
     a->used_bytes -= len << kGranuleShift;
-    if ((len << kGranuleShift) >= (size_t(1) << 20))
-        madvise(a->base + (start << kGranuleShift), granules << kGranuleShift, MADV_DONTNEED);
+    {
+        // give whole pages back to the system (they read as zero until reused; malloc poisons again)
+        auto lo = reinterpret_cast<uintptr_t>(a->base + (start << kGranuleShift));
+        auto hi = lo + (granules << kGranuleShift);
+        uintptr_t page = 4096;
+        lo = (lo + page - 1) & ~(page - 1);
+        hi &= ~(page - 1);
+        if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+    }
     // insert and coalesce
     auto next = a->free_ranges.lower_bound(start);
     if (next != a->free_ranges.end() && start + len == next->first) { len += next->second; next = a->free_ranges.erase(next); }
