@@ -495,9 +495,13 @@ bool run_block(Worker* w, uint3 bidx)
     std::memset(static_cast<void*>(w->dyn_shadow), 0, sizeof(Shadow) * L->shared_bytes);
     if (w->tls_size > 1)
     {
-        Worker* self = g_worker;
-        std::memset(w->tls_lo, 0xFF, w->tls_size); // may cover g_worker when the kernel lives in this library
-        g_worker = self;
+        // The block may cover g_worker when the kernel lives in this library: put it back. The volatile
+        // store keeps the compiler from treating the restore as redundant (it cannot see that the
+        // memset aliases g_worker).
+        std::memset(w->tls_lo, 0xFF, w->tls_size);
+        asm volatile("" ::: "memory");
+        *static_cast<Worker* volatile*>(&g_worker) = w;
+        asm volatile("" ::: "memory");
     }
     std::memset(static_cast<void*>(w->tls_shadow.data()), 0, sizeof(Shadow) * w->tls_shadow.size());
     for (unsigned i = 0; i < n; i++)

@@ -245,3 +245,8 @@ static __forceinline__ double max(double a, double b) { return ::fmax(a, b); }
 
 using std::fabs; using std::sqrt; using std::exp; using std::log; using std::floor; using std::ceil;
 using std::isnan; using std::isinf; using std::isfinite;
+
+// Device-side assert: fails the launch (naming kernel, block and thread) instead of aborting the process.
+#include <cassert>
+#undef assert
+#define assert(e) ((e) ? (void)0 : ::sk_emu_trap("assert(" #e ") failed", __FILE__, __LINE__))
