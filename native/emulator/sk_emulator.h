@@ -234,6 +234,10 @@ static __forceinline__ unsigned min(int a, unsigned b) { return min(static_cast<
 static __forceinline__ unsigned min(unsigned a, int b) { return min(a, static_cast<unsigned>(b)); }
 static __forceinline__ unsigned max(int a, unsigned b) { return max(static_cast<unsigned>(a), b); }
 static __forceinline__ unsigned max(unsigned a, int b) { return max(a, static_cast<unsigned>(b)); }
+static __forceinline__ long min(long a, long b) { return a < b ? a : b; }
+static __forceinline__ long max(long a, long b) { return a > b ? a : b; }
+static __forceinline__ unsigned long min(unsigned long a, unsigned long b) { return a < b ? a : b; }
+static __forceinline__ unsigned long max(unsigned long a, unsigned long b) { return a > b ? a : b; }
 static __forceinline__ long long min(long long a, long long b) { return a < b ? a : b; }
 static __forceinline__ long long max(long long a, long long b) { return a > b ? a : b; }
 static __forceinline__ unsigned long long min(unsigned long long a, unsigned long long b) { return a < b ? a : b; }

@@ -210,3 +210,10 @@ extern "C" __global__ void emu_bug_use_after_free(const float* in, float* out)
 {
     out[threadIdx.x] = in[threadIdx.x];
 }
+
+// BUG: a device-side assert that fails in one thread.
+extern "C" __global__ void emu_bug_assert(const int* in, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) assert(in[i] >= 0);
+}

@@ -9,10 +9,17 @@ public static partial class Devices
 
     public static partial string? ProbeEmulated() => Emulator.Probe();
 
-    /// <summary>The emulated device (one per process: its memory arena and kernel registry are process-wide).</summary>
+    /// <summary>
+    /// The emulated device. Its memory arena and kernel registry are process-wide, so this returns the
+    /// same instance until that one is disposed.
+    /// </summary>
     public static partial IDevice OpenEmulated()
     {
         if (ProbeEmulated() is string why) throw new CudaUnavailableException($"The emulated device is unavailable: {why}");
-        lock (s_emulatedLock) return s_emulated ??= new EmulatedDevice();
+        lock (s_emulatedLock)
+        {
+            if (s_emulated is null || s_emulated.IsDisposed) s_emulated = new EmulatedDevice();
+            return s_emulated;
+        }
     }
 }

@@ -141,7 +141,10 @@ public sealed class EmulatedDevice : IDevice
     public DeviceStream CreateStream() => new EmulatedStream(this);
     public DeviceEvent CreateEvent() => new EmulatedEvent();
 
+    /// <summary>Marks the device unusable; buffers free themselves (the arena outlives devices).</summary>
     public void Dispose() { _disposed = true; }
+
+    internal bool IsDisposed => _disposed;
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 

@@ -133,3 +133,19 @@ public class EmulatorPlantedBugTests
         Assert.That(m, Does.Contain($"use after free: inside a 32-byte buffer at {address}"));
     }
 }
+
+[TestFixture]
+public class EmulatorAssertTests
+{
+    [Test]
+    public void FailedDeviceAssert_FailsTheLaunchNamingTheThread()
+    {
+        var device = Get();
+        var data = Enumerable.Range(0, 40).ToArray();
+        data[37] = -1; // block 1, thread 5 with 32-thread blocks
+        using var din = device.Upload(data);
+        string m = device.RunExpectingFailure("emu_bug_assert", 2, 32, 0, Args(din.Pointer, data.Length));
+        Assert.That(m, Does.StartWith("assert(in[i] >= 0) failed in kernel 'emu_bug_assert' block (1,0,0) thread (5,0,0)"));
+        Assert.That(m, Does.Contain("emu_test_kernels.cu:"));
+    }
+}
