@@ -10,7 +10,10 @@ typedef void (*sk_emu_thunk)(void** args);
 typedef void* (*sk_emu_tls_anchor)(void);
 
 SK_EMU_API int sk_emu_abi_version(void);
-SK_EMU_API void sk_emu_register_kernel(const char* name, sk_emu_thunk thunk, int params, sk_emu_tls_anchor anchor, const char* source);
+// dynamic_area: null, or the translation unit's thread-local area that its literal `extern __shared__ T name[]`
+// declarations alias (then it is the dynamic shared memory of its kernels).
+SK_EMU_API void sk_emu_register_kernel(const char* name, sk_emu_thunk thunk, int params, sk_emu_tls_anchor anchor, const char* source,
+    sk_emu_tls_anchor dynamic_area);
 SK_EMU_API int sk_emu_kernel_count(void);
 SK_EMU_API const char* sk_emu_kernel_name(int index);
 SK_EMU_API int sk_emu_kernel_param_count(const char* name);

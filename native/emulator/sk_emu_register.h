@@ -28,6 +28,14 @@ static SK_EMU_NOSAN void* tls_anchor()
 }
 } // namespace sk_emu_register_detail
 
+// A wrapper whose .cu declares literal `extern __shared__ T name[]` arrays defines sk_emu_dynamic_area()
+// and SK_EMU_DYNAMIC_AREA before including this header.
+#ifdef SK_EMU_DYNAMIC_AREA
+#define SK_EMU_DYNAMIC_AREA_GETTER (&sk_emu_dynamic_area)
+#else
+#define SK_EMU_DYNAMIC_AREA_GETTER nullptr
+#endif
+
 #define SK_EMU_REGISTER(name)                                                                                       \
     namespace {                                                                                                     \
     struct sk_emu_registrar_##name                                                                                  \
@@ -36,7 +44,7 @@ static SK_EMU_NOSAN void* tls_anchor()
         sk_emu_registrar_##name()                                                                                   \
         {                                                                                                           \
             sk_emu_register_kernel(#name, &thunk, sk_emu_register_detail::param_count(&name),                        \
-                &sk_emu_register_detail::tls_anchor, __FILE__);                                                     \
+                &sk_emu_register_detail::tls_anchor, __FILE__, SK_EMU_DYNAMIC_AREA_GETTER);                                                     \
         }                                                                                                           \
     } sk_emu_registrar_instance_##name;                                                                             \
     }

@@ -125,6 +125,7 @@ struct KernelEntry
     int params;
     sk_emu_tls_anchor anchor;
     std::string source;
+    sk_emu_tls_anchor dynamic_area; // the TU's TLS area behind literal `extern __shared__ T name[]`, or null
 };
 
 std::mutex& registry_mutex() { static std::mutex m; return m; }
@@ -158,6 +159,7 @@ struct Shadow
     uint8_t rmany; // several distinct readers
     uint8_t rmultiwarp; // readers in several warps
     uint32_t wblk, wwarp, rblk, rwarp;
+    uint32_t serial; // the block this cell describes; other values mean "not accessed in this block"
 };
 
 struct TlsRange { sk_emu_tls_anchor anchor; char* lo; size_t size; };
@@ -182,6 +184,8 @@ struct Worker
     std::vector<Shadow> tls_shadow;
     std::vector<TlsRange> tls_ranges;
     uint32_t block_epoch = 1;
+    uint32_t block_serial = 0;
+    char* own_dyn = nullptr;
     uint32_t warp_epoch[kMaxThreads / kWarp]{};
     bool failed = false;
     std::string error;
@@ -253,8 +257,8 @@ bool worker_init(Worker* w)
     for (unsigned i = 0; i < kMaxThreads; i++) mprotect(w->stacks + i * (kStackBytes + kGuardBytes), kGuardBytes, PROT_NONE);
     void* d = nullptr;
     if (posix_memalign(&d, 64, kDynSharedCapacity) != 0) return false;
-    w->dyn = static_cast<char*>(d);
-    w->dyn_shadow = new Shadow[kDynSharedCapacity];
+    w->own_dyn = w->dyn = static_cast<char*>(d);
+    w->dyn_shadow = new Shadow[kDynSharedCapacity]();
     return true;
 }
 
@@ -302,6 +306,7 @@ int phdr_callback(dl_phdr_info* info, size_t, void* data)
 // The TLS block of the kernel's module on this worker: its static __shared__ arrays.
 void select_tls(Worker* w, const KernelEntry* k)
 {
+    w->dyn = k->dynamic_area ? static_cast<char*>(k->dynamic_area()) : w->own_dyn;
     for (auto& r : w->tls_ranges)
         if (r.anchor == k->anchor) { w->tls_lo = r.lo; w->tls_size = r.size; return; }
     char* anchor_addr = static_cast<char*>(k->anchor()); // allocates the module's TLS block on this thread
@@ -491,8 +496,14 @@ bool run_block(Worker* w, uint3 bidx)
     w->block_epoch = 1;
     for (auto& e : w->warp_epoch) e = 1;
     // poison shared memory; forget last block's accesses
-    std::memset(w->dyn, 0xFF, kDynSharedCapacity);
-    std::memset(static_cast<void*>(w->dyn_shadow), 0, sizeof(Shadow) * L->shared_bytes);
+    std::memset(w->dyn, 0xFF, L->shared_bytes); // accesses past shared_bytes are reported, not read
+    if (++w->block_serial == 0)
+    {
+        // wrapped: really clear the shadows once every 2^32 blocks
+        std::memset(static_cast<void*>(w->dyn_shadow), 0, sizeof(Shadow) * kDynSharedCapacity);
+        std::memset(static_cast<void*>(w->tls_shadow.data()), 0, sizeof(Shadow) * w->tls_shadow.size());
+        w->block_serial = 1;
+    }
     if (w->tls_size > 1)
     {
         // The block may cover g_worker when the kernel lives in this library: put it back. The volatile
@@ -503,7 +514,6 @@ bool run_block(Worker* w, uint3 bidx)
         *static_cast<Worker* volatile*>(&g_worker) = w;
         asm volatile("" ::: "memory");
     }
-    std::memset(static_cast<void*>(w->tls_shadow.data()), 0, sizeof(Shadow) * w->tls_shadow.size());
     for (unsigned i = 0; i < n; i++)
     {
         Fiber& f = w->fibers[i];
@@ -705,6 +715,7 @@ void track_shared(Worker* w, Shadow* shadow, const char* region, size_t offset, 
     for (size_t i = 0; i < size; i++)
     {
         Shadow& c = shadow[offset + i];
+        if (c.serial != w->block_serial) { c = Shadow{}; c.serial = w->block_serial; }
         if (c.wtid && c.wtid != me && !ordered(w, c.wtid - 1u, c.wblk, c.wwarp, tid))
             shared_race(w, region, offset + i, a + i, write, "wrote", c.wtid - 1u, false);
         if (write)
@@ -875,12 +886,13 @@ SK_EMU_API void sk_emu_trap(const char* what, const char* file, int line)
 }
 
 // ---- registration (from the generated wrapper translation units) -------------------------------------
-SK_EMU_API void sk_emu_register_kernel(const char* name, sk_emu_thunk thunk, int params, sk_emu_tls_anchor anchor, const char* source)
+SK_EMU_API void sk_emu_register_kernel(const char* name, sk_emu_thunk thunk, int params, sk_emu_tls_anchor anchor, const char* source,
+    sk_emu_tls_anchor dynamic_area)
 {
     std::lock_guard<std::mutex> lock(registry_mutex());
     for (auto& k : registry())
-        if (k.name == name) { k = KernelEntry{name, thunk, params, anchor, source}; return; }
-    registry().push_back(KernelEntry{name, thunk, params, anchor, source});
+        if (k.name == name) { k = KernelEntry{name, thunk, params, anchor, source, dynamic_area}; return; }
+    registry().push_back(KernelEntry{name, thunk, params, anchor, source, dynamic_area});
 }
 
 // ---- host entry points ---------------------------------------------------------------------------

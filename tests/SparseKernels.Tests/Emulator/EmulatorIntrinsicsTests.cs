@@ -220,3 +220,36 @@ public class EmulatorIntrinsicsTests
         Approx.AssertAllClose(dout.ToArray(), expected, 1e-5, 1e-5, "warp sums through shared memory");
     }
 }
+
+/// <summary>Literal <c>extern __shared__ T name[]</c> declarations (native/emulator/tests/emu_test_extern_shared.cu).</summary>
+[TestFixture]
+public class EmulatorExternSharedTests
+{
+    private static readonly Random s_rng = new();
+
+    [TestCase(50, 32)]
+    [TestCase(3, 8)]
+    public void LiteralExternSharedArraysAliasTheDynamicSharedMemory(int count, int threads)
+    {
+        var device = Get();
+        const int blocks = 2;
+        float[] input = TestData.NonZeroArray(s_rng, blocks * count);
+        using var din = device.Upload(input);
+        using var dout = device.Poisoned<float>(blocks * count);
+        device.Run("emu_test_extern_shared", blocks, threads, count * sizeof(float), Args(din.Pointer, dout.Pointer, count));
+        var expected = new float[blocks * count];
+        for (int b = 0; b < blocks; b++)
+            for (int j = 0; j < count; j++) expected[b * count + j] = input[b * count + count - 1 - j];
+        Assert.That(dout.ToArray(), Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void WritePastTheLaunchSizeThroughALiteralExternArray_IsReported()
+    {
+        var device = Get();
+        const int count = 8;
+        string m = device.RunExpectingFailure("emu_bug_extern_shared_overflow", 1, 4, count * sizeof(float), Args(count));
+        Assert.That(m, Does.Contain("out-of-bounds write of 4 bytes (dynamic shared memory) in kernel 'emu_bug_extern_shared_overflow' block (0,0,0) thread (0,0,0)"));
+        Assert.That(m, Does.Contain("4 bytes past the end of the 32-byte dynamic shared memory"));
+    }
+}
