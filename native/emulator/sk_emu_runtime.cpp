@@ -206,6 +206,7 @@ struct Launch
 };
 
 __attribute__((tls_model("initial-exec"))) thread_local Worker* g_worker = nullptr;
+const bool g_strict_barriers = [] { const char* e = getenv("SK_EMU_STRICT_BARRIERS"); return e && e[0] == '1'; }();
 
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 std::string format(const char* fmt, ...)
@@ -422,6 +423,9 @@ bool release_block_barrier(Worker* w)
     for (unsigned i = 0; i < n; i++)
     {
         const Fiber& f = w->fibers[i];
+        // As on the GPU (PTX bar.sync waits for the non-exited threads), exited threads count as
+        // arrived, unless SK_EMU_STRICT_BARRIERS=1 asks that every thread reach every barrier.
+        if (f.state == FState::Exited && !g_strict_barriers) continue;
         if (f.state != FState::BlockBarrier) return false;
         if (!first) first = &f;
         else if (f.line != first->line || f.file != first->file)
@@ -431,12 +435,14 @@ bool release_block_barrier(Worker* w)
             return false;
         }
     }
-    int count = 0;
-    for (unsigned i = 0; i < n; i++) count += w->fibers[i].pred;
+    int count = 0, waiting = 0;
+    for (unsigned i = 0; i < n; i++)
+        if (w->fibers[i].state == FState::BlockBarrier) { count += w->fibers[i].pred; waiting++; }
     for (unsigned i = 0; i < n; i++)
     {
         Fiber& f = w->fibers[i];
-        f.result = f.op == 0 ? count : f.op == 1 ? (count == static_cast<int>(n)) : f.op == 2 ? (count > 0) : 0;
+        if (f.state != FState::BlockBarrier) continue;
+        f.result = f.op == 0 ? count : f.op == 1 ? (count == waiting) : f.op == 2 ? (count > 0) : 0;
         f.state = FState::Runnable;
     }
     w->block_epoch++;

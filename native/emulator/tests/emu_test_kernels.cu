@@ -180,11 +180,26 @@ extern "C" __global__ void emu_bug_shared_accumulator(const float* in, float* ou
     if (threadIdx.x == 0) out[blockIdx.x] = acc;
 }
 
-// BUG: __syncthreads in divergent code (only half the block reaches it).
+// BUG: __syncthreads in divergent code (the two halves of the block wait at different barriers).
 extern "C" __global__ void emu_bug_divergent_syncthreads(float* out)
 {
-    if (threadIdx.x < blockDim.x / 2) __syncthreads();
+    if (threadIdx.x < blockDim.x / 2)
+        __syncthreads();
+    else
+        out[threadIdx.x] = 2.0f, __syncthreads();
     out[threadIdx.x] = 1.0f;
+}
+
+// Correct on a GPU: threads past the end return before the barrier (exited threads count as arrived).
+extern "C" __global__ void emu_test_early_exit_then_barrier(const float* in, float* out, int n)
+{
+    __shared__ float tile[64];
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    tile[threadIdx.x] = in[i];
+    __syncthreads();
+    int last = min((int)blockDim.x, n - (int)(blockIdx.x * blockDim.x)) - 1;
+    out[i] = tile[last - threadIdx.x];
 }
 
 // BUG: reads one float past the end of the dynamic shared memory.

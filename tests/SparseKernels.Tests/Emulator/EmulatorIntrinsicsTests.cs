@@ -207,6 +207,24 @@ public class EmulatorIntrinsicsTests
     }
 
     [Test]
+    public void ThreadsThatExitBeforeABarrierCountAsArrived()
+    {
+        var device = Get();
+        const int n = 100; // the second block has 36 live threads of 64
+        float[] input = TestData.NonZeroArray(s_rng, n);
+        using var din = device.Upload(input);
+        using var dout = device.Poisoned<float>(n);
+        device.Run("emu_test_early_exit_then_barrier", 2, 64, 0, Args(din.Pointer, dout.Pointer, n));
+        var expected = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            int b = i / 64, t = i % 64, last = Math.Min(64, n - b * 64) - 1;
+            expected[i] = input[b * 64 + last - t];
+        }
+        Assert.That(dout.ToArray(), Is.EqualTo(expected));
+    }
+
+    [Test]
     public void WarpSynchronousSharedReductionWithSyncwarpIsNotARace()
     {
         var device = Get();

@@ -88,15 +88,13 @@ public class EmulatorPlantedBugTests
     }
 
     [Test]
-    public void SyncthreadsInDivergentCode_IsADeadlockNotAHang()
+    public void SyncthreadsInDivergentCode_IsReportedNotAHang()
     {
         var device = Get();
         using var dout = device.Poisoned<float>(64);
         string m = device.RunExpectingFailure("emu_bug_divergent_syncthreads", 1, 64, 0, Args(dout.Pointer));
-        Assert.That(m, Does.StartWith("deadlock in kernel 'emu_bug_divergent_syncthreads' block (0,0,0)"));
-        Assert.That(m, Does.Contain("32 of 64 threads wait at __syncthreads"));
-        Assert.That(m, Does.Contain("emu_test_kernels.cu:"));
-        Assert.That(m, Does.Contain("thread (32,0,0) has exited"));
+        Assert.That(m, Does.StartWith("divergent __syncthreads in kernel 'emu_bug_divergent_syncthreads' block (0,0,0)"));
+        Assert.That(m, Does.Match(@"thread \(0,0,0\) waits at .*emu_test_kernels\.cu:\d+ but thread \(32,0,0\) waits at .*emu_test_kernels\.cu:\d+"));
     }
 
     [Test]
