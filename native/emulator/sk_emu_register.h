@@ -10,6 +10,8 @@
 namespace sk_emu_register_detail {
 template <typename T> SK_EMU_NOSAN inline T arg(void* slot)
 {
+    static_assert(sizeof(T) <= 8, "kernel parameters are passed in 8-byte KernelArgs slots: at most 8 bytes each");
+    static_assert(std::is_trivially_copyable<T>::value, "kernel parameters must be trivially copyable");
     T v;
     std::memcpy(&v, slot, sizeof(T));
     return v;

@@ -76,6 +76,24 @@ public class EmulatedDeviceTests
     }
 
     [Test]
+    public void LaunchDoesNotAllocate()
+    {
+        var device = Get();
+        float[] input = TestData.NonZeroArray(s_rng, 32);
+        using var din = device.Upload(input);
+        using var dout = device.Poisoned<float>(32);
+        var kernel = device.GetKernel("emu_test_shfl");
+        var config = new LaunchConfig(1, 32);
+        var args = Args(din.Pointer, dout.Pointer, 32, 3, 1, 32);
+        device.Launch(kernel, config, ref args); // warm up
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) device.Launch(kernel, config, ref args);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.That(allocated, Is.Zero, "bytes allocated by 10 launches");
+        Assert.That(dout.ToArray()[0], Is.EqualTo(input[1]));
+    }
+
+    [Test]
     public void EventsTimeTheHostAndStreamsAreSynchronous()
     {
         var device = Get();
