@@ -66,6 +66,21 @@ public class EmulatorIntrinsicsTests
     }
 
     [Test]
+    public void PartialWarps_BroadcastWithinExistingLanes()
+    {
+        var device = Get();
+        const int threads = 40, blocks = 2, n = threads * blocks; // each block: one full warp and one of 8 lanes
+        float[] input = TestData.NonZeroArray(s_rng, n);
+        using var din = device.Upload(input);
+        using var dout = device.Poisoned<float>(n);
+        device.Run("emu_test_shfl", blocks, threads, 0, Args(din.Pointer, dout.Pointer, n, 0, 2, 32));
+        var expected = new float[n];
+        for (int b = 0; b < blocks; b++)
+            for (int t = 0; t < threads; t++) expected[b * threads + t] = input[b * threads + t / 32 * 32 + 2];
+        Assert.That(dout.ToArray(), Is.EqualTo(expected));
+    }
+
+    [Test]
     public void WarpSumWithShuffleDownMatchesReference()
     {
         var device = Get();
