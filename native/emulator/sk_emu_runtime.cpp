@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <link.h>
 #include <map>
 #include <mutex>
@@ -129,7 +130,8 @@ struct KernelEntry
 };
 
 std::mutex& registry_mutex() { static std::mutex m; return m; }
-std::vector<KernelEntry>& registry() { static std::vector<KernelEntry> r; return r; }
+// a deque: entries never move, so names and entries handed out stay valid while images are loaded
+std::deque<KernelEntry>& registry() { static std::deque<KernelEntry> r; return r; }
 
 // ---- workers, fibers ---------------------------------------------------------------------------
 enum class FState : uint8_t { Runnable, BlockBarrier, WarpOp, Exited };

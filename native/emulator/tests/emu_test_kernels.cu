@@ -232,3 +232,35 @@ extern "C" __global__ void emu_bug_assert(const int* in, int n)
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) assert(in[i] >= 0);
 }
+
+#ifdef SK_EMULATED
+// CUDA's sizes and alignments of the vector types.
+static_assert(sizeof(float2) == 8 && alignof(float2) == 8, "float2");
+static_assert(sizeof(float3) == 12 && alignof(float3) == 4, "float3");
+static_assert(sizeof(float4) == 16 && alignof(float4) == 16, "float4");
+static_assert(sizeof(int2) == 8 && alignof(int2) == 8, "int2");
+static_assert(sizeof(int4) == 16 && alignof(int4) == 16, "int4");
+static_assert(sizeof(uint4) == 16 && alignof(uint4) == 16, "uint4");
+static_assert(sizeof(double2) == 16 && alignof(double2) == 16, "double2");
+static_assert(sizeof(dim3) == 12, "dim3");
+#endif
+
+// Bit and float intrinsics of in[i], 8 results per input.
+extern "C" __global__ void emu_test_bits(const unsigned* in, unsigned* out, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    unsigned x = in[i];
+    unsigned* o = out + 8 * i;
+    o[0] = (unsigned)__popc(x);
+    o[1] = (unsigned)__clz((int)x);
+    o[2] = (unsigned)__ffs((int)x);
+    o[3] = __brev(x);
+    o[4] = __float_as_uint(__uint_as_float(x));
+    o[5] = (unsigned)__popcll(((unsigned long long)x << 32) | x);
+    o[6] = (unsigned)max((int)x, -5) ;
+    o[7] = __float_as_uint(fminf(__int_as_float((int)(x & 0x3FFFFFFFu)), 1.5f));
+    float4 v = make_float4(1.0f, 2.0f, 3.0f, (float)(x & 0xFF));
+    int4 w = make_int4(1, 2, 3, 4);
+    if (v.w + w.w < 0.0f) o[0] = 0xDEADu; // never; keeps the vector types in use
+}

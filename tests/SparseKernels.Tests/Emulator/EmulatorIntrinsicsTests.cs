@@ -120,6 +120,36 @@ public class EmulatorIntrinsicsTests
     }
 
     [Test]
+    public void BitAndFloatIntrinsics()
+    {
+        var device = Get();
+        var values = new List<uint> { 0u, 1u, 0x80000000u, 0xFFFFFFFFu, 0x00F0F000u, 0x3F800000u };
+        for (int i = 0; i < 26; i++) values.Add((uint)s_rng.NextInt64(0, 1L << 32));
+        uint[] input = values.ToArray();
+        int n = input.Length;
+        using var din = device.Upload(input);
+        using var dout = device.Poisoned<uint>(8 * n);
+        device.Run("emu_test_bits", 1, 64, 0, Args(din.Pointer, dout.Pointer, n));
+        var r = dout.ToArray();
+        for (int i = 0; i < n; i++)
+        {
+            uint x = input[i];
+            uint rev = 0;
+            for (int b = 0; b < 32; b++) if ((x >> b & 1) != 0) rev |= 1u << (31 - b);
+            string at = $"x = 0x{x:x8}";
+            Assert.That(r[8 * i + 0], Is.EqualTo((uint)System.Numerics.BitOperations.PopCount(x)), "__popc " + at);
+            Assert.That(r[8 * i + 1], Is.EqualTo((uint)System.Numerics.BitOperations.LeadingZeroCount(x)), "__clz " + at);
+            Assert.That(r[8 * i + 2], Is.EqualTo(x == 0 ? 0u : (uint)System.Numerics.BitOperations.TrailingZeroCount(x) + 1), "__ffs " + at);
+            Assert.That(r[8 * i + 3], Is.EqualTo(rev), "__brev " + at);
+            Assert.That(r[8 * i + 4], Is.EqualTo(x), "__float_as_uint(__uint_as_float) " + at);
+            Assert.That(r[8 * i + 5], Is.EqualTo(2u * (uint)System.Numerics.BitOperations.PopCount(x)), "__popcll " + at);
+            Assert.That(r[8 * i + 6], Is.EqualTo((uint)Math.Max((int)x, -5)), "max(int,int) " + at);
+            float f = BitConverter.Int32BitsToSingle((int)(x & 0x3FFFFFFFu));
+            Assert.That(r[8 * i + 7], Is.EqualTo(BitConverter.SingleToUInt32Bits(MathF.Min(f, 1.5f))), "fminf " + at);
+        }
+    }
+
+    [Test]
     public void AtomicsUnderContention()
     {
         var device = Get();
