@@ -164,7 +164,8 @@ struct Shadow
     uint32_t serial; // the block this cell describes; other values mean "not accessed in this block"
 };
 
-struct TlsRange { sk_emu_tls_anchor anchor; char* lo; size_t size; };
+struct Span { uintptr_t lo, hi; };
+struct TlsRange { sk_emu_tls_anchor anchor; char* lo; size_t size; std::vector<Span> image; };
 
 struct Launch;
 
@@ -184,7 +185,8 @@ struct Worker
     char* tls_lo = nullptr;
     size_t tls_size = 0;
     std::vector<Shadow> tls_shadow;
-    std::vector<TlsRange> tls_ranges;
+    std::deque<TlsRange> tls_ranges;
+    const std::vector<Span>* image = nullptr; // the kernel module's loaded segments (its globals and constants)
     uint32_t block_epoch = 1;
     uint32_t block_serial = 0;
     char* own_dyn = nullptr;
@@ -285,7 +287,7 @@ void fiber_start(Worker* w, Fiber* f, unsigned i)
     f->sp = sp;
 }
 
-struct PhdrQuery { const void* code; char* tls; size_t tls_size; bool found; };
+struct PhdrQuery { const void* code; char* tls; size_t tls_size; bool found; std::vector<Span> image; };
 
 int phdr_callback(dl_phdr_info* info, size_t, void* data)
 {
@@ -301,6 +303,11 @@ int phdr_callback(dl_phdr_info* info, size_t, void* data)
     }
     if (!contains) return 0;
     q->found = true;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+    {
+        const auto& ph = info->dlpi_phdr[i];
+        if (ph.p_type == PT_LOAD) q->image.push_back(Span{info->dlpi_addr + ph.p_vaddr, info->dlpi_addr + ph.p_vaddr + ph.p_memsz});
+    }
     q->tls = static_cast<char*>(info->dlpi_tls_data);
     q->tls_size = tls_size;
     return 1;
@@ -311,17 +318,18 @@ void select_tls(Worker* w, const KernelEntry* k)
 {
     w->dyn = k->dynamic_area ? static_cast<char*>(k->dynamic_area()) : w->own_dyn;
     for (auto& r : w->tls_ranges)
-        if (r.anchor == k->anchor) { w->tls_lo = r.lo; w->tls_size = r.size; return; }
+        if (r.anchor == k->anchor) { w->tls_lo = r.lo; w->tls_size = r.size; w->image = &r.image; return; }
     char* anchor_addr = static_cast<char*>(k->anchor()); // allocates the module's TLS block on this thread
-    PhdrQuery q{reinterpret_cast<const void*>(k->anchor), nullptr, 0, false};
+    PhdrQuery q{reinterpret_cast<const void*>(k->anchor), nullptr, 0, false, {}};
     dl_iterate_phdr(phdr_callback, &q);
-    TlsRange r{k->anchor, q.tls, q.tls_size};
+    TlsRange r{k->anchor, q.tls, q.tls_size, q.image};
     if (!q.found || q.tls == nullptr || anchor_addr < q.tls || anchor_addr >= q.tls + q.tls_size)
     {
         r.lo = anchor_addr; r.size = 1; // unknown layout: no static shared tracking
     }
     w->tls_ranges.push_back(r);
     w->tls_lo = r.lo; w->tls_size = r.size;
+    w->image = &w->tls_ranges.back().image;
     if (w->tls_shadow.size() < r.size) w->tls_shadow.resize(r.size);
 }
 
@@ -758,6 +766,18 @@ void track_shared(Worker* w, Shadow* shadow, const char* region, size_t offset, 
     }
 }
 
+// Kernel code may touch device memory, shared memory, its own stack and its module's globals
+// (constant tables); anything else is a host, null or wild pointer, which on a GPU faults.
+void check_other(Worker* w, uintptr_t a, size_t size, bool write)
+{
+    if (w->image)
+        for (const Span& s : *w->image)
+            if (a >= s.lo && a < s.hi) return;
+    report_access(w, "not device memory", a, size, write,
+        a < 65536 ? "a null pointer (or a small offset from one)"
+                  : "the address is not in device memory, shared memory or the thread's own stack (a host pointer or a wild address)");
+}
+
 inline void access(const void* p, size_t size, bool write)
 {
     Worker* w = g_worker;
@@ -786,7 +806,9 @@ inline void access(const void* p, size_t size, bool write)
     {
         size_t n = std::min(size, w->tls_size - (a - tls));
         track_shared(w, w->tls_shadow.data(), "static shared memory", a - tls, a, n, write);
+        return;
     }
+    check_other(w, a, size, write);
 }
 
 } // namespace
@@ -882,9 +904,16 @@ SK_EMU_API void sk_emu_check_atomic(const void* address, int bytes)
         return;
     }
     auto dyn = reinterpret_cast<uintptr_t>(w->dyn);
-    if (a - dyn < kDynSharedCapacity && a + bytes > dyn + w->launch->shared_bytes)
-        report_access(w, "dynamic shared memory, atomic", a, static_cast<size_t>(bytes), true,
-            format("past the end of the %u-byte dynamic shared memory", w->launch->shared_bytes));
+    if (a - dyn < kDynSharedCapacity)
+    {
+        if (a + bytes > dyn + w->launch->shared_bytes)
+            report_access(w, "dynamic shared memory, atomic", a, static_cast<size_t>(bytes), true,
+                format("past the end of the %u-byte dynamic shared memory", w->launch->shared_bytes));
+        return;
+    }
+    if (a - reinterpret_cast<uintptr_t>(w->tls_lo) < w->tls_size) return;
+    if (a - reinterpret_cast<uintptr_t>(w->stacks) < w->stacks_bytes) return;
+    check_other(w, a, static_cast<size_t>(bytes), true);
 }
 
 SK_EMU_API void sk_emu_trap(const char* what, const char* file, int line)

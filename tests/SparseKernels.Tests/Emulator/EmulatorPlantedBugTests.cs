@@ -120,6 +120,28 @@ public class EmulatorPlantedBugTests
     }
 
     [Test]
+    public void NullPointer_IsReportedNotACrash()
+    {
+        var device = Get();
+        using var dout = device.Poisoned<float>(8);
+        string m = device.RunExpectingFailure("emu_bug_use_after_free", 1, 8, 0, Args(Native.DevicePtr.Null, dout.Pointer));
+        Assert.That(m, Does.Contain("out-of-bounds read of 4 bytes (not device memory) in kernel 'emu_bug_use_after_free' block (0,0,0) thread (0,0,0) at address 0x0: a null pointer"));
+    }
+
+    [Test]
+    public unsafe void HostPointer_IsReportedNotACrash()
+    {
+        var device = Get();
+        using var dout = device.Poisoned<float>(8);
+        var host = GC.AllocateArray<float>(8, pinned: true);
+        fixed (float* p = host)
+        {
+            string m = device.RunExpectingFailure("emu_bug_use_after_free", 1, 8, 0, Args(new Native.DevicePtr((ulong)p), dout.Pointer));
+            Assert.That(m, Does.Contain($"at address 0x{(ulong)p:x}: the address is not in device memory"));
+        }
+    }
+
+    [Test]
     public void UseAfterFree_IsReported()
     {
         var device = Get();
