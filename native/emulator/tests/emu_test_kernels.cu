@@ -264,3 +264,8 @@ extern "C" __global__ void emu_test_bits(const unsigned* in, unsigned* out, int 
     int4 w = make_int4(1, 2, 3, 4);
     if (v.w + w.w < 0.0f) o[0] = 0xDEADu; // never; keeps the vector types in use
 }
+
+#include <cuda_runtime.h>
+#include <math_constants.h>
+// Compile check of the header stand-ins: -inf sentinel as a max-reduction would use it.
+extern "C" __global__ void emu_test_neg_inf(float* out) { out[threadIdx.x] = -CUDART_INF_F; }
