@@ -1,0 +1,3 @@
+// Emulated device: stand-in for <cuda_runtime_api.h>; everything the kernels need comes from sk_emulator.h (force-included).
+#pragma once
+#include "sk_emulator.h"

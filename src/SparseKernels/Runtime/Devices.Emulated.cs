@@ -1,0 +1,25 @@
+using SparseKernels.Native;
+
+namespace SparseKernels.Runtime;
+
+public static partial class Devices
+{
+    private static readonly Lock s_emulatedLock = new();
+    private static EmulatedDevice? s_emulated;
+
+    public static partial string? ProbeEmulated() => Emulator.Probe();
+
+    /// <summary>
+    /// The emulated device. Its memory arena and kernel registry are process-wide, so this returns the
+    /// same instance until that one is disposed.
+    /// </summary>
+    public static partial IDevice OpenEmulated()
+    {
+        if (ProbeEmulated() is string why) throw new CudaUnavailableException($"The emulated device is unavailable: {why}");
+        lock (s_emulatedLock)
+        {
+            if (s_emulated is null || s_emulated.IsDisposed) s_emulated = new EmulatedDevice();
+            return s_emulated;
+        }
+    }
+}

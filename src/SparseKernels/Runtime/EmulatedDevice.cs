@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using SparseKernels.Native;
+
+namespace SparseKernels.Runtime;
+
+/// <summary>A launch on the emulated device failed a check (out-of-bounds access, shared-memory race, deadlock ...) or was invalid.</summary>
+public sealed class EmulatedLaunchException : Exception
+{
+    public string KernelName { get; }
+    public LaunchConfig Config { get; }
+    /// <summary>The emulator's own message (names kernel, block, thread and address where it can).</summary>
+    public string EmulatorMessage { get; }
+
+    public EmulatedLaunchException(string kernelName, LaunchConfig config, string emulatorMessage)
+        : base($"Emulated launch of '{kernelName}' (grid {config.Grid}, block {config.Block}, {config.SharedMemoryBytes} shared bytes) failed: {emulatorMessage}")
+    {
+        KernelName = kernelName; Config = config; EmulatorMessage = emulatorMessage;
+    }
+}
+
+/// <summary>
+/// The emulated device: the kernels compiled for the CPU (native/emulator, libsparsekernels_emu.so) and
+/// run there, slowly, with bounds, shared-memory race and barrier checks. Device memory is host memory
+/// from the emulator's arena; streams and events are synchronous (events time the host).
+/// </summary>
+public sealed class EmulatedDevice : IDevice
+{
+    private readonly EmulatedStream _stream;
+    private readonly Dictionary<string, EmulatedKernel> _kernels = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+    private bool _disposed;
+
+    internal EmulatedDevice()
+    {
+        var (_, total) = EmulatorOps.MemoryInfo();
+        Info = new DeviceInfo("Emulated device (CPU)", 0, 9, 0, total, 1, 0, 1024, 48 * 1024, 32);
+        _stream = new EmulatedStream(this);
+    }
+
+    public DeviceKind Kind => DeviceKind.Emulated;
+    public DeviceInfo Info { get; }
+    public DeviceStream Stream => _stream;
+
+    /// <summary>
+    /// Loads another library of emulated kernels (e.g. the emulator's test kernels,
+    /// libsparsekernels_emu_tests.so); its kernels then appear in <see cref="KernelNames"/>.
+    /// </summary>
+    public void LoadImage(string path) => Emulator.LoadImage(path);
+
+    public DeviceBuffer<T> Allocate<T>(long length) where T : unmanaged
+    {
+        ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        long bytes = checked(length * Unsafe.SizeOf<T>());
+        DevicePtr p = EmulatorOps.Allocate(bytes);
+        if (p.IsNull)
+            throw new OutOfMemoryException($"The emulated device cannot allocate {bytes} bytes ({length} x {typeof(T).Name}): its arena is exhausted.");
+        return new DeviceBuffer<T>(this, new EmulatorMemoryHandle(p, bytes), length);
+    }
+
+    private void CheckBuffer<T>(DeviceBuffer<T> buffer, long offset, long count, string name) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(buffer, name);
+        if (!ReferenceEquals(buffer.Device, this)) throw new ArgumentException($"{name} belongs to another device ({buffer.Device.Name}).", name);
+        ObjectDisposedException.ThrowIf(buffer.IsDisposed, buffer);
+        if (offset < 0 || count < 0 || offset > buffer.Length - count)
+            throw new ArgumentOutOfRangeException(name, $"{count} elements at offset {offset} do not fit in {name} of {buffer.Length} elements.");
+    }
+
+    public void CopyToDevice<T>(ReadOnlySpan<T> source, DeviceBuffer<T> destination, long destinationOffset = 0) where T : unmanaged
+    {
+        CheckBuffer(destination, destinationOffset, source.Length, nameof(destination));
+        EmulatorOps.CopyIn(source, destination.PointerAt(destinationOffset));
+    }
+
+    public void CopyToHost<T>(DeviceBuffer<T> source, long sourceOffset, Span<T> destination) where T : unmanaged
+    {
+        CheckBuffer(source, sourceOffset, destination.Length, nameof(source));
+        EmulatorOps.CopyOut(source.PointerAt(sourceOffset), destination);
+    }
+
+    public void CopyDeviceToDevice<T>(DeviceBuffer<T> source, long sourceOffset, DeviceBuffer<T> destination, long destinationOffset, long length) where T : unmanaged
+    {
+        CheckBuffer(source, sourceOffset, length, nameof(source));
+        CheckBuffer(destination, destinationOffset, length, nameof(destination));
+        EmulatorOps.Copy(source.PointerAt(sourceOffset), destination.PointerAt(destinationOffset), length * Unsafe.SizeOf<T>());
+    }
+
+    public void Fill32<T>(DeviceBuffer<T> buffer, uint bits) where T : unmanaged
+    {
+        CheckBuffer(buffer, 0, buffer.Length, nameof(buffer));
+        if (buffer.SizeInBytes % 4 != 0)
+            throw new ArgumentException($"Fill32 needs a whole number of 32-bit words; the buffer has {buffer.SizeInBytes} bytes.", nameof(buffer));
+        EmulatorOps.Fill32(buffer.Pointer, bits, buffer.SizeInBytes / 4);
+    }
+
+    public IReadOnlyList<string> KernelNames => Emulator.KernelNames();
+
+    public Kernel GetKernel(string name)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(name);
+        lock (_lock)
+        {
+            if (_kernels.TryGetValue(name, out var k)) return k;
+            byte[] utf8 = Encoding.UTF8.GetBytes(name + "\0");
+            int parameters = EmulatorOps.ParamCount(utf8);
+            if (parameters < 0)
+            {
+                var names = Emulator.KernelNames();
+                throw new KernelNotFoundException($"The emulated device has no kernel '{name}'. Loaded: {(names.Length == 0 ? "(none: no kernels/*.cu were built into libsparsekernels_emu.so)" : string.Join(", ", names))}.");
+            }
+            k = new EmulatedKernel(name, utf8, parameters);
+            _kernels[name] = k;
+            return k;
+        }
+    }
+
+    public void Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream = null)
+    {
+        ThrowIfDisposed();
+        if (kernel is not EmulatedKernel k) throw new ArgumentException($"Kernel '{kernel?.Name}' was not obtained from the emulated device.", nameof(kernel));
+        if (stream is not null && !ReferenceEquals(stream.Device, this)) throw new ArgumentException("The stream belongs to another device.", nameof(stream));
+        if (args.Count != k.ParameterCount)
+            throw new ArgumentException($"Kernel '{k.Name}' takes {k.ParameterCount} arguments but {args.Count} were given.", nameof(args));
+        if (config.SharedMemoryBytes < 0) throw new ArgumentOutOfRangeException(nameof(config), "SharedMemoryBytes is negative.");
+        int rc = EmulatorOps.Launch(k.NameUtf8Z, config.Grid, config.Block, (uint)config.SharedMemoryBytes, ref args, out string? message);
+        if (rc != 0) throw new EmulatedLaunchException(k.Name, config, message ?? $"error {rc}");
+    }
+
+    public void Synchronize() => ThrowIfDisposed();
+
+    public DeviceMemoryInfo GetMemoryInfo()
+    {
+        var (free, total) = EmulatorOps.MemoryInfo();
+        return new DeviceMemoryInfo(free, total);
+    }
+
+    public DeviceStream CreateStream() => new EmulatedStream(this);
+    public DeviceEvent CreateEvent() => new EmulatedEvent();
+
+    /// <summary>Marks the device unusable; buffers free themselves (the arena outlives devices).</summary>
+    public void Dispose() { _disposed = true; }
+
+    internal bool IsDisposed => _disposed;
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    public override string ToString() => Info.Name;
+
+    private sealed class EmulatedKernel(string name, byte[] nameUtf8Z, int parameterCount) : Kernel(name)
+    {
+        public byte[] NameUtf8Z { get; } = nameUtf8Z;
+        public int ParameterCount { get; } = parameterCount;
+    }
+
+    private sealed class EmulatedStream(EmulatedDevice device) : DeviceStream
+    {
+        public override IDevice Device => device;
+        public override void Synchronize() { } // launches and copies complete before they return
+    }
+
+    private sealed class EmulatedEvent : DeviceEvent
+    {
+        private long _timestamp = -1;
+        public override void Record(DeviceStream? stream = null) => _timestamp = Stopwatch.GetTimestamp();
+        public override void Synchronize() { }
+        public override float ElapsedMillisecondsSince(DeviceEvent start)
+        {
+            if (start is not EmulatedEvent s) throw new ArgumentException("The start event is not an emulated-device event.", nameof(start));
+            if (s._timestamp < 0 || _timestamp < 0) throw new InvalidOperationException("Both events must be recorded before timing them.");
+            return (float)Stopwatch.GetElapsedTime(s._timestamp, _timestamp).TotalMilliseconds;
+        }
+    }
+}
