@@ -104,52 +104,64 @@ internal sealed class CudaMemoryHandle : DeviceMemoryHandle
     protected override bool ReleaseHandle() => ContextBound.Release(_context!, s_free, handle);
 }
 
-internal sealed class CudaStreamHandle : SafeHandle
+/// <summary>A driver object that lives in one context: created there, destroyed there (pushed), and holding a reference on it.</summary>
+internal abstract class ContextBoundHandle : SafeHandle
 {
     private readonly CudaContextHandle _context;
-    private static readonly Func<IntPtr, int> s_destroy = CudaDriver.cuStreamDestroy_v2;
-    private CudaStreamHandle(CudaContextHandle context) : base(IntPtr.Zero, true) { _context = context; }
+    private readonly Func<IntPtr, int> _destroy;
+
+    protected ContextBoundHandle(CudaContextHandle context, Func<IntPtr, int> destroy) : base(IntPtr.Zero, true)
+    {
+        _context = context;
+        _destroy = destroy;
+    }
+
     public override bool IsInvalid => handle == IntPtr.Zero;
+
+    /// <summary>Takes ownership of a created object (call with the context entered, after the create call succeeded).</summary>
+    protected void Adopt(IntPtr value)
+    {
+        ContextBound.AddRef(_context);
+        SetHandle(value);
+    }
+
+    protected sealed override bool ReleaseHandle() => ContextBound.Release(_context, _destroy, handle);
+}
+
+internal sealed class CudaStreamHandle : ContextBoundHandle
+{
+    private static readonly Func<IntPtr, int> s_destroy = CudaDriver.cuStreamDestroy_v2;
+    private CudaStreamHandle(CudaContextHandle context) : base(context, s_destroy) { }
 
     public static CudaStreamHandle Create(CudaContextHandle context, uint flags = CudaDriver.CU_STREAM_DEFAULT)
     {
         var h = new CudaStreamHandle(context);
         using var scope = context.Enter();
         CudaDriver.Check(CudaDriver.cuStreamCreate(out IntPtr s, flags), nameof(CudaDriver.cuStreamCreate));
-        ContextBound.AddRef(context);
-        h.SetHandle(s);
+        h.Adopt(s);
         return h;
     }
-
-    protected override bool ReleaseHandle() => ContextBound.Release(_context, s_destroy, handle);
 }
 
-internal sealed class CudaEventHandle : SafeHandle
+internal sealed class CudaEventHandle : ContextBoundHandle
 {
-    private readonly CudaContextHandle _context;
     private static readonly Func<IntPtr, int> s_destroy = CudaDriver.cuEventDestroy_v2;
-    private CudaEventHandle(CudaContextHandle context) : base(IntPtr.Zero, true) { _context = context; }
-    public override bool IsInvalid => handle == IntPtr.Zero;
+    private CudaEventHandle(CudaContextHandle context) : base(context, s_destroy) { }
 
     public static CudaEventHandle Create(CudaContextHandle context, uint flags = CudaDriver.CU_EVENT_DEFAULT)
     {
         var h = new CudaEventHandle(context);
         using var scope = context.Enter();
         CudaDriver.Check(CudaDriver.cuEventCreate(out IntPtr e, flags), nameof(CudaDriver.cuEventCreate));
-        ContextBound.AddRef(context);
-        h.SetHandle(e);
+        h.Adopt(e);
         return h;
     }
-
-    protected override bool ReleaseHandle() => ContextBound.Release(_context, s_destroy, handle);
 }
 
-internal sealed class CudaModuleHandle : SafeHandle
+internal sealed class CudaModuleHandle : ContextBoundHandle
 {
-    private readonly CudaContextHandle _context;
     private static readonly Func<IntPtr, int> s_unload = CudaDriver.cuModuleUnload;
-    private CudaModuleHandle(CudaContextHandle context) : base(IntPtr.Zero, true) { _context = context; }
-    public override bool IsInvalid => handle == IntPtr.Zero;
+    private CudaModuleHandle(CudaContextHandle context) : base(context, s_unload) { }
 
     /// <summary>Loads an image into <paramref name="context"/>; throws with the JIT error log on failure.</summary>
     public static CudaModuleHandle Load(CudaContextHandle context, ReadOnlySpan<byte> image, string what, out string infoLog)
@@ -157,10 +169,7 @@ internal sealed class CudaModuleHandle : SafeHandle
         var h = new CudaModuleHandle(context);
         using var scope = context.Enter();
         IntPtr m = CudaDriver.LoadModule(image, what, out infoLog);
-        ContextBound.AddRef(context);
-        h.SetHandle(m);
+        h.Adopt(m);
         return h;
     }
-
-    protected override bool ReleaseHandle() => ContextBound.Release(_context, s_unload, handle);
 }
