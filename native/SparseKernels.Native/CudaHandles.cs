@@ -110,7 +110,7 @@ internal abstract class ContextBoundHandle : SafeHandle
     private readonly CudaContextHandle _context;
     private readonly Func<IntPtr, int> _destroy;
 
-    protected ContextBoundHandle(CudaContextHandle context, Func<IntPtr, int> destroy) : base(IntPtr.Zero, true)
+    protected ContextBoundHandle(CudaContextHandle context, Func<IntPtr, int> destroy, bool ownsHandle = true) : base(IntPtr.Zero, ownsHandle)
     {
         _context = context;
         _destroy = destroy;
@@ -131,7 +131,15 @@ internal abstract class ContextBoundHandle : SafeHandle
 internal sealed class CudaStreamHandle : ContextBoundHandle
 {
     private static readonly Func<IntPtr, int> s_destroy = CudaDriver.cuStreamDestroy_v2;
-    private CudaStreamHandle(CudaContextHandle context) : base(context, s_destroy) { }
+    private CudaStreamHandle(CudaContextHandle context, bool ownsHandle = true) : base(context, s_destroy, ownsHandle) { }
+
+    /// <summary>A stream created by someone else (the embedding API): used, never destroyed.</summary>
+    public static CudaStreamHandle WrapExternal(CudaContextHandle context, IntPtr stream)
+    {
+        var h = new CudaStreamHandle(context, ownsHandle: false);
+        h.SetHandle(stream);
+        return h;
+    }
 
     public static CudaStreamHandle Create(CudaContextHandle context, uint flags = CudaDriver.CU_STREAM_DEFAULT)
     {

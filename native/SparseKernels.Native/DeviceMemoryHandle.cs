@@ -18,3 +18,9 @@ internal abstract class DeviceMemoryHandle : SafeHandle
     public long Bytes { get; }
     public override bool IsInvalid => handle == IntPtr.Zero;
 }
+
+/// <summary>Device memory owned by someone else (the embedding API): used, never freed.</summary>
+internal sealed class ExternalMemoryHandle(DevicePtr pointer, long bytes) : DeviceMemoryHandle(pointer, bytes, ownsHandle: false)
+{
+    protected override bool ReleaseHandle() => true;
+}
