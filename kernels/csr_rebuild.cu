@@ -13,7 +13,8 @@
 //                 column. Kept: out = src[keep_idx[a]]. Grown: out = src[p] when the column was
 //                 in the old row at p (dropped and regrown in the same update keeps its value and
 //                 state, RigL's rule), else 0. Writes out_cols when non-null. The launcher calls it
-//                 once for the values (with out_cols) and once per optimizer-state array.
+//                 once for the values (with out_cols) and once per optimizer-state array. A grown position
+//                 that is also kept (bad input) increments *conflicts; the launcher checks it.
 // Assumes: 1-D grids; m * n < 2^31; inputs as above (the launcher builds them).
 #include "common.cuh"
 
@@ -43,7 +44,7 @@ extern "C" __global__ void csr_rebuild_merge_v1(int m, int n, const int* __restr
                                                 const int* __restrict__ grown, int ngrown,
                                                 const int* __restrict__ new_row_offsets,
                                                 const float* __restrict__ src, int* __restrict__ out_cols,
-                                                float* __restrict__ out_values)
+                                                float* __restrict__ out_values, unsigned int* __restrict__ conflicts)
 {
     for (int r = (int)(blockIdx.x * blockDim.x + threadIdx.x); r < m; r += (int)(gridDim.x * blockDim.x))
     {
@@ -59,6 +60,7 @@ extern "C" __global__ void csr_rebuild_merge_v1(int m, int n, const int* __restr
             const int grown_col = g < g_end ? grown[g] - r * n : n;
             int col;
             float v;
+            if (kept_col == grown_col && kept_col < n) atomicAdd(conflicts, 1u);  // a grown position that is kept
             if (kept_col < grown_col)
             {
                 col = kept_col;
