@@ -27,6 +27,7 @@ internal enum KernelId
     RandomGrowScoresV1,
     CsrRebuildRowOffsetsV1,
     CsrRebuildMergeV1,
+    DeviceSortBitonicStepV1,
 }
 
 /// <summary>
@@ -60,6 +61,7 @@ internal static class KernelCache
         "random_grow_scores_v1",
         "csr_rebuild_row_offsets_v1",
         "csr_rebuild_merge_v1",
+        "device_sort_bitonic_step_v1",
     ];
 
     private static readonly ConditionalWeakTable<IDevice, Kernel?[]> s_tables = new();

@@ -177,3 +177,21 @@ public class TopkSelectTests
         Assert.That(e.Message, Does.Contain("fc3").And.Contain("k = -2"));
     }
 }
+
+/// <summary>The sort baseline (kernels/device_sort.cu) on the test device.</summary>
+[TestFixture, Category("Gpu")]
+public class DeviceSortTests
+{
+    [TestCase(1), TestCase(1000), TestCase(1024)]
+    public void SortsMagnitudesDescending(int n)
+    {
+        var device = TestDevice.Get();
+        var rng = TopologyTestData.Fresh();
+        var v = TopologyTestData.Tied(rng, n, 50);
+        using var dv = device.Allocate<float>(n);
+        dv.CopyFrom(v);
+        using var sorted = DeviceSort.SortMagnitudes(device, dv);
+        var want = v.Select(f => BitConverter.SingleToUInt32Bits(f) & 0x7FFFFFFFu).OrderByDescending(k => k).ToArray();
+        Assert.That(sorted.ToArray().Take(n).ToArray(), Is.EqualTo(want));
+    }
+}
