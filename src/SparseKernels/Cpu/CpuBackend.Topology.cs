@@ -301,3 +301,46 @@ public static partial class CpuBackend
         return lo;
     }
 }
+
+public static partial class CpuBackend
+{
+    /// <summary>The CSR of a row-major m x n mask (nonzero = present), values from dense when given, else 1; rows in parallel.</summary>
+    public static CsrMatrix MaskToCsr(byte[] mask, int rows, int cols, DenseTensor? dense = null, string layer = "layer")
+    {
+        if (mask.Length < (long)rows * cols) throw new ArgumentException($"MaskCsr: layer '{layer}': the mask holds {mask.Length} bytes, a {rows}x{cols} layer needs {(long)rows * cols}.", nameof(mask));
+        if (dense is not null && (dense.Rows != rows || dense.Cols != cols)) throw new ArgumentException($"MaskCsr: layer '{layer}': the mask is {rows}x{cols} but the dense values are {dense.Rows}x{dense.Cols}.", nameof(dense));
+        var counts = new int[rows];
+        Parallel.For(0, rows, r =>
+        {
+            int c = 0;
+            var row = mask.AsSpan((int)((long)r * cols), cols);
+            foreach (byte b in row) if (b != 0) c++;
+            counts[r] = c;
+        });
+        var ro = new int[rows + 1];
+        for (int r = 0; r < rows; r++) ro[r + 1] = ro[r] + counts[r];
+        var ci = new int[ro[rows]];
+        var v = new float[ro[rows]];
+        float[]? d = dense?.HostData;
+        Parallel.For(0, rows, r =>
+        {
+            int o = ro[r];
+            long b0 = (long)r * cols;
+            for (int c = 0; c < cols; c++)
+                if (mask[b0 + c] != 0) { ci[o] = c; v[o] = d is null ? 1f : d[b0 + c]; o++; }
+        });
+        return new CsrMatrix(rows, cols, ro, ci, v);
+    }
+
+    /// <summary>The row-major byte mask (1 = present) of a CSR pattern.</summary>
+    public static byte[] CsrToMask(CsrMatrix pattern)
+    {
+        var mask = new byte[(long)pattern.Rows * pattern.Cols];
+        var ro = pattern.RowOffsets; var ci = pattern.ColumnIndices;
+        Parallel.For(0, pattern.Rows, r =>
+        {
+            for (int p = ro[r]; p < ro[r + 1]; p++) mask[(long)r * pattern.Cols + ci[p]] = 1;
+        });
+        return mask;
+    }
+}

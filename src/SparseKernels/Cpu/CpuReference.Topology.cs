@@ -170,3 +170,32 @@ public static partial class CpuReference
         return (new CsrMatrix(m, n, ro, ci, v), st);
     }
 }
+
+public static partial class CpuReference
+{
+    /// <summary>The CSR of a row-major m x n mask (nonzero = present), values from dense (m x n) when given, else 1.</summary>
+    public static CsrMatrix MaskToCsr(byte[] mask, int rows, int cols, DenseTensor? dense = null, string layer = "layer")
+    {
+        if (mask.Length < (long)rows * cols) throw new ArgumentException($"MaskCsr: layer '{layer}': the mask holds {mask.Length} bytes, a {rows}x{cols} layer needs {(long)rows * cols}.", nameof(mask));
+        if (dense is not null && (dense.Rows != rows || dense.Cols != cols)) throw new ArgumentException($"MaskCsr: layer '{layer}': the mask is {rows}x{cols} but the dense values are {dense.Rows}x{dense.Cols}.", nameof(dense));
+        var ro = new int[rows + 1];
+        var ci = new List<int>();
+        var v = new List<float>();
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < cols; c++)
+                if (mask[(long)r * cols + c] != 0) { ci.Add(c); v.Add(dense is null ? 1f : dense[r, c]); }
+            ro[r + 1] = ci.Count;
+        }
+        return new CsrMatrix(rows, cols, ro, ci.ToArray(), v.ToArray());
+    }
+
+    /// <summary>The row-major byte mask (1 = present) of a CSR pattern.</summary>
+    public static byte[] CsrToMask(CsrMatrix pattern)
+    {
+        var mask = new byte[(long)pattern.Rows * pattern.Cols];
+        for (int r = 0; r < pattern.Rows; r++)
+            for (int p = pattern.RowOffsets[r]; p < pattern.RowOffsets[r + 1]; p++) mask[(long)r * pattern.Cols + pattern.ColumnIndices[p]] = 1;
+        return mask;
+    }
+}

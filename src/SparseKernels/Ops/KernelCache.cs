@@ -28,6 +28,9 @@ internal enum KernelId
     CsrRebuildRowOffsetsV1,
     CsrRebuildMergeV1,
     DeviceSortBitonicStepV1,
+    MaskCsrRowCountsV1,
+    MaskCsrFillV1,
+    MaskFromCsrV1,
 }
 
 /// <summary>
@@ -62,6 +65,9 @@ internal static class KernelCache
         "csr_rebuild_row_offsets_v1",
         "csr_rebuild_merge_v1",
         "device_sort_bitonic_step_v1",
+        "mask_csr_row_counts_v1",
+        "mask_csr_fill_v1",
+        "mask_from_csr_v1",
     ];
 
     private static readonly ConditionalWeakTable<IDevice, Kernel?[]> s_tables = new();
