@@ -83,6 +83,25 @@ public class GrowAndRebuildDeviceTests
         }
     }
 
+    [TestCaseSource(typeof(OpsTestSupport), nameof(OpsTestSupport.SmallDlmcFiles))]
+    public void DlmcGradientGrow(string file)
+    {
+        var device = TestDevice.Get();
+        var rng = TopologyTestData.Fresh();
+        var w = OpsTestSupport.LoadDlmc(file, rng);
+        var keep = TopologyCases.Keep(rng, w.Nnz, w.Nnz / 5);
+        var dy = TopologyCases.Tied(rng, 2, w.Rows);
+        var x = TopologyCases.Tied(rng, 2, w.Cols);
+        int k = w.Nnz / 5;
+        var expected = CpuReference.GradientGrow(w, keep, dy, x, k, file);
+        Assert.That(CpuBackend.GradientGrow(w, keep, dy, x, k, file, 1 << 16), Is.EqualTo(expected), "CPU backend");
+        using var dw = w.ToDevice(device);
+        using var dk = Flags(device, keep);
+        using var ddy = dy.ToDevice(device);
+        using var dx = x.ToDevice(device);
+        Assert.That(Take(device, GradientGrow.Run(device, dw, dk, ddy, dx, k, file, 1 << 16)), Is.EqualTo(expected), "device");
+    }
+
     [Test]
     public void FullRiglUpdateMatchesReference()
     {
@@ -115,6 +134,40 @@ public class GrowAndRebuildDeviceTests
                 GrowAndRebuildCpuTests.AssertSame(nw.ToHost(), ns.Select(b => b.ToArray().Take(nw.Nnz).ToArray()).ToArray(), rw, rs);
                 foreach (var b in ns) b.Dispose();
             }
+        }
+    }
+
+    [Test]
+    public void RebuildKeepsRegrownValuesAndZeroesNewOnes()
+    {
+        var device = TestDevice.Get();
+        var rng = TopologyTestData.Fresh();
+        var w = TopologyCases.WithEmptyAndFullRows(rng, 12, 20, 0.3);
+        var s1 = TopologyCases.State(rng, w.Nnz);
+        int drop = w.Nnz / 3;
+        var keep = CpuReference.MagnitudePruneDrop([w], ["fc"], [drop])[0];
+        var droppedPos = Enumerable.Range(0, w.Nnz).Where(p => !keep[p]).Take(3)
+            .Select(p => GrowAndRebuildCpuTests.RowOf(w, p) * w.Cols + w.ColumnIndices[p]).ToArray();
+        var grown = CpuReference.RandomGrow(w, null, drop - 3, 3).Concat(droppedPos).OrderBy(p => p).ToArray();
+        var (rw, rs) = CpuReference.CsrRebuild(w, [s1], keep, grown);
+        using var dw = w.ToDevice(device);
+        using var ds1 = device.Allocate<float>(w.Nnz);
+        ds1.CopyFrom(s1);
+        using var dkeep = Flags(device, keep);
+        using var dgrown = device.Allocate<int>(grown.Length);
+        dgrown.CopyFrom(grown);
+        var (nw, ns) = CsrRebuild.Run(device, dw, [ds1], dkeep, dgrown, grown.Length, "fc");
+        using (nw)
+        using (ns[0])
+        {
+            Assert.That(nw.Nnz, Is.EqualTo(w.Nnz), "nnz conserved");
+            var hw = nw.ToHost();
+            var st = ns[0].ToArray().Take(nw.Nnz).ToArray();
+            GrowAndRebuildCpuTests.AssertSame(hw, [st], rw, rs);
+            var now = GrowAndRebuildCpuTests.ToMap(hw, [st]);
+            var old = GrowAndRebuildCpuTests.ToMap(w, [s1]);
+            foreach (int p in droppedPos) Assert.That(now[p], Is.EqualTo(old[p]), $"regrown {p} keeps value and state");
+            foreach (int p in grown.Except(droppedPos)) Assert.That(now[p], Is.EqualTo(new[] { 0f, 0f }), $"new {p} starts at zero");
         }
     }
 
