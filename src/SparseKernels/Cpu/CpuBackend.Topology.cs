@@ -344,3 +344,15 @@ public static partial class CpuBackend
         return mask;
     }
 }
+
+public static partial class CpuBackend
+{
+    /// <summary>One RigL drop-and-grow update (drop count by magnitude, grow count by |dY^T.X|, rebuild with state); nnz unchanged.</summary>
+    public static (CsrMatrix Weights, float[][] State) RiglUpdate(CsrMatrix weights, IReadOnlyList<float[]> state, DenseTensor dy, DenseTensor x, long count,
+        string layer = "layer", long chunkElements = 1 << 20)
+    {
+        var keep = MagnitudePruneDrop([weights], [layer], [count])[0];
+        var grown = GradientGrow(weights, keep, dy, x, count, layer, chunkElements);
+        return CsrRebuild(weights, state, keep, grown, layer);
+    }
+}

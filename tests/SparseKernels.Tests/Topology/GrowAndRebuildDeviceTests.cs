@@ -135,6 +135,15 @@ public class GrowAndRebuildDeviceTests
                 foreach (var b in ns) b.Dispose();
             }
         }
+        // the one-call versions agree
+        var (cw, cs) = CpuBackend.RiglUpdate(w, [s1, s2], dy, x, drop, "l", 100);
+        GrowAndRebuildCpuTests.AssertSame(cw, cs, rw, rs);
+        var (uw, us) = RiglUpdate.Run(device, dw, [ds1, ds2], ddy, dx, drop, "l", 100);
+        using (uw)
+        {
+            GrowAndRebuildCpuTests.AssertSame(uw.ToHost(), us.Select(b => b.ToArray().Take(uw.Nnz).ToArray()).ToArray(), rw, rs);
+            foreach (var b in us) b.Dispose();
+        }
     }
 
     [Test]
