@@ -15,7 +15,7 @@ namespace SparseKernels.Cpu;
 /// boundary; column indices of CSR inputs are re-checked as they are read, because the arrays of a
 /// <see cref="CsrMatrix"/> are mutable after its validation.
 /// </remarks>
-public static class CpuBackend
+public static partial class CpuBackend
 {
     /// <summary>Parallelism used by every operation (defaults to all cores).</summary>
     public static int MaxDegreeOfParallelism { get; set; } = Environment.ProcessorCount;

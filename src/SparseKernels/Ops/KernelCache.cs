@@ -16,6 +16,21 @@ internal enum KernelId
     ElementwiseReluBackward,
     ElementwiseAddRowBias,
     ElementwiseFill,
+    TopkSelectKeysV1,
+    TopkSelectHistogramV1,
+    TopkSelectMarkV1,
+    TopkSelectTileCountsV1,
+    TopkSelectCompactV1,
+    GradientGrowScoresV1,
+    GrowExcludePresentV1,
+    GrowGatherV1,
+    RandomGrowScoresV1,
+    CsrRebuildRowOffsetsV1,
+    CsrRebuildMergeV1,
+    DeviceSortBitonicStepV1,
+    MaskCsrRowCountsV1,
+    MaskCsrFillV1,
+    MaskFromCsrV1,
 }
 
 /// <summary>
@@ -38,6 +53,21 @@ internal static class KernelCache
         "elementwise_relu_backward",
         "elementwise_add_row_bias",
         "elementwise_fill",
+        "topk_select_keys_v1",
+        "topk_select_histogram_v1",
+        "topk_select_mark_v1",
+        "topk_select_tile_counts_v1",
+        "topk_select_compact_v1",
+        "gradient_grow_scores_v1",
+        "grow_exclude_present_v1",
+        "grow_gather_v1",
+        "random_grow_scores_v1",
+        "csr_rebuild_row_offsets_v1",
+        "csr_rebuild_merge_v1",
+        "device_sort_bitonic_step_v1",
+        "mask_csr_row_counts_v1",
+        "mask_csr_fill_v1",
+        "mask_from_csr_v1",
     ];
 
     private static readonly ConditionalWeakTable<IDevice, Kernel?[]> s_tables = new();

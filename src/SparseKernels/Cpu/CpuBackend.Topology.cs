@@ -1,0 +1,358 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using SparseKernels.Tensors;
+using SparseKernels.Topology;
+
+namespace SparseKernels.Cpu;
+
+// The topology operations on the CPU: the same radix selection as kernels/topk_select.cu (histogram passes,
+// multithreaded), giving exactly CpuReference's sets.
+public static partial class CpuBackend
+{
+    private const int TopologyChunk = 1 << 16;
+
+    /// <summary>The k largest |values| (exactly k; ties: lower position). True = selected.</summary>
+    public static bool[] TopkSelect(float[] values, long k, string layer = "values") => TopkSelect([values], [layer], k)[0];
+
+    /// <summary>Global selection over several arrays (positions in their concatenation break ties).</summary>
+    public static bool[][] TopkSelect(IReadOnlyList<float[]> arrays, IReadOnlyList<string>? names, long k)
+    {
+        ArgumentNullException.ThrowIfNull(arrays);
+        long total = 0;
+        foreach (var a in arrays) total += a.Length;
+        string label = arrays.Count == 1 ? TopologyChecks.Name(names, 0) : $"{arrays.Count} layers together";
+        TopologyChecks.Count(SparseKernels.Topology.TopkSelect.Op, label, k, total, "values");
+        TopologyChecks.SizeFitsInt(SparseKernels.Topology.TopkSelect.Op, label, total, "values");
+        var keys = new uint[total];
+        long at = 0;
+        for (int a = 0; a < arrays.Count; a++)
+        {
+            var src = arrays[a];
+            long offset = at;
+            long nanAt = long.MaxValue;
+            Parallel.For(0, (src.Length + TopologyChunk - 1) / TopologyChunk, c =>
+            {
+                int end = Math.Min(src.Length, (c + 1) * TopologyChunk);
+                for (int i = c * TopologyChunk; i < end; i++)
+                {
+                    uint key = TopologyChecks.MagnitudeKey(src[i]);
+                    if (TopologyChecks.IsNaNKey(key)) { InterlockedMin(ref nanAt, i); key = 0; }
+                    keys[offset + i] = key;
+                }
+            });
+            if (nanAt != long.MaxValue) throw TopologyChecks.NaN(SparseKernels.Topology.TopkSelect.Op, TopologyChecks.Name(names, a), nanAt, "value");
+            at += src.Length;
+        }
+        var flags = SelectKeys(keys, keys.Length, k);
+        var result = new bool[arrays.Count][];
+        at = 0;
+        for (int a = 0; a < arrays.Count; a++)
+        {
+            result[a] = new bool[arrays[a].Length];
+            for (int i = 0; i < result[a].Length; i++) result[a][i] = flags[at++];
+        }
+        return result;
+    }
+
+    private static void InterlockedMin(ref long target, long value)
+    {
+        long seen = Volatile.Read(ref target);
+        while (value < seen)
+        {
+            long was = Interlocked.CompareExchange(ref target, value, seen);
+            if (was == seen) return;
+            seen = was;
+        }
+    }
+
+    /// <summary>The k largest of keys[0..n), ties by lower position: radix selection (4 histogram passes) then one scan of the ties.</summary>
+    internal static bool[] SelectKeys(uint[] keys, int n, long k)
+    {
+        var (threshold, lastTie) = FindCut(keys, n, k);
+        var flags = new bool[n];
+        Parallel.For(0, (n + TopologyChunk - 1) / TopologyChunk, c =>
+        {
+            int end = Math.Min(n, (c + 1) * TopologyChunk);
+            for (int i = c * TopologyChunk; i < end; i++)
+                flags[i] = keys[i] > threshold || (keys[i] == threshold && i <= lastTie);
+        });
+        return flags;
+    }
+
+    internal static (uint Threshold, long LastTie) FindCut(uint[] keys, int n, long k)
+    {
+        if (k <= 0) return (uint.MaxValue, -1);
+        if (k >= n) return (0u, n - 1);
+        uint prefix = 0, mask = 0;
+        long remaining = k, tieCount = 0;
+        int chunks = (n + TopologyChunk - 1) / TopologyChunk;
+        for (int shift = 24; shift >= 0; shift -= 8)
+        {
+            var h = new long[256];
+            uint p = prefix, m = mask;
+            int s = shift;
+            Parallel.For(0, chunks, () => new long[256], (c, _, local) =>
+            {
+                int end = Math.Min(n, (c + 1) * TopologyChunk);
+                for (int i = c * TopologyChunk; i < end; i++)
+                {
+                    uint key = keys[i];
+                    if ((key & m) == p) local[(key >> s) & 255]++;
+                }
+                return local;
+            }, local => { lock (h) for (int b = 0; b < 256; b++) h[b] += local[b]; });
+            int d = 255;
+            for (; d > 0; d--)
+            {
+                if (h[d] >= remaining) break;
+                remaining -= h[d];
+            }
+            prefix |= (uint)d << shift;
+            mask |= 0xFFu << shift;
+            tieCount = h[d];
+        }
+        if (remaining == tieCount) return (prefix, n - 1);
+        long seen = 0;
+        for (int i = 0; i < n; i++)
+            if (keys[i] == prefix && ++seen == remaining) return (prefix, i);
+        throw new InvalidOperationException("TopkSelect: the tie count disagrees with the histogram (a bug).");
+    }
+}
+
+public static partial class CpuBackend
+{
+    /// <summary>Magnitude pruning's keep flags (per layer, or global with one drop count), by radix selection.</summary>
+    public static bool[][] MagnitudePruneDrop(IReadOnlyList<CsrMatrix> layers, IReadOnlyList<string> names, IReadOnlyList<long> drop, bool global = false)
+    {
+        const string op = "MagnitudePrune";
+        if (global ? drop.Count != 1 : drop.Count != layers.Count)
+            throw new ArgumentException($"{op}: {(global ? "global pruning takes one drop count" : $"{layers.Count} layers need {layers.Count} drop counts")}, got {drop.Count}.", nameof(drop));
+        if (global)
+        {
+            long total = layers.Sum(l => (long)l.Nnz);
+            TopologyChecks.Count(op, $"{layers.Count} layers together", drop[0], total, "nonzeros");
+            return TopkSelect(layers.Select(l => l.Values).ToArray(), names, total - drop[0]);
+        }
+        var result = new bool[layers.Count][];
+        for (int l = 0; l < layers.Count; l++)
+        {
+            TopologyChecks.Count(op, TopologyChecks.Name(names, l), drop[l], layers[l].Nnz, "nonzeros");
+            result[l] = TopkSelect([layers[l].Values], [TopologyChecks.Name(names, l)], layers[l].Nnz - drop[l])[0];
+        }
+        return result;
+    }
+
+    /// <summary>RigL growth, chunked (never the whole dense gradient) and multithreaded; the same set as CpuReference.GradientGrow.</summary>
+    public static int[] GradientGrow(CsrMatrix pattern, bool[]? keep, DenseTensor dy, DenseTensor x, long k, string layer = "layer", long chunkElements = 1 << 20)
+    {
+        const string op = "GradientGrow";
+        int m = pattern.Rows, n = pattern.Cols;
+        if (dy.Cols != m || x.Cols != n || dy.Rows != x.Rows)
+            throw new ArgumentException($"{op}: layer '{layer}' is {m}x{n}; dY is {dy.Rows}x{dy.Cols} and X is {x.Rows}x{x.Cols}, but they must be batch x {m} and batch x {n} with the same batch.", nameof(dy));
+        int batch = dy.Rows;
+        float[] dyd = dy.HostData, xd = x.HostData;
+        return GrowChunked(op, pattern, keep, k, layer, chunkElements, (r0, rows, keys, positions, at) =>
+        {
+            long nanAt = long.MaxValue;
+            Parallel.For(0, rows, () => new float[n], (li, _, acc) =>
+            {
+                int i = r0 + li;
+                Array.Clear(acc);
+                var accSpan = acc.AsSpan();
+                for (int b = 0; b < batch; b++)
+                {
+                    float a = dyd[(long)b * m + i];
+                    var xr = xd.AsSpan(b * n, n);
+                    int j = 0;
+                    if (Vector256.IsHardwareAccelerated && Fma.IsSupported)
+                    {
+                        var va = Vector256.Create(a);
+                        for (; j + 8 <= n; j += 8)
+                        {
+                            var vx = Vector256.Create<float>(xr.Slice(j, 8));
+                            var vacc = Vector256.Create<float>(accSpan.Slice(j, 8));
+                            Fma.MultiplyAdd(va, vx, vacc).CopyTo(accSpan.Slice(j, 8));
+                        }
+                    }
+                    for (; j < n; j++) acc[j] = MathF.FusedMultiplyAdd(a, xr[j], acc[j]);
+                }
+                long baseAt = at + (long)li * n;
+                for (int j = 0; j < n; j++)
+                {
+                    uint bits = TopologyChecks.MagnitudeKey(acc[j]);
+                    if (TopologyChecks.IsNaNKey(bits)) { InterlockedMin(ref nanAt, (long)i * n + j); bits = 0; } else bits += 1;
+                    keys[baseAt + j] = bits;
+                    positions[baseAt + j] = i * n + j;
+                }
+                return acc;
+            }, _ => { });
+            return nanAt;
+        });
+    }
+
+    /// <summary>SET growth, chunked and multithreaded; the same positions as CpuReference.RandomGrow (and the device) for the seed.</summary>
+    public static int[] RandomGrow(CsrMatrix pattern, bool[]? keep, long k, ulong seed, string layer = "layer", long chunkElements = 1 << 20)
+    {
+        int n = pattern.Cols;
+        return GrowChunked("RandomGrow", pattern, keep, k, layer, chunkElements, (r0, rows, keys, positions, at) =>
+        {
+            Parallel.For(0, rows, li =>
+            {
+                int i = r0 + li;
+                long baseAt = at + (long)li * n;
+                for (int j = 0; j < n; j++)
+                {
+                    keys[baseAt + j] = Philox.GrowKey(i * n + j, seed);
+                    positions[baseAt + j] = i * n + j;
+                }
+            });
+            return long.MaxValue;
+        });
+    }
+
+    private delegate long FillChunk(int r0, int rows, uint[] keys, int[] positions, long at);
+
+    private static int[] GrowChunked(string op, CsrMatrix pattern, bool[]? keep, long k, string layer, long chunkElements, FillChunk fill)
+    {
+        int m = pattern.Rows, n = pattern.Cols;
+        TopologyChecks.SizeFitsInt(op, layer, (long)m * n, "positions");
+        long present = keep is null ? pattern.Nnz : keep.Take(pattern.Nnz).LongCount(f => f);
+        TopologyChecks.Count(op, layer, k, (long)m * n - present, "absent positions");
+        if (k == 0) return [];
+        int chunkRows = (int)Math.Clamp(chunkElements / Math.Max(n, 1), 1, Math.Max(m, 1));
+        long capacity = k + (long)chunkRows * n;
+        var keys = new uint[capacity];
+        var positions = new int[capacity];
+        long count = 0;
+        for (int r0 = 0; r0 < m; r0 += chunkRows)
+        {
+            int rows = Math.Min(chunkRows, m - r0);
+            long nanAt = fill(r0, rows, keys, positions, count);
+            for (int li = 0; li < rows; li++)
+            {
+                int r = r0 + li;
+                for (int p = pattern.RowOffsets[r]; p < pattern.RowOffsets[r + 1]; p++)
+                    if (keep is null || keep[p])
+                        keys[count + (long)li * n + pattern.ColumnIndices[p]] = 0;
+            }
+            if (nanAt != long.MaxValue) throw TopologyChecks.NaN(op, layer, nanAt, "score");
+            long total = count + (long)rows * n;
+            if (total <= k) { count = total; continue; }
+            var flags = SelectKeys(keys, (int)total, k);
+            long w = 0;
+            for (long i = 0; i < total; i++)
+                if (flags[i]) { keys[w] = keys[i]; positions[w] = positions[i]; w++; }
+            count = w;
+        }
+        return positions.AsSpan(0, (int)k).ToArray();
+    }
+
+    /// <summary>The rebuilt layer (see CpuReference.CsrRebuild), rows merged in parallel.</summary>
+    public static (CsrMatrix Weights, float[][] State) CsrRebuild(CsrMatrix old, IReadOnlyList<float[]> state, bool[] keep, int[] grown, string layer = "layer")
+    {
+        const string op = "CsrRebuild";
+        int m = old.Rows, n = old.Cols;
+        for (int g = 0; g < grown.Length; g++)
+        {
+            if (grown[g] < 0 || grown[g] >= (long)m * n) throw new ArgumentException($"{op}: layer '{layer}': grown position {grown[g]} (entry {g}) is outside the {m}x{n} layer.", nameof(grown));
+            if (g > 0 && grown[g] <= grown[g - 1]) throw new ArgumentException($"{op}: layer '{layer}': grown positions must be strictly ascending; entry {g} = {grown[g]} follows {grown[g - 1]}.", nameof(grown));
+        }
+        var ro = old.RowOffsets; var ci = old.ColumnIndices; var vals = old.Values;
+        var keptBefore = new int[old.Nnz + 1];
+        for (int p = 0; p < old.Nnz; p++) keptBefore[p + 1] = keptBefore[p] + (keep[p] ? 1 : 0);
+        var newRo = new int[m + 1];
+        for (int r = 0; r <= m; r++) newRo[r] = keptBefore[ro[r]] + LowerBound(grown, r * n);
+        int nnz = newRo[m];
+        var newCi = new int[nnz]; var newV = new float[nnz];
+        var newSt = state.Select(_ => new float[nnz]).ToArray();
+        int conflicts = 0;
+        Parallel.For(0, m, r =>
+        {
+            int a = ro[r], aEnd = ro[r + 1];
+            int g = LowerBound(grown, r * n), gEnd = LowerBound(grown, (r + 1) * n);
+            int o = newRo[r];
+            while (true)
+            {
+                while (a < aEnd && !keep[a]) a++;
+                if (a >= aEnd && g >= gEnd) break;
+                int kc = a < aEnd ? ci[a] : n, gc = g < gEnd ? grown[g] - r * n : n;
+                int src;
+                if (kc < gc) { newCi[o] = kc; src = a++; }
+                else
+                {
+                    if (kc == gc) Interlocked.Increment(ref conflicts);
+                    newCi[o] = gc; g++;
+                    int p = Array.BinarySearch(ci, ro[r], ro[r + 1] - ro[r], gc);
+                    src = p >= 0 ? p : -1;
+                }
+                newV[o] = src >= 0 ? vals[src] : 0f;
+                for (int s = 0; s < newSt.Length; s++) newSt[s][o] = src >= 0 ? state[s][src] : 0f;
+                o++;
+            }
+        });
+        if (conflicts != 0) throw new ArgumentException($"{op}: layer '{layer}': {conflicts} grown positions are already kept; growth must pick absent positions.", nameof(grown));
+        return (new CsrMatrix(m, n, newRo, newCi, newV), newSt);
+    }
+
+    private static int LowerBound(int[] a, int value)
+    {
+        int lo = 0, hi = a.Length;
+        while (lo < hi) { int mid = (lo + hi) >>> 1; if (a[mid] < value) lo = mid + 1; else hi = mid; }
+        return lo;
+    }
+}
+
+public static partial class CpuBackend
+{
+    /// <summary>The CSR of a row-major m x n mask (nonzero = present), values from dense when given, else 1; rows in parallel.</summary>
+    public static CsrMatrix MaskToCsr(byte[] mask, int rows, int cols, DenseTensor? dense = null, string layer = "layer")
+    {
+        if (mask.Length < (long)rows * cols) throw new ArgumentException($"MaskCsr: layer '{layer}': the mask holds {mask.Length} bytes, a {rows}x{cols} layer needs {(long)rows * cols}.", nameof(mask));
+        if (dense is not null && (dense.Rows != rows || dense.Cols != cols)) throw new ArgumentException($"MaskCsr: layer '{layer}': the mask is {rows}x{cols} but the dense values are {dense.Rows}x{dense.Cols}.", nameof(dense));
+        var counts = new int[rows];
+        Parallel.For(0, rows, r =>
+        {
+            int c = 0;
+            var row = mask.AsSpan((int)((long)r * cols), cols);
+            foreach (byte b in row) if (b != 0) c++;
+            counts[r] = c;
+        });
+        var ro = new int[rows + 1];
+        for (int r = 0; r < rows; r++) ro[r + 1] = ro[r] + counts[r];
+        var ci = new int[ro[rows]];
+        var v = new float[ro[rows]];
+        float[]? d = dense?.HostData;
+        Parallel.For(0, rows, r =>
+        {
+            int o = ro[r];
+            long b0 = (long)r * cols;
+            for (int c = 0; c < cols; c++)
+                if (mask[b0 + c] != 0) { ci[o] = c; v[o] = d is null ? 1f : d[b0 + c]; o++; }
+        });
+        return new CsrMatrix(rows, cols, ro, ci, v);
+    }
+
+    /// <summary>The row-major byte mask (1 = present) of a CSR pattern.</summary>
+    public static byte[] CsrToMask(CsrMatrix pattern)
+    {
+        var mask = new byte[(long)pattern.Rows * pattern.Cols];
+        var ro = pattern.RowOffsets; var ci = pattern.ColumnIndices;
+        Parallel.For(0, pattern.Rows, r =>
+        {
+            for (int p = ro[r]; p < ro[r + 1]; p++) mask[(long)r * pattern.Cols + ci[p]] = 1;
+        });
+        return mask;
+    }
+}
+
+public static partial class CpuBackend
+{
+    /// <summary>One RigL drop-and-grow update (drop count by magnitude, grow count by |dY^T.X|, rebuild with state); nnz unchanged.</summary>
+    public static (CsrMatrix Weights, float[][] State) RiglUpdate(CsrMatrix weights, IReadOnlyList<float[]> state, DenseTensor dy, DenseTensor x, long count,
+        string layer = "layer", long chunkElements = 1 << 20)
+    {
+        var keep = MagnitudePruneDrop([weights], [layer], [count])[0];
+        var grown = GradientGrow(weights, keep, dy, x, count, layer, chunkElements);
+        return CsrRebuild(weights, state, keep, grown, layer);
+    }
+}
