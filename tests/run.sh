@@ -8,6 +8,10 @@ cd "$root"
 config=${SK_CONFIGURATION:-Release}
 bash tests/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
+# When the emulated device was built, the Gpu tests must run on it (or on a real GPU): a device that fails to
+# open then fails those tests instead of skipping them.
+if ls build/kernels/libsparsekernels_emu.so >/dev/null 2>&1; then export SPARSEKERNELS_REQUIRE_DEVICE=1; fi
+
 out=$(mktemp)
 dll=tests/SparseKernels.Tests/bin/$config/net10.0/SparseKernels.Tests.dll
 dotnet "$dll" --no-progress --output detailed "$@" 2>&1 | tee "$out"

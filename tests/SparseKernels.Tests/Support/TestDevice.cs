@@ -19,10 +19,18 @@ public static class TestDevice
         catch (Exception e) { return (null, e.Message); }
     }
 
-    /// <summary>The shared device, or Assert.Ignore with why there is none.</summary>
+    /// <summary>
+    /// Set to 1 by tests/run.sh (and so by CI) once the emulated device was built: then a missing device FAILS the
+    /// Gpu tests instead of ignoring them, so a broken emulator library can never pass CI as "skipped".
+    /// </summary>
+    public const string RequireDeviceVariable = "SPARSEKERNELS_REQUIRE_DEVICE";
+
+    /// <summary>The shared device, or Assert.Ignore with why there is none (Assert.Fail when a device is required).</summary>
     public static IDevice Get()
     {
         var (device, why) = s_device.Value;
+        if (device is null && Environment.GetEnvironmentVariable(RequireDeviceVariable) == "1")
+            Assert.Fail($"No device to run kernels on, but {RequireDeviceVariable}=1: {why}");
         if (device is null) Assert.Ignore($"No device to run kernels on: {why}");
         TestContext.Out.WriteLine($"device: {device!.Kind} '{device.Info.Name}'");
         return device;
