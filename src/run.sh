@@ -5,5 +5,5 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash tests/setup.sh
 dll=src/SparseKernels.Cli/bin/${SK_CONFIGURATION:-Release}/net10.0/SparseKernels.Cli.dll
-if [ $# -eq 0 ]; then set -- info; fi
+if [ $# -eq 0 ]; then set -- train; fi
 exec dotnet "$dll" "$@"

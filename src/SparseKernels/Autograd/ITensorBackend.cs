@@ -1,0 +1,96 @@
+using SparseKernels.Runtime;
+using SparseKernels.Tensors;
+
+namespace SparseKernels.Autograd;
+
+/// <summary>Class labels of a batch, on the host or on a device (one int per sample, in [0, classes)).</summary>
+public sealed class Labels : IDisposable
+{
+    public Labels(int[] host) { Host = host; Count = host.Length; }
+    public Labels(DeviceBuffer<int> device) { Device = device; Count = checked((int)device.Length); }
+    public int[]? Host { get; }
+    public DeviceBuffer<int>? Device { get; }
+    public int Count { get; }
+    public int[] ToArray() => Host ?? Device!.ToArray();
+    public void Dispose() => Device?.Dispose();
+}
+
+/// <summary>
+/// The tensor operations the autograd ops and optimizers need, on one backend: the CPU
+/// (<see cref="CpuTensorBackend"/>, built on <see cref="Cpu.CpuBackend"/>) or a device
+/// (<see cref="DeviceTensorBackend"/>, the kernels). Every method returning a tensor returns a new one
+/// the caller owns. Activations are feature-major: features x batch (one column per sample).
+/// </summary>
+public interface ITensorBackend
+{
+    /// <summary>The device, or null for the CPU.</summary>
+    IDevice? Device { get; }
+    string Name { get; }
+    DenseTensor Full(int rows, int cols, float value);
+    DenseTensor Upload(DenseTensor host);
+    DenseTensor Copy(DenseTensor x);
+    /// <summary>y += x.</summary>
+    void AddInPlace(DenseTensor y, DenseTensor x);
+    /// <summary>alpha * x.</summary>
+    DenseTensor Scale(DenseTensor x, float alpha);
+    /// <summary>op(a) . op(b).</summary>
+    DenseTensor Matmul(DenseTensor a, DenseTensor b, bool transA, bool transB);
+    /// <summary>A . b for a CSR A on this backend.</summary>
+    DenseTensor Spmm(CsrMatrix a, DenseTensor b);
+    /// <summary>The sampled products x[i,:] . y[j,:] at the pattern's nonzeros, as a 1 x nnz tensor.</summary>
+    DenseTensor Sddmm(CsrMatrix pattern, DenseTensor x, DenseTensor y);
+    /// <summary>dst values = src values[perm] (refresh a transposed CSR's values).</summary>
+    void GatherValues(CsrMatrix source, SparsePermutation perm, CsrMatrix destination);
+    /// <summary>x[r, c] += bias[r] in place.</summary>
+    void AddBiasRows(DenseTensor x, DenseTensor bias);
+    /// <summary>A rows x 1 tensor: scale * sum over each row.</summary>
+    DenseTensor RowSum(DenseTensor x, float scale);
+    /// <summary>A 1 x 1 tensor: scale * sum of all elements.</summary>
+    DenseTensor Sum(DenseTensor x, float scale);
+    /// <summary>A rows x cols tensor with every element scale * scalar[0].</summary>
+    DenseTensor Broadcast(DenseTensor scalar, int rows, int cols, float scale);
+    DenseTensor Relu(DenseTensor x);
+    DenseTensor ReluBackward(DenseTensor x, DenseTensor dy);
+    /// <summary>Column softmax of logits and the per-sample loss (1 x batch): -log p[label] or KL(targets || p).</summary>
+    (DenseTensor Probs, DenseTensor Loss) SoftmaxCrossEntropy(DenseTensor logits, Labels? labels, DenseTensor? targets);
+    /// <summary>dlogits[c, s] = dloss[s] * (probs[c, s] - target[c, s]).</summary>
+    DenseTensor SoftmaxCrossEntropyBackward(DenseTensor probs, Labels? labels, DenseTensor? targets, DenseTensor dloss);
+    void SgdMomentum(DenseTensor w, DenseTensor g, DenseTensor velocity, float lr, float momentum, float weightDecay, bool nesterov);
+    void Adam(DenseTensor w, DenseTensor g, DenseTensor m, DenseTensor v, float lr, float beta1, float beta2, float eps, float weightDecay, long step);
+    void Synchronize();
+}
+
+/// <summary>
+/// The permutation that maps a CSR matrix's nonzeros to those of its transpose: transposed value q is the
+/// original's value Perm[q]. Built once per pattern on the host; on a device also uploaded.
+/// </summary>
+public sealed class SparsePermutation : IDisposable
+{
+    public SparsePermutation(CsrMatrix hostPattern, IDevice? device)
+    {
+        int rows = hostPattern.Rows, cols = hostPattern.Cols, nnz = hostPattern.Nnz;
+        int[] ro = hostPattern.RowOffsets, ci = hostPattern.ColumnIndices;
+        var tOffsets = new int[cols + 1];
+        for (int p = 0; p < nnz; p++) tOffsets[ci[p] + 1]++;
+        for (int c = 0; c < cols; c++) tOffsets[c + 1] += tOffsets[c];
+        var next = (int[])tOffsets.Clone();
+        var tCols = new int[nnz];
+        Host = new int[nnz];
+        for (int r = 0; r < rows; r++)
+            for (int p = ro[r]; p < ro[r + 1]; p++)
+            {
+                int q = next[ci[p]]++;
+                tCols[q] = r;
+                Host[q] = p;
+            }
+        TransposedRowOffsets = tOffsets;
+        TransposedColumnIndices = tCols;
+        if (device is not null) { Device = device.Allocate<int>(nnz); Device.CopyFrom(Host); }
+    }
+
+    public int[] Host { get; }
+    public DeviceBuffer<int>? Device { get; }
+    internal int[] TransposedRowOffsets { get; }
+    internal int[] TransposedColumnIndices { get; }
+    public void Dispose() => Device?.Dispose();
+}

@@ -1,0 +1,138 @@
+using System.IO.Compression;
+using SparseKernels.Autograd;
+using SparseKernels.Ops;
+using SparseKernels.Runtime;
+using SparseKernels.Tensors;
+
+namespace SparseKernels.Training;
+
+/// <summary>Images (samples x features, row-major, normalised) and their labels, on the host.</summary>
+public sealed class ImageDataset(float[] images, int[] labels, int features, int classes, string source)
+{
+    public float[] Images { get; } = images;
+    public int[] Labels { get; } = labels;
+    public int Features { get; } = features;
+    public int Classes { get; } = classes;
+    public int Count => Labels.Length;
+    public string Source { get; } = source;
+
+    /// <summary>The first <paramref name="count"/> samples (all when count is larger).</summary>
+    public ImageDataset Take(int count)
+    {
+        count = Math.Min(count, Count);
+        return new ImageDataset(Images.AsSpan(0, count * Features).ToArray(), Labels.AsSpan(0, count).ToArray(), Features, Classes, Source);
+    }
+}
+
+/// <summary>
+/// Reads Fashion-MNIST from the gzip IDX files of Debian's dataset-fashion-mnist
+/// (/usr/share/datasets/fashion-mnist) or any folder holding the same four files. Pixels are scaled to
+/// [0, 1] and standardised with the training set's mean 0.2860 and standard deviation 0.3530.
+/// </summary>
+public static class FashionMnist
+{
+    public const string DefaultFolder = "/usr/share/datasets/fashion-mnist";
+    public const float Mean = 0.2860f, Std = 0.3530f;
+    private const string HowToGet = "install it with `apt-get install dataset-fashion-mnist` (files in " + DefaultFolder + ") or pass a folder holding train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz";
+
+    public static (ImageDataset Train, ImageDataset Test) Load(string? folder = null)
+    {
+        folder ??= DefaultFolder;
+        return (LoadSplit(folder, "train"), LoadSplit(folder, "t10k"));
+    }
+
+    public static ImageDataset LoadSplit(string folder, string prefix)
+    {
+        string imagesPath = Path.Combine(folder, $"{prefix}-images-idx3-ubyte.gz");
+        string labelsPath = Path.Combine(folder, $"{prefix}-labels-idx1-ubyte.gz");
+        var (n, rows, cols, pixels) = ReadIdx(imagesPath, 0x803, 3);
+        var (nl, _, _, labelBytes) = ReadIdx(labelsPath, 0x801, 1);
+        if (nl != n) throw new InvalidDataException($"{labelsPath} holds {nl} labels but {imagesPath} holds {n} images; {HowToGet}.");
+        int features = rows * cols;
+        var images = new float[(long)n * features];
+        for (long i = 0; i < images.LongLength; i++) images[i] = (pixels[i] / 255f - Mean) / Std;
+        var labels = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            labels[i] = labelBytes[i];
+            if (labels[i] > 9) throw new InvalidDataException($"{labelsPath}: label {labels[i]} of sample {i} is outside [0, 9]; the file is corrupt; {HowToGet}.");
+        }
+        return new ImageDataset(images, labels, features, 10, imagesPath);
+    }
+
+    private static (int N, int Rows, int Cols, byte[] Data) ReadIdx(string path, int magic, int dims)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Fashion-MNIST file not found: {path}; {HowToGet}.", path);
+        try
+        {
+            using var gz = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
+            using var ms = new MemoryStream();
+            gz.CopyTo(ms);
+            var bytes = ms.ToArray();
+            int header = 4 + 4 * dims;
+            if (bytes.Length < header) throw new InvalidDataException($"{path}: {bytes.Length} bytes after decompression, shorter than the {header}-byte IDX header; the file is corrupt; {HowToGet}.");
+            int BE(int o) => (bytes[o] << 24) | (bytes[o + 1] << 16) | (bytes[o + 2] << 8) | bytes[o + 3];
+            if (BE(0) != magic) throw new InvalidDataException($"{path}: IDX magic 0x{BE(0):X8}, expected 0x{magic:X8}; not a Fashion-MNIST {(dims == 3 ? "image" : "label")} file; {HowToGet}.");
+            int n = BE(4), rows = dims == 3 ? BE(8) : 1, cols = dims == 3 ? BE(12) : 1;
+            long need = header + (long)n * rows * cols;
+            if (n < 0 || rows <= 0 || cols <= 0 || bytes.Length != need)
+                throw new InvalidDataException($"{path}: the header says {n} x {rows} x {cols} ({need} bytes with the header) but the file has {bytes.Length} bytes; the file is truncated or corrupt; {HowToGet}.");
+            return (n, rows, cols, bytes[header..]);
+        }
+        catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"{path}: not a readable gzip file ({e.Message}); {HowToGet}.", e);
+        }
+    }
+}
+
+/// <summary>
+/// Feature-major batches (features x batch) of a dataset on a backend. On a device the whole dataset is
+/// uploaded once and batches are gathered there (gather_columns_v1); only the sample indices travel per batch.
+/// </summary>
+public sealed class BatchSource : IDisposable
+{
+    private readonly DenseTensor? _deviceImages;
+    private readonly DeviceBuffer<int>? _deviceLabels;
+
+    public BatchSource(ImageDataset data, ITensorBackend backend)
+    {
+        Data = data; Backend = backend;
+        if (backend.Device is { } device)
+        {
+            _deviceImages = DenseTensor.FromArray(data.Count, data.Features, data.Images).ToDevice(device);
+            _deviceLabels = device.Allocate<int>(data.Count);
+            _deviceLabels.CopyFrom(data.Labels);
+        }
+    }
+
+    public ImageDataset Data { get; }
+    public ITensorBackend Backend { get; }
+
+    /// <summary>The batch of the given samples: x (features x n) and labels, both owned by the caller.</summary>
+    public (DenseTensor X, Labels Labels) Get(ReadOnlySpan<int> index)
+    {
+        int n = index.Length, f = Data.Features;
+        if (Backend.Device is { } device)
+        {
+            using var idx = device.Allocate<int>(n);
+            idx.CopyFrom(index);
+            var x = DenseTensor.Allocate(device, f, n);
+            var lab = device.Allocate<int>(n);
+            GatherColumns.Run(device, _deviceImages!, idx, x, _deviceLabels, lab);
+            return (x, new Labels(lab));
+        }
+        var xs = new float[f * n];
+        var labels = new int[n];
+        for (int b = 0; b < n; b++)
+        {
+            int s = index[b];
+            labels[b] = Data.Labels[s];
+            var row = Data.Images.AsSpan(s * f, f);
+            for (int j = 0; j < f; j++) xs[j * n + b] = row[j];
+        }
+        return (DenseTensor.FromArray(f, n, xs), new Labels(labels));
+    }
+
+    public void Dispose() { _deviceImages?.Dispose(); _deviceLabels?.Dispose(); }
+}

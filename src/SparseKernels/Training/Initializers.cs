@@ -1,0 +1,69 @@
+using SparseKernels.Tensors;
+
+namespace SparseKernels.Training;
+
+/// <summary>What an initializer knows about the layer it fills.</summary>
+/// <param name="FanIn">Inputs of the layer (columns of the out x in weight).</param>
+/// <param name="FanOut">Outputs of the layer (rows).</param>
+/// <param name="Pattern">The CSR pattern for a sparse layer (values to be filled), null for a dense one.</param>
+public sealed record LayerInitContext(int FanIn, int FanOut, CsrMatrix? Pattern)
+{
+    /// <summary>Fraction of the weights that are stored (1 for a dense layer).</summary>
+    public double Density => Pattern is null ? 1.0 : Pattern.Density;
+}
+
+/// <summary>
+/// Fills a layer's weights (dense: out x in row-major; sparse: the CSR values in order). The standard rules
+/// use the dense fan-in; sparsity-aware rules (next issue) can read the pattern from the context.
+/// </summary>
+public interface IWeightInitializer
+{
+    string Name { get; }
+    void Initialize(Span<float> values, LayerInitContext layer, TrainRng rng);
+}
+
+/// <summary>Kaiming (He) normal: N(0, 2 / fan_in).</summary>
+public sealed class KaimingNormal : IWeightInitializer
+{
+    public string Name => "kaiming-normal";
+    public void Initialize(Span<float> values, LayerInitContext layer, TrainRng rng)
+    {
+        double std = Math.Sqrt(2.0 / layer.FanIn);
+        for (int i = 0; i < values.Length; i++) values[i] = (float)(std * rng.NextGaussian());
+    }
+}
+
+/// <summary>Kaiming (He) uniform: U(-b, b), b = sqrt(6 / fan_in).</summary>
+public sealed class KaimingUniform : IWeightInitializer
+{
+    public string Name => "kaiming-uniform";
+    public void Initialize(Span<float> values, LayerInitContext layer, TrainRng rng)
+    {
+        double b = Math.Sqrt(6.0 / layer.FanIn);
+        for (int i = 0; i < values.Length; i++) values[i] = (float)((2 * rng.NextDouble() - 1) * b);
+    }
+}
+
+/// <summary>Glorot (Xavier) uniform: U(-b, b), b = sqrt(6 / (fan_in + fan_out)).</summary>
+public sealed class GlorotUniform : IWeightInitializer
+{
+    public string Name => "glorot-uniform";
+    public void Initialize(Span<float> values, LayerInitContext layer, TrainRng rng)
+    {
+        double b = Math.Sqrt(6.0 / (layer.FanIn + layer.FanOut));
+        for (int i = 0; i < values.Length; i++) values[i] = (float)((2 * rng.NextDouble() - 1) * b);
+    }
+}
+
+public static class Initializers
+{
+    public static IReadOnlyList<string> Names { get; } = ["kaiming-normal", "kaiming-uniform", "glorot-uniform"];
+
+    public static IWeightInitializer ByName(string name) => name.ToLowerInvariant() switch
+    {
+        "kaiming-normal" or "kaiming" => new KaimingNormal(),
+        "kaiming-uniform" => new KaimingUniform(),
+        "glorot-uniform" or "glorot" or "xavier" => new GlorotUniform(),
+        _ => throw new ArgumentException($"Unknown initializer '{name}'; known: {string.Join(", ", Names)}.", nameof(name)),
+    };
+}

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using SparseKernels.Autograd;
+using SparseKernels.Tensors;
+
+namespace SparseKernels.Training;
+
+/// <summary>The settings of a training run.</summary>
+public sealed record TrainConfig
+{
+    public int Epochs { get; init; } = 3;
+    public int BatchSize { get; init; } = 128;
+    public float LearningRate { get; init; } = 0.05f;
+    public ulong Seed { get; init; } = 1;
+}
+
+/// <summary>What a per-step hook sees: after backward (gradients present), before the optimizer step.</summary>
+public sealed record StepContext(Mlp Model, Optimizer Optimizer, int Epoch, int Step, int StepsPerEpoch, long GlobalStep, float Loss);
+
+/// <summary>Called every training step; a sparsity method (RigL etc., next issue) plugs in here.</summary>
+public interface IStepHook
+{
+    /// <summary>After backward, before the optimizer step: gradients are in the parameters.</summary>
+    void BeforeOptimizerStep(StepContext context) { }
+    /// <summary>After the optimizer step: weights updated, gradients dropped.</summary>
+    void AfterOptimizerStep(StepContext context) { }
+}
+
+/// <summary>One epoch's figures.</summary>
+public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy,
+                                  long[] NnzPerLayer, double EpochSeconds, double StepMilliseconds, long PeakDeviceBytes, float LearningRate);
+
+/// <summary>Progress of one step, for a live display.</summary>
+public readonly record struct StepProgress(int Epoch, int Step, int StepsPerEpoch, double RunningLoss, double RunningAccuracy, double StepsPerSecond);
+
+/// <summary>
+/// The training loop: per epoch a seeded shuffle, batches, forward, mean softmax cross-entropy, backward, hooks,
+/// optimizer step with the scheduled learning rate, then evaluation on the test set.
+/// </summary>
+public sealed class Trainer
+{
+    public Trainer(Mlp model, Optimizer optimizer, ILrSchedule schedule, TrainConfig config, BatchSource train, BatchSource test, TrainRng rng)
+    {
+        if (config.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(config), config.BatchSize, "The batch size must be positive.");
+        if (train.Data.Features != model.Layers[0].In)
+            throw new ArgumentException($"The model takes {model.Layers[0].In} inputs but the data has {train.Data.Features} features per sample.", nameof(train));
+        if (train.Data.Classes != model.Layers[^1].Out)
+            throw new ArgumentException($"The model gives {model.Layers[^1].Out} outputs but the data has {train.Data.Classes} classes.", nameof(train));
+        Model = model; Optimizer = optimizer; Schedule = schedule; Config = config; Train = train; Test = test; Rng = rng;
+    }
+
+    public Mlp Model { get; }
+    public Optimizer Optimizer { get; }
+    public ILrSchedule Schedule { get; }
+    public TrainConfig Config { get; }
+    public BatchSource Train { get; }
+    public BatchSource Test { get; }
+    public TrainRng Rng { get; }
+    public List<IStepHook> Hooks { get; } = [];
+    public event Action<StepProgress>? Progress;
+
+    public int StepsPerEpoch => (Train.Data.Count + Config.BatchSize - 1) / Config.BatchSize;
+
+    /// <summary>Trains one epoch (0-based <paramref name="epoch"/>) and evaluates on the test set.</summary>
+    public EpochMetrics RunEpoch(int epoch)
+    {
+        var b = Model.Backend;
+        int n = Train.Data.Count, bs = Config.BatchSize, steps = StepsPerEpoch;
+        var order = Enumerable.Range(0, n).ToArray();
+        Rng.Shuffle(order);
+        double lossSum = 0; long correct = 0, seen = 0, peak = 0;
+        float lr = Config.LearningRate;
+        var clock = Stopwatch.StartNew();
+        for (int step = 0; step < steps; step++)
+        {
+            var idx = order.AsSpan(step * bs, Math.Min(bs, n - step * bs));
+            var (x, labels) = Train.Get(idx);
+            lr = Schedule.At(Config.LearningRate, epoch, step, steps, Config.Epochs);
+            Optimizer.LearningRate = lr;
+            float loss;
+            using (labels)
+            using (x)
+            using (var t = new Tape(b))
+            {
+                var logits = Model.Forward(t, t.Constant(x));
+                var l = Fn.Mean(t, Fn.SoftmaxCrossEntropy(t, logits, labels));
+                t.Backward(l);
+                loss = l.Value.ToArray()[0];
+                correct += Correct(logits.Value, labels);
+                var ctx = new StepContext(Model, Optimizer, epoch, step, steps, (long)epoch * steps + step, loss);
+                foreach (var h in Hooks) h.BeforeOptimizerStep(ctx);
+                Optimizer.Step(b, Model.Parameters);
+                foreach (var h in Hooks) h.AfterOptimizerStep(ctx);
+            }
+            lossSum += (double)loss * idx.Length;
+            seen += idx.Length;
+            if (b.Device is { } d && (step & 15) == 0)
+            {
+                var mem = d.GetMemoryInfo();
+                peak = Math.Max(peak, mem.TotalBytes - mem.FreeBytes);
+            }
+            Progress?.Invoke(new StepProgress(epoch, step + 1, steps, lossSum / seen, (double)correct / seen, (step + 1) / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+        }
+        b.Synchronize();
+        double seconds = clock.Elapsed.TotalSeconds;
+        var (testLoss, testAcc) = Evaluate(Test);
+        return new EpochMetrics(epoch + 1, lossSum / seen, (double)correct / seen, testLoss, testAcc,
+            Model.Layers.Select(l => l.WeightCount).ToArray(), seconds, 1000 * seconds / steps, peak, lr);
+    }
+
+    /// <summary>Mean cross-entropy and accuracy over a dataset (batches of 1000, no optimizer step).</summary>
+    public (double Loss, double Accuracy) Evaluate(BatchSource data)
+    {
+        var b = Model.Backend;
+        int n = data.Data.Count;
+        var order = Enumerable.Range(0, n).ToArray();
+        double lossSum = 0; long correct = 0;
+        for (int s = 0; s < n; s += 1000)
+        {
+            var idx = order.AsSpan(s, Math.Min(1000, n - s));
+            var (x, labels) = data.Get(idx);
+            using (labels)
+            using (x)
+            using (var t = new Tape(b))
+            {
+                var logits = Model.Forward(t, t.Constant(x));
+                var l = Fn.Mean(t, Fn.SoftmaxCrossEntropy(t, logits, labels));
+                lossSum += (double)l.Value.ToArray()[0] * idx.Length;
+                correct += Correct(logits.Value, labels);
+            }
+        }
+        return (lossSum / Math.Max(1, n), (double)correct / Math.Max(1, n));
+    }
+
+    private static long Correct(DenseTensor logits, Labels labels)
+    {
+        var z = logits.ToArray(); var y = labels.ToArray();
+        int classes = logits.Rows, batch = logits.Cols;
+        long ok = 0;
+        for (int s = 0; s < batch; s++)
+        {
+            int best = 0;
+            for (int c = 1; c < classes; c++) if (z[c * batch + s] > z[best * batch + s]) best = c;
+            if (best == y[s]) ok++;
+        }
+        return ok;
+    }
+}

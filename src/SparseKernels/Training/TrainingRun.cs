@@ -1,0 +1,168 @@
+using System.Globalization;
+using System.Text.Json;
+using SparseKernels.Autograd;
+
+namespace SparseKernels.Training;
+
+/// <summary>Everything the <c>train</c> command asks for.</summary>
+public sealed record RunOptions
+{
+    public int[] Layers { get; init; } = [784, 300, 100, 10];
+    /// <summary>One value for every layer, or one per layer; 0 = dense.</summary>
+    public double[] Sparsity { get; init; } = [0];
+    public int Epochs { get; init; } = 3;
+    public int BatchSize { get; init; } = 128;
+    public float LearningRate { get; init; } = 0.05f;
+    public string Optimizer { get; init; } = "sgd";
+    public float Momentum { get; init; } = 0.9f;
+    public float WeightDecay { get; init; } = 5e-4f;
+    public bool Nesterov { get; init; }
+    public string Schedule { get; init; } = "cosine";
+    public int StepEvery { get; init; } = 10;
+    public float StepGamma { get; init; } = 0.1f;
+    public string Init { get; init; } = "kaiming-normal";
+    public ulong Seed { get; init; } = 1;
+    /// <summary>Use only the first N training / test samples (0 = all).</summary>
+    public int TrainLimit { get; init; }
+    public int TestLimit { get; init; }
+    public string? OutputFolder { get; init; }
+    public bool Resume { get; init; }
+
+    public double[] SparsityPerLayer()
+    {
+        int n = Layers.Length - 1;
+        if (Sparsity.Length == 1) return Enumerable.Repeat(Sparsity[0], n).ToArray();
+        if (Sparsity.Length != n) throw new ArgumentException($"--sparsity has {Sparsity.Length} values; give one, or one per layer ({n}).");
+        return Sparsity;
+    }
+}
+
+/// <summary>
+/// A training run on a backend: builds (or resumes) the model, trains epoch by epoch and, when an output folder
+/// is given, writes metrics.jsonl, metrics.csv and checkpoint.bin after every epoch.
+/// </summary>
+public sealed class TrainingRun : IDisposable
+{
+    public const string CheckpointFile = "checkpoint.bin", JsonFile = "metrics.jsonl", CsvFile = "metrics.csv";
+    private readonly List<string> _jsonLines = [];
+
+    public TrainingRun(RunOptions options, ITensorBackend backend, ImageDataset train, ImageDataset test)
+    {
+        Options = options;
+        Backend = backend;
+        if (options.Layers.Length < 2) throw new ArgumentException("--layers needs at least two sizes (inputs and classes).");
+        if (options.Epochs < 0) throw new ArgumentException($"--epochs is {options.Epochs}; it must be >= 0.");
+        if (options.BatchSize <= 0) throw new ArgumentException($"--batch-size is {options.BatchSize}; it must be positive.");
+        if (!(options.LearningRate > 0)) throw new ArgumentException($"--lr is {options.LearningRate}; it must be positive.");
+        var sparsity = options.SparsityPerLayer();
+        if (options.TrainLimit > 0) train = train.Take(options.TrainLimit);
+        if (options.TestLimit > 0) test = test.Take(options.TestLimit);
+        if (options.Layers[0] != train.Features) throw new ArgumentException($"--layers starts with {options.Layers[0]} inputs but the data has {train.Features} features per sample.");
+        if (options.Layers[^1] != train.Classes) throw new ArgumentException($"--layers ends with {options.Layers[^1]} outputs but the data has {train.Classes} classes.");
+        Optimizer = options.Optimizer.ToLowerInvariant() switch
+        {
+            "sgd" => new SgdOptimizer { Momentum = options.Momentum, WeightDecay = options.WeightDecay, Nesterov = options.Nesterov },
+            "adam" => new AdamOptimizer { WeightDecay = options.WeightDecay },
+            _ => throw new ArgumentException($"Unknown optimizer '{options.Optimizer}'; use sgd or adam."),
+        };
+        ILrSchedule schedule = options.Schedule.ToLowerInvariant() switch
+        {
+            "cosine" => new CosineSchedule(),
+            "step" => new StepSchedule(options.StepEvery, options.StepGamma),
+            "constant" => new ConstantSchedule(),
+            _ => throw new ArgumentException($"Unknown schedule '{options.Schedule}'; use cosine, step or constant."),
+        };
+        Rng = new TrainRng(options.Seed);
+        string? ckpt = options.OutputFolder is null ? null : Path.Combine(options.OutputFolder, CheckpointFile);
+        if (options.Resume)
+        {
+            if (ckpt is null) throw new ArgumentException("--resume needs --output (the folder holding checkpoint.bin).");
+            var (model, state) = Checkpoint.Load(ckpt, backend, options.Layers, sparsity.Select(s => s > 0).ToArray(), Optimizer, Rng);
+            Model = model;
+            EpochsDone = state.EpochsDone;
+            _jsonLines.AddRange(state.MetricsJsonLines);
+        }
+        else
+        {
+            if (ckpt is not null && File.Exists(ckpt))
+                throw new InvalidOperationException($"{ckpt} exists: pass --resume to continue it, or choose another --output folder (nothing was overwritten).");
+            Model = Mlp.Create(backend, options.Layers, sparsity, Initializers.ByName(options.Init), Rng);
+        }
+        TrainBatches = new BatchSource(train, backend);
+        TestBatches = new BatchSource(test, backend);
+        Trainer = new Trainer(Model, Optimizer, schedule, new TrainConfig { Epochs = options.Epochs, BatchSize = options.BatchSize, LearningRate = options.LearningRate, Seed = options.Seed },
+                              TrainBatches, TestBatches, Rng);
+    }
+
+    public RunOptions Options { get; }
+    public ITensorBackend Backend { get; }
+    public Mlp Model { get; }
+    public Optimizer Optimizer { get; }
+    public TrainRng Rng { get; }
+    public Trainer Trainer { get; }
+    public BatchSource TrainBatches { get; }
+    public BatchSource TestBatches { get; }
+    public int EpochsDone { get; private set; }
+    public IReadOnlyList<string> MetricsJsonLines => _jsonLines;
+    public List<EpochMetrics> Metrics { get; } = [];
+
+    /// <summary>Trains the remaining epochs (up to Options.Epochs), writing outputs after each.</summary>
+    public IReadOnlyList<EpochMetrics> Run(int? stopAfterEpochs = null)
+    {
+        int last = stopAfterEpochs is int s ? Math.Min(s, Options.Epochs) : Options.Epochs;
+        while (EpochsDone < last)
+        {
+            var m = Trainer.RunEpoch(EpochsDone);
+            EpochsDone++;
+            Metrics.Add(m);
+            _jsonLines.Add(ToJson(m));
+            WriteOutputs();
+        }
+        return Metrics;
+    }
+
+    private void WriteOutputs()
+    {
+        if (Options.OutputFolder is not { } dir) return;
+        Directory.CreateDirectory(dir);
+        Checkpoint.Save(Path.Combine(dir, CheckpointFile), Model, Optimizer, Rng, EpochsDone, _jsonLines);
+        WriteAtomically(Path.Combine(dir, JsonFile), string.Join("\n", _jsonLines) + "\n");
+        var csv = new List<string> { "epoch,train_loss,train_acc,test_loss,test_acc,nnz_per_layer,epoch_s,step_ms,peak_device_bytes,lr" };
+        foreach (var line in _jsonLines)
+        {
+            using var doc = JsonDocument.Parse(line);
+            var e = doc.RootElement;
+            string F(string name) => e.GetProperty(name).GetRawText();
+            csv.Add(string.Join(',', F("epoch"), F("train_loss"), F("train_acc"), F("test_loss"), F("test_acc"),
+                string.Join(';', e.GetProperty("nnz_per_layer").EnumerateArray().Select(x => x.GetRawText())), F("epoch_s"), F("step_ms"), F("peak_device_bytes"), F("lr")));
+        }
+        WriteAtomically(Path.Combine(dir, CsvFile), string.Join("\n", csv) + "\n");
+    }
+
+    private static void WriteAtomically(string path, string text)
+    {
+        File.WriteAllText(path + ".tmp", text);
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
+
+    public static string ToJson(EpochMetrics m) => JsonSerializer.Serialize(new Dictionary<string, object>
+    {
+        ["epoch"] = m.Epoch,
+        ["train_loss"] = m.TrainLoss,
+        ["train_acc"] = m.TrainAccuracy,
+        ["test_loss"] = m.TestLoss,
+        ["test_acc"] = m.TestAccuracy,
+        ["nnz_per_layer"] = m.NnzPerLayer,
+        ["epoch_s"] = Math.Round(m.EpochSeconds, 4),
+        ["step_ms"] = Math.Round(m.StepMilliseconds, 4),
+        ["peak_device_bytes"] = m.PeakDeviceBytes,
+        ["lr"] = m.LearningRate,
+    });
+
+    public void Dispose()
+    {
+        TrainBatches.Dispose();
+        TestBatches.Dispose();
+        Model.Dispose();
+    }
+}
