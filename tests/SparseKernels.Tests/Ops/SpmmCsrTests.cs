@@ -67,6 +67,16 @@ public class SpmmCsrTests(SpmmCsrVersion version)
         CheckRun(device, a, TestData.Dense(rng, a.Cols, 8), $"spmm {file}, N = 8");
     }
 
+    [TestCase(5)]    // N odd: the scalar v2 path
+    [TestCase(1)]    // N = 1
+    public void DlmcPatternOtherN(int n)
+    {
+        var device = TestDevice.Get();
+        var rng = OpsTestSupport.FreshRandom();
+        var a = OpsTestSupport.LoadDlmc(OpsTestSupport.SmallDlmcFiles[2], rng);
+        CheckRun(device, a, TestData.Dense(rng, a.Cols, n), $"spmm {OpsTestSupport.SmallDlmcFiles[2]}, N = {n}");
+    }
+
     [TestCase(7, 96, 40, 0.3, 2)]
     [TestCase(40, 33, 16, 0.2, 3)]    // N % 4 == 0 (v2 vec4)
     [TestCase(50, 33, 1, 0.2, 0)]     // N = 1
