@@ -12,6 +12,19 @@
 //                Assumes: blockDim.x == 32 (whole warps, all lanes reach every shuffle: the only
 //                early exit is warp-uniform); grid.x * blockDim.y >= m; valid CSR with columns in
 //                [0, n); out_values does not alias X or Y. Row offsets into X and Y in 64 bits.
+//   sddmm_csr_v2_scalar / sddmm_csr_v2_vec4  Sputnik-style. blockDim = (32, 4): one warp per row, rows taken
+//                through a row swizzle (swizzle[slot], rows ordered by length, longest first, cached per
+//                pattern by the launcher). The warp splits into 32/S subwarps of S lanes (S = 8, 16 or 32,
+//                the `subwarp` argument, from k): each subwarp computes one nonzero's dot product, so a
+//                warp works on 32/S nonzeros of its row at once; lanes stride over k by S*V with float4
+//                loads of X and Y (vec4: needs k % 4 == 0 and X, Y 16-byte aligned, checked by the
+//                launcher) or scalar loads (any k; the last chunk is partial: the residue). The S
+//                partial sums are reduced with __shfl_xor_sync inside the subwarp (xor offsets < S never
+//                leave it); the subwarp's lane 0 writes. The loop over the row's nonzeros advances the
+//                whole warp together (lanes past the row end contribute 0 and do not write), so every
+//                lane reaches every shuffle. Empty rows write nothing.
+//                Assumes: blockDim == (32, 4); grid.x * 4 >= m; swizzle a permutation of [0, m); valid
+//                CSR; out_values does not alias X or Y. Row offsets into X and Y in 64 bits.
 #include "common.cuh"
 
 extern "C" __global__ void sddmm_csr_v1(int m, int n, int k,
@@ -37,4 +50,78 @@ extern "C" __global__ void sddmm_csr_v1(int m, int n, int k,
         const float sum = sk_warp_sum_to_lane0(partial);
         if (lane == 0) out_values[p] = sum;
     }
+}
+
+// ---------------------------------------------------------------- v2
+
+template <int V>
+__device__ __forceinline__ void sk_sddmm_csr_v2(int m, int k, int subwarp,
+                                                const int* __restrict__ swizzle,
+                                                const int* __restrict__ row_offsets,
+                                                const int* __restrict__ column_indices,
+                                                const float* __restrict__ x,
+                                                const float* __restrict__ y,
+                                                float* __restrict__ out_values)
+{
+    const int slot = (int)(blockIdx.x * blockDim.y + threadIdx.y);
+    if (slot >= m) return;                                   // warp-uniform
+    const int S = subwarp;
+    const int lane = (int)threadIdx.x;
+    const int sub_lane = lane % S;
+    const int group = lane / S;
+    const int groups = SK_WARP_SIZE / S;
+    const int row = swizzle[slot];
+    const int start = row_offsets[row];
+    const int end = row_offsets[row + 1];
+    const float* __restrict__ x_row = x + (long long)row * k;
+    for (int base = start; base < end; base += groups)
+    {
+        const int p = base + group;
+        float partial = 0.0f;
+        if (p < end)
+        {
+            const float* __restrict__ y_row = y + (long long)column_indices[p] * k;
+            if (V == 4)
+            {
+                for (int t = sub_lane * 4; t < k; t += S * 4)
+                {
+                    const float4 xv = *reinterpret_cast<const float4*>(x_row + t);
+                    const float4 yv = *reinterpret_cast<const float4*>(y_row + t);
+                    partial += xv.x * yv.x + xv.y * yv.y + xv.z * yv.z + xv.w * yv.w;
+                }
+            }
+            else
+            {
+                for (int t = sub_lane; t < k; t += S)
+                    partial += x_row[t] * y_row[t];
+            }
+        }
+        for (int offset = S / 2; offset > 0; offset /= 2)
+            partial += __shfl_xor_sync(SK_FULL_MASK, partial, offset);
+        if (p < end && sub_lane == 0) out_values[p] = partial;
+    }
+}
+
+extern "C" __global__ void sddmm_csr_v2_scalar(int m, int n, int k, int subwarp,
+                                               const int* __restrict__ swizzle,
+                                               const int* __restrict__ row_offsets,
+                                               const int* __restrict__ column_indices,
+                                               const float* __restrict__ x,
+                                               const float* __restrict__ y,
+                                               float* __restrict__ out_values)
+{
+    (void)n;
+    sk_sddmm_csr_v2<1>(m, k, subwarp, swizzle, row_offsets, column_indices, x, y, out_values);
+}
+
+extern "C" __global__ void sddmm_csr_v2_vec4(int m, int n, int k, int subwarp,
+                                             const int* __restrict__ swizzle,
+                                             const int* __restrict__ row_offsets,
+                                             const int* __restrict__ column_indices,
+                                             const float* __restrict__ x,
+                                             const float* __restrict__ y,
+                                             float* __restrict__ out_values)
+{
+    (void)n;
+    sk_sddmm_csr_v2<4>(m, k, subwarp, swizzle, row_offsets, column_indices, x, y, out_values);
 }

@@ -11,8 +11,42 @@
 //                nondecreasing, 0 <= column < k) - the C# launcher validates on the host side;
 //                B and C do not alias. Indexes row*n and column*n in 64 bits (m*n or k*n may
 //                exceed 2^31).
-//                Transposed use (C = A^T . B, A m x k, B m x n, C k x n) is done by the launcher
-//                with the CSR of A^T (k x m); a dedicated transposed kernel may come later.
+//   spmm_csr_v2_scalar / spmm_csr_v2_vec4  Sputnik-style (Gale et al., SC'20; written from the paper's
+//                description, not from its code). One launch config, two dense access widths:
+//                * Row swizzle: slot s of the grid processes row swizzle[s], a permutation of [0, m) with
+//                  rows ordered by length (longest first), computed once per pattern on the host and
+//                  cached with the device matrix by the launcher (SpmmCsr.RowSwizzle). Neighbouring
+//                  subwarps, hence each warp, get rows of similar length.
+//                * Subwarp tiling: blockDim = (32, 4); each warp splits into 32/S subwarps of S lanes
+//                  (S = 4, 8, 16 or 32, the `subwarp` argument, chosen by the launcher from n), each
+//                  owning one row; grid.y tiles the n columns in tiles of S*V (V = 1 scalar, 4 vec4).
+//                * Sparse row tile staged in shared memory: the subwarp loads 4*S nonzeros at a time,
+//                  each lane one int4 of column indices and one float4 of values (so values and
+//                  column_indices must be 16-byte aligned: device allocations are), stores them in its
+//                  slice of shared memory, __syncwarp(subwarp mask), and every lane then reads all of
+//                  them (broadcast) while walking its own columns.
+//                * Row-offset alignment trick instead of padding: the first tile starts at the row
+//                  start rounded down to a multiple of 4; the leading entries that belong to the
+//                  previous row are loaded (they are inside the array) but skipped. A trailing quad
+//                  that would run past the row end is loaded element by element (the sparse residue),
+//                  so nothing is read past the arrays and the CSR needs no padding.
+//                * Byte-offset index pre-scaling: while staging, a column index c becomes the byte
+//                  offset c*n*4 of its row of B, so the inner loop is one add. Guard: only when
+//                  k*n*4 (the largest such offset plus a row) fits in int32 (`prescale` = 1, decided by the
+//                  launcher); otherwise `prescale` = 0 and the staged value is the column, scaled in 64 bits.
+//                * vec4: float4 loads of B and float4 stores of C; needs n % 4 == 0 and B, C 16-byte
+//                  aligned (the launcher checks, else uses scalar). scalar: any n. In both, lanes whose
+//                  columns fall past n (the dense residue of the last column tile) stage and
+//                  synchronise but neither load B nor store C.
+//                Assumes: blockDim == (32, 4); grid.x * 4 * (32/S) >= m; grid.y * S * V >= n; valid CSR;
+//                swizzle a permutation of [0, m); B and C do not alias. Accumulates in fp32 in CSR order.
+//
+// Transposed use (C = A^T . B, A m x k, B m x n, C k x n, the data gradient dX = dY.W): the launcher takes a
+// CSR of A^T (k x m) that the caller keeps beside A, and runs the same kernels on it. We keep a CSR transpose
+// rather than a CSC view because a CSC view walked by output row is a scatter (atomics, nondeterministic
+// sums, poor locality) while a CSR transpose gives every output row exactly one writer and reuses the tuned
+// gather kernel; keeping it in sync costs one O(nnz) value permutation per weight update (the pattern, and
+// so the permutation, is fixed between pattern changes), against O(nnz*n) for each product.
 #include "common.cuh"
 
 extern "C" __global__ void spmm_csr_v1(int m, int k, int n,
@@ -36,4 +70,125 @@ extern "C" __global__ void spmm_csr_v1(int m, int k, int n,
             acc += values[p] * b[(long long)column_indices[p] * n + col];
         c_row[col] = acc;
     }
+}
+
+// ---------------------------------------------------------------- v2
+
+#define SK_SPMM_V2_WARPS 4                                   // blockDim.y
+#define SK_SPMM_V2_TILE (SK_SPMM_V2_WARPS * SK_WARP_SIZE * 4)  // staged nonzeros per block (4 per thread)
+
+template <int V>
+__device__ __forceinline__ void sk_spmm_csr_v2(int m, int n, int subwarp, int prescale,
+                                               const int* __restrict__ swizzle,
+                                               const int* __restrict__ row_offsets,
+                                               const int* __restrict__ column_indices,
+                                               const float* __restrict__ values,
+                                               const float* __restrict__ b,
+                                               float* __restrict__ c)
+{
+    __shared__ __align__(16) float s_values[SK_SPMM_V2_TILE];
+    __shared__ __align__(16) int s_offsets[SK_SPMM_V2_TILE];
+
+    const int S = subwarp;
+    const int lane = (int)threadIdx.x;
+    const int sub_lane = lane % S;
+    const int thread = (int)threadIdx.y * SK_WARP_SIZE + lane;
+    const int group = thread / S;                               // subwarp index in the block
+    const int slot = (int)blockIdx.x * (SK_SPMM_V2_WARPS * SK_WARP_SIZE / S) + group;
+    if (slot >= m) return;                                      // uniform within the subwarp
+    const unsigned mask = (S == SK_WARP_SIZE) ? SK_FULL_MASK : (((1u << S) - 1u) << (lane - sub_lane));
+
+    const int row = swizzle[slot];
+    const int start = row_offsets[row];
+    const int end = row_offsets[row + 1];
+    const int col = ((int)blockIdx.y * S + sub_lane) * V;       // this lane's first column
+    const bool active = col < n;                                // dense residue: lanes past n only stage
+
+    float* s_val = s_values + group * 4 * S;
+    int* s_off = s_offsets + group * 4 * S;
+
+    float acc[V];
+    for (int v = 0; v < V; ++v) acc[v] = 0.0f;
+
+    for (int base = start & ~3; base < end; base += 4 * S)
+    {
+        // Stage 4*S nonzeros: lane sub_lane loads the quad [q, q + 4).
+        const int q = base + 4 * sub_lane;
+        int ci[4] = {0, 0, 0, 0};
+        float vv[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (q + 4 <= end)
+        {
+            const int4 c4 = *reinterpret_cast<const int4*>(column_indices + q);   // aligned: q % 4 == 0
+            const float4 v4 = *reinterpret_cast<const float4*>(values + q);
+            ci[0] = c4.x; ci[1] = c4.y; ci[2] = c4.z; ci[3] = c4.w;
+            vv[0] = v4.x; vv[1] = v4.y; vv[2] = v4.z; vv[3] = v4.w;
+        }
+        else
+        {
+            for (int e = 0; e < 4; ++e)
+                if (q + e >= start && q + e < end) { ci[e] = column_indices[q + e]; vv[e] = values[q + e]; }
+        }
+        for (int e = 0; e < 4; ++e)
+        {
+            s_val[4 * sub_lane + e] = vv[e];
+            s_off[4 * sub_lane + e] = prescale ? ci[e] * n * (int)sizeof(float) : ci[e];
+        }
+        __syncwarp(mask);
+
+        if (active)
+        {
+            const int first = start > base ? start - base : 0;  // entries of the previous row (alignment)
+            const int count = end - base < 4 * S ? end - base : 4 * S;
+            for (int j = first; j < count; ++j)
+            {
+                const float a = s_val[j];
+                const float* __restrict__ b_row = prescale
+                    ? reinterpret_cast<const float*>(reinterpret_cast<const char*>(b) + s_off[j])
+                    : b + (long long)s_off[j] * n;
+                if (V == 4)
+                {
+                    const float4 bv = *reinterpret_cast<const float4*>(b_row + col);
+                    acc[0] += a * bv.x; acc[1 % V] += a * bv.y; acc[2 % V] += a * bv.z; acc[3 % V] += a * bv.w;
+                }
+                else
+                {
+                    acc[0] += a * b_row[col];
+                }
+            }
+        }
+        __syncwarp(mask);                                       // the tile is reused
+    }
+
+    if (active)
+    {
+        float* __restrict__ c_row = c + (long long)row * n + col;
+        if (V == 4)
+            *reinterpret_cast<float4*>(c_row) = make_float4(acc[0], acc[1 % V], acc[2 % V], acc[3 % V]);
+        else
+            c_row[0] = acc[0];
+    }
+}
+
+extern "C" __global__ void spmm_csr_v2_scalar(int m, int k, int n, int subwarp, int prescale,
+                                              const int* __restrict__ swizzle,
+                                              const int* __restrict__ row_offsets,
+                                              const int* __restrict__ column_indices,
+                                              const float* __restrict__ values,
+                                              const float* __restrict__ b,
+                                              float* __restrict__ c)
+{
+    (void)k;
+    sk_spmm_csr_v2<1>(m, n, subwarp, prescale, swizzle, row_offsets, column_indices, values, b, c);
+}
+
+extern "C" __global__ void spmm_csr_v2_vec4(int m, int k, int n, int subwarp, int prescale,
+                                            const int* __restrict__ swizzle,
+                                            const int* __restrict__ row_offsets,
+                                            const int* __restrict__ column_indices,
+                                            const float* __restrict__ values,
+                                            const float* __restrict__ b,
+                                            float* __restrict__ c)
+{
+    (void)k;
+    sk_spmm_csr_v2<4>(m, n, subwarp, prescale, swizzle, row_offsets, column_indices, values, b, c);
 }

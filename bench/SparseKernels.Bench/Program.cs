@@ -1,29 +1,42 @@
+using System.Reflection;
+using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using SparseKernels.Runtime;
 
 namespace SparseKernels.Bench;
 
 /// <summary>
 /// Runs the benchmarks with BenchmarkDotNet's command line (--filter, --job, ...). Extra flags, removed before
 /// BenchmarkDotNet sees them:
-///   --inprocess   run in this process (InProcessEmitToolchain), for machines with a runtime but no SDK;
-///                 a --job dry|short|medium|long|verylong|default given with it is applied to that in-process job.
-/// Results go to bench/results (found from the repository root) unless --artifacts is given.
+///   --inprocess    run in this process (InProcessEmitToolchain), for machines with a runtime but no SDK;
+///                  a --job dry|short|medium|long|verylong|default given with it is applied to that in-process job.
+///   --suite NAME   the results folder: bench/results/NAME/ (default: gpu when a GPU benchmark ran, else cpu).
+/// Benchmark classes in the "Gpu" category are left out, saying why, when no CUDA device can be opened.
+/// Reports go to bench/results/&lt;suite&gt;/ (found from the repository root) unless --artifacts is given.
 /// </summary>
 public static class Program
 {
+    public const string GpuCategory = "Gpu";
+
     public static int Main(string[] args)
     {
         var rest = new List<string>(args);
         bool inProcess = rest.Remove("--inprocess");
+        string? suite = TakeOption(rest, "--suite");
+        bool ownArtifacts = !rest.Contains("--artifacts");
 
-        IConfig config = DefaultConfig.Instance
-            .AddColumn(new GflopsColumn())
-            .WithOptions(ConfigOptions.JoinSummary);
-        if (!rest.Contains("--artifacts"))
-            config = config.WithArtifactsPath(ResultsDir());
+        var columns = new BenchmarkDotNet.Columns.IColumn[]
+        {
+            new GflopsColumn(), new GbpsColumn(),
+            new SpeedupColumn("cuSPARSE", "CusparseAlg1", "CusparseAlg2", "CusparseAlg3", "CusparseSddmm"),
+            new SpeedupColumn("SGEMM", "CublasSgemm"), new SpeedupColumn("TF32", "CublasTf32"), new SpeedupColumn("CPU", "CpuBackend"),
+        };
+        IConfig config = DefaultConfig.Instance.AddColumn(columns);  // one report per class: SparseKernels.Bench.<Class>-report.*
+        string staging = Path.Combine(ResultsDir(), ".artifacts");
+        if (ownArtifacts) config = config.WithArtifactsPath(staging);
         if (inProcess)
         {
             // The --job given (if any) becomes an in-process job, so no out-of-process job (which needs an SDK) runs.
@@ -46,8 +59,43 @@ public static class Program
             config = config.AddJob(baseJob.WithToolchain(InProcessEmitToolchain.Instance).WithId("InProcess").AsDefault());
         }
 
-        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest.ToArray(), config);
+        var types = typeof(Program).Assembly.GetTypes()
+            .Where(t => t.IsPublic && !t.IsAbstract && t.GetMethods().Any(m => m.GetCustomAttribute<BenchmarkAttribute>() is not null))
+            .ToList();
+        string? cudaWhy = Devices.ProbeCuda();
+        if (cudaWhy is not null)
+        {
+            var gpu = types.Where(IsGpu).ToList();
+            if (gpu.Count > 0)
+                Console.WriteLine($"Leaving out the GPU benchmarks ({string.Join(", ", gpu.Select(t => t.Name))}): {cudaWhy}");
+            types.RemoveAll(IsGpu);
+        }
+
+        var summaries = BenchmarkSwitcher.FromTypes(types.ToArray()).Run(rest.ToArray(), config).ToList();
+        if (ownArtifacts)
+        {
+            bool ranGpu = summaries.Any(s => s.BenchmarksCases.Any(c => IsGpu(c.Descriptor.Type)));
+            string target = Path.Combine(ResultsDir(), suite ?? (ranGpu ? "gpu" : "cpu"));
+            Directory.CreateDirectory(target);
+            foreach (var s in summaries)
+                if (Directory.Exists(s.ResultsDirectoryPath))
+                    foreach (var file in Directory.EnumerateFiles(s.ResultsDirectoryPath))
+                        File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
+            Console.WriteLine($"Reports copied to {target}");
+        }
         return summaries.Any(s => s.HasCriticalValidationErrors) ? 1 : 0;
+    }
+
+    private static bool IsGpu(Type t) => t.GetCustomAttributes<BenchmarkCategoryAttribute>().Any(a => a.Categories.Contains(GpuCategory));
+
+    private static string? TakeOption(List<string> args, string name)
+    {
+        int at = args.IndexOf(name);
+        if (at < 0) return null;
+        if (at + 1 >= args.Count) throw new ArgumentException($"{name} needs a value.");
+        string value = args[at + 1];
+        args.RemoveRange(at, 2);
+        return value;
     }
 
     /// <summary>bench/results beside this project in the repository, else ./results.</summary>

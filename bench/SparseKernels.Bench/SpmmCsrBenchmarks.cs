@@ -1,105 +1,79 @@
 using BenchmarkDotNet.Attributes;
 using SparseKernels.Cpu;
+using SparseKernels.Linalg;
+using SparseKernels.Ops;
+using SparseKernels.Runtime;
 using SparseKernels.Tensors;
 
 namespace SparseKernels.Bench;
 
 /// <summary>
-/// SpMM C = A.B (A sparse MxK, B dense KxN) on the CPU: the double-accumulating reference against the fast
-/// multithreaded backend, on two DLMC matrices and a synthetic 4096x4096 at 90 % sparsity, N = 256.
-/// Values are random in [-1, -0.05] U [0.05, 1] (never zero). GFLOP/s counts 2*nnz*N.
+/// GPU SpMM C = A.B on every DLMC matrix and on uniform-random 4096x4096 at 50 ... 99 % sparsity, N = 256 and 2048:
+/// our spmm_csr v1 and v2 against cuSPARSE (each CSR algorithm; the "x cuSPARSE" column takes the fastest),
+/// cuBLAS SGEMM on the dense equivalent (fp32, and TF32 as a second line) and the CPU backend, in one run.
+/// Every GPU method synchronizes the device before returning, so the time is the kernel's, not the launch's.
+/// Left out by Program when no CUDA device can be opened.
 /// </summary>
-[MemoryDiagnoser(false)]
+[BenchmarkCategory(Program.GpuCategory)]
 public class SpmmCsrBenchmarks
 {
-    public const string Synthetic = "synth 4096 0.9";
+    public static IEnumerable<string> Problems => BenchData.DlmcFiles.Keys.Concat(BenchData.SyntheticNames);
 
-    /// <summary>Short names (BenchmarkDotNet truncates long parameter values) for the DLMC files, relative to the DLMC root.</summary>
-    public static readonly IReadOnlyDictionary<string, string> DlmcFiles = new Dictionary<string, string>
-    {
-        ["tf 0.9 ffn_conv1"] = "transformer/magnitude_pruning/0.9/body_encoder_layer_0_ffn_conv1_fully_connected.smtx",
-        ["rn50 0.8 b3_g4_1x1"] = "rn50/magnitude_pruning/0.8/bottleneck_3_block_group4_1_1.smtx",
-    };
+    [ParamsSource(nameof(Problems))]
+    public string Matrix { get; set; } = "";
 
-    /// <summary>Matrix: a key of <see cref="DlmcFiles"/>, or <see cref="Synthetic"/> (4096x4096, 90 % sparse).</summary>
-    [Params("tf 0.9 ffn_conv1", "rn50 0.8 b3_g4_1x1", Synthetic)]
-    public string Matrix { get; set; } = Synthetic;
-
-    [Params(256)]
+    [Params(256, 2048)]
     public int N { get; set; } = 256;
 
-    private CsrMatrix _a = null!;
-    private DenseTensor _b = null!;
+    private IDevice _device = null!;
+    private CusparseContext _cusparse = null!;
+    private CublasContext _cublas = null!;
+    private CsrMatrix _a = null!, _dA = null!;
+    private DenseTensor _b = null!, _dB = null!, _dC = null!, _dDenseA = null!;
 
     [GlobalSetup]
     public void Setup()
     {
-        _a = Load(Matrix);
-        _b = DenseTensor.FromArray(_a.Cols, N, NonZeroArray(new Random(7), (long)_a.Cols * N));
+        _device = Devices.Open(DevicePreference.Cuda);
+        _cusparse = new CusparseContext(_device);
+        _cublas = new CublasContext(_device);
+        _a = BenchData.Load(Matrix);
+        _b = BenchData.Dense(_a.Cols, N, 7);
+        _dA = _a.ToDevice(_device);
+        _dB = _b.ToDevice(_device);
+        _dC = DenseTensor.Allocate(_device, _a.Rows, N);
+        _dDenseA = _a.ToDense().ToDevice(_device);
+        _device.Synchronize();
     }
 
-    [Benchmark(Baseline = true)]
-    public DenseTensor Reference() => CpuReference.SpmmCsr(_a, _b);
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _dDenseA.Dispose(); _dC.Dispose(); _dB.Dispose(); _dA.Dispose();
+        _cublas.Dispose(); _cusparse.Dispose(); _device.Dispose();
+    }
 
     [Benchmark]
-    public DenseTensor Backend() => CpuBackend.SpmmCsr(_a, _b);
+    public void SpmmV1() { SpmmCsr.Run(_device, _dA, _dB, _dC, SpmmCsrVersion.V1); _device.Synchronize(); }
 
-    private static readonly Dictionary<string, long> s_nnz = [];
+    [Benchmark]
+    public void SpmmV2() { SpmmCsr.Run(_device, _dA, _dB, _dC, SpmmCsrVersion.V2); _device.Synchronize(); }
 
-    public static double Flops(IReadOnlyDictionary<string, object?> parameters)
-    {
-        if (parameters.GetValueOrDefault(nameof(Matrix)) is not string m || parameters.GetValueOrDefault(nameof(N)) is not int n) return double.NaN;
-        long nnz;
-        lock (s_nnz)
-            if (!s_nnz.TryGetValue(m, out nnz)) s_nnz[m] = nnz = Load(m).Nnz;
-        return 2.0 * nnz * n;
-    }
+    [Benchmark]
+    public void CusparseAlg1() { _cusparse.Spmm(_dA, _dB, _dC, algorithm: CusparseSpmmAlgorithm.CsrAlg1); _device.Synchronize(); }
 
-    private static CsrMatrix Load(string matrix)
-    {
-        var rng = new Random(42);
-        if (matrix == Synthetic) return RandomCsr(rng, 4096, 4096, 0.1);
-        if (!DlmcFiles.TryGetValue(matrix, out var file))
-            throw new ArgumentException($"Unknown matrix '{matrix}': use {Synthetic} or one of {string.Join(", ", DlmcFiles.Keys)}.", nameof(matrix));
-        return SmtxFile.Read(Path.Combine(DlmcRoot(), file), rng);
-    }
+    [Benchmark]
+    public void CusparseAlg2() { _cusparse.Spmm(_dA, _dB, _dC, algorithm: CusparseSpmmAlgorithm.CsrAlg2); _device.Synchronize(); }
 
-    /// <summary>A matrix of the given density with values never zero; deterministic for a given generator.</summary>
-    internal static CsrMatrix RandomCsr(Random rng, int rows, int cols, double density)
-    {
-        var offsets = new int[rows + 1];
-        var ci = new List<int>((int)(rows * (long)cols * density * 1.1));
-        for (int r = 0; r < rows; r++)
-        {
-            for (int c = 0; c < cols; c++) if (rng.NextDouble() < density) ci.Add(c);
-            offsets[r + 1] = ci.Count;
-        }
-        return new CsrMatrix(rows, cols, offsets, ci.ToArray(), NonZeroArray(rng, ci.Count));
-    }
+    [Benchmark]
+    public void CusparseAlg3() { _cusparse.Spmm(_dA, _dB, _dC, algorithm: CusparseSpmmAlgorithm.CsrAlg3); _device.Synchronize(); }
 
-    internal static float[] NonZeroArray(Random rng, long length)
-    {
-        var a = new float[length];
-        for (long i = 0; i < length; i++)
-        {
-            float m = 0.05f + 0.95f * rng.NextSingle();
-            a[i] = rng.Next(2) == 0 ? -m : m;
-        }
-        return a;
-    }
+    [Benchmark]
+    public void CublasSgemm() { _cublas.Sgemm(_dDenseA, _dB, _dC, false, false); _device.Synchronize(); }
 
-    /// <summary>$SPARSEKERNELS_DATA/dlmc, else ../shared/dlmc beside the repository.</summary>
-    internal static string DlmcRoot()
-    {
-        string? data = Environment.GetEnvironmentVariable("SPARSEKERNELS_DATA");
-        if (data is not null && Directory.Exists(Path.Combine(data, "dlmc"))) return Path.Combine(data, "dlmc");
-        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, "..", "shared", "dlmc");
-                if (Directory.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "SparseKernels.sln")))
-                    return Path.GetFullPath(candidate);
-            }
-        throw new DirectoryNotFoundException("DLMC data not found: set SPARSEKERNELS_DATA (with a dlmc folder) or put it in ../shared/dlmc beside the repository.");
-    }
+    [Benchmark]
+    public void CublasTf32() { _cublas.Sgemm(_dDenseA, _dB, _dC, false, false, tf32: true); _device.Synchronize(); }
+
+    [Benchmark]
+    public DenseTensor CpuBackend() => SparseKernels.Cpu.CpuBackend.SpmmCsr(_a, _b);
 }

@@ -26,5 +26,5 @@ internal static class TopologyBenchSupport
 
     public static DenseTensor Dense(int rows, int cols, int seed) => DenseTensor.FromArray(rows, cols, Values(rows * cols, seed));
 
-    public static CsrMatrix Layer(int size, double sparsity, int seed) => SpmmCsrBenchmarks.RandomCsr(new Random(seed), size, size, 1 - sparsity);
+    public static CsrMatrix Layer(int size, double sparsity, int seed) => BenchData.RandomCsr(new Random(seed), size, size, 1 - sparsity);
 }

@@ -209,7 +209,10 @@ struct Launch
     unsigned remaining_workers = 0;
 };
 
-__attribute__((tls_model("initial-exec"))) thread_local Worker* g_worker = nullptr;
+// Default (dynamic) TLS model, not initial-exec: one initial-exec variable makes the loader place the whole
+// module's TLS block, which also holds every kernel's static __shared__ arrays, in the small static TLS
+// surplus, and dlopen then fails ("cannot allocate memory in static TLS block") once kernels use ~10 KB.
+thread_local Worker* g_worker = nullptr;
 const bool g_strict_barriers = [] { const char* e = getenv("SK_EMU_STRICT_BARRIERS"); return e && e[0] == '1'; }();
 
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -8,6 +8,11 @@ internal enum KernelId
 {
     SpmmCsrV1,
     SddmmCsrV1,
+    SpmmCsrV2Scalar,
+    SpmmCsrV2Vec4,
+    SddmmCsrV2Scalar,
+    SddmmCsrV2Vec4,
+    MaskedGemmV1,
     ElementwiseAdd,
     ElementwiseMul,
     ElementwiseScale,
@@ -45,6 +50,11 @@ internal static class KernelCache
     [
         "spmm_csr_v1",
         "sddmm_csr_v1",
+        "spmm_csr_v2_scalar",
+        "spmm_csr_v2_vec4",
+        "sddmm_csr_v2_scalar",
+        "sddmm_csr_v2_vec4",
+        "masked_gemm_v1",
         "elementwise_add",
         "elementwise_mul",
         "elementwise_scale",

@@ -9,6 +9,12 @@ public enum SddmmCsrVersion
 {
     /// <summary><c>sddmm_csr_v1</c>: one warp per row of the pattern, lanes over k, shuffle reduction. Simple and correct.</summary>
     V1 = 1,
+
+    /// <summary>
+    /// <c>sddmm_csr_v2_scalar</c> / <c>sddmm_csr_v2_vec4</c>: row swizzle, a subwarp per nonzero, float4 loads
+    /// of X and Y when k % 4 == 0, subwarp shuffle reductions.
+    /// </summary>
+    V2 = 2,
 }
 
 /// <summary>
@@ -57,9 +63,14 @@ public static class SddmmCsr
             throw new ArgumentException($"{Op}: the output has {output.Length} elements; the {pattern.Rows}x{pattern.Cols} pattern has {pattern.Nnz} nonzeros.", nameof(output));
         OperandChecks.NotSame(output, x.DeviceData, Op, nameof(output), "X");
         OperandChecks.NotSame(output, y.DeviceData, Op, nameof(output), "Y");
-        if (version != SddmmCsrVersion.V1)
-            throw new ArgumentOutOfRangeException(nameof(version), version, $"{Op}: unknown kernel version {version}; available: V1.");
+        if (version is not (SddmmCsrVersion.V1 or SddmmCsrVersion.V2))
+            throw new ArgumentOutOfRangeException(nameof(version), version, $"{Op}: unknown kernel version {version}; available: V1, V2.");
         if (pattern.Nnz == 0) return; // nothing to write
+        if (version == SddmmCsrVersion.V2)
+        {
+            LaunchV2(device, pattern, px, py, pout, x.Cols, stream);
+            return;
+        }
 
         var args = new KernelArgs();
         args.Add(pattern.Rows);
@@ -75,5 +86,31 @@ public static class SddmmCsr
             new Dim3(32, WarpsPerBlockV1),
             0);
         device.Launch(KernelCache.Get(device, KernelId.SddmmCsrV1), config, ref args, stream);
+    }
+
+    /// <summary>The v2 subwarp width (lanes per nonzero) for a dot product of k terms read V at a time.</summary>
+    internal static int SubwarpFor(int k, int v) => (long)k >= 32L * v ? 32 : (long)k >= 16L * v ? 16 : 8;
+
+    private static void LaunchV2(IDevice device, CsrMatrix pattern, DevicePtr px, DevicePtr py, DevicePtr pout, int k, DeviceStream? stream)
+    {
+        bool vec4 = k % 4 == 0 && px.Address % 16 == 0 && py.Address % 16 == 0;
+        int v = vec4 ? 4 : 1;
+        var swizzle = RowSwizzle.For(pattern);
+        var args = new KernelArgs();
+        args.Add(pattern.Rows);
+        args.Add(pattern.Cols);
+        args.Add(k);
+        args.Add(SubwarpFor(k, v));
+        args.Add(swizzle.Pointer.Address);
+        args.Add(pattern.DeviceRowOffsets.Pointer.Address);
+        args.Add(pattern.DeviceColumnIndices.Pointer.Address);
+        args.Add(px.Address);
+        args.Add(py.Address);
+        args.Add(pout.Address);
+        var config = new LaunchConfig(
+            new Dim3(OperandChecks.Blocks(pattern.Rows, WarpsPerBlockV1, Op)),
+            new Dim3(32, WarpsPerBlockV1),
+            0);
+        device.Launch(KernelCache.Get(device, vec4 ? KernelId.SddmmCsrV2Vec4 : KernelId.SddmmCsrV2Scalar), config, ref args, stream);
     }
 }

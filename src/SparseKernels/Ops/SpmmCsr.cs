@@ -9,6 +9,12 @@ public enum SpmmCsrVersion
 {
     /// <summary><c>spmm_csr_v1</c>: one warp per row of A, lanes over the columns of B. Simple and correct.</summary>
     V1 = 1,
+
+    /// <summary>
+    /// <c>spmm_csr_v2_scalar</c> / <c>spmm_csr_v2_vec4</c>: Sputnik-style (row swizzle, subwarp tiling, staged
+    /// sparse tile, aligned vector loads, pre-scaled byte offsets); float4 on B and C when N % 4 == 0.
+    /// </summary>
+    V2 = 2,
 }
 
 /// <summary>
@@ -20,7 +26,24 @@ public static class SpmmCsr
     /// <summary>Warps (rows of A) per block of <c>spmm_csr_v1</c>: block = (32, WarpsPerBlock).</summary>
     public const int WarpsPerBlockV1 = 4;
 
+    /// <summary>Warps per block of the v2 kernels: block = (32, 4) (SK_SPMM_V2_WARPS in kernels/spmm_csr.cu).</summary>
+    public const int WarpsPerBlockV2 = 4;
+
     private const string Op = "SpmmCsr";
+
+    /// <summary>Tests only: disables the v2 byte-offset pre-scaling, to exercise the 64-bit fallback on small shapes.</summary>
+    internal static bool ForceNoPrescale { get; set; }
+
+    /// <summary>Whether the v2 kernels may stage column indices as 32-bit byte offsets c*n*4 (all of B's rows, k*n*4 bytes, fit in int32).</summary>
+    internal static bool CanPrescale(long k, long n) => k * n * sizeof(float) <= int.MaxValue;
+
+    /// <summary>The v2 subwarp width for n columns: the smallest of 4, 8, 16, 32 lanes whose tile (lanes * V columns) covers n, else 32.</summary>
+    internal static int SubwarpFor(int n, int v)
+    {
+        foreach (int s in new[] { 4, 8, 16 })
+            if ((long)s * v >= n) return s;
+        return 32;
+    }
 
     /// <summary>
     /// C = A . B. <paramref name="a"/> is m x k CSR, <paramref name="b"/> is k x n, <paramref name="c"/>
@@ -82,9 +105,14 @@ public static class SpmmCsr
         DevicePtr pb = OperandChecks.On(device, b, op, bName);
         DevicePtr pc = OperandChecks.On(device, c, op, cName);
         OperandChecks.NotSame(c.DeviceData, b.DeviceData, op, cName, bName);
-        if (version != SpmmCsrVersion.V1)
-            throw new ArgumentOutOfRangeException(nameof(version), version, $"{op}: unknown kernel version {version}; available: V1.");
+        if (version is not (SpmmCsrVersion.V1 or SpmmCsrVersion.V2))
+            throw new ArgumentOutOfRangeException(nameof(version), version, $"{op}: unknown kernel version {version}; available: V1, V2.");
         if (a.Rows == 0 || b.Cols == 0) return; // C has no elements
+        if (version == SpmmCsrVersion.V2)
+        {
+            LaunchV2(device, a, pb, pc, b.Cols, stream, op, aName);
+            return;
+        }
         DevicePtr rowOffsets = a.DeviceRowOffsets.Pointer, columns = a.DeviceColumnIndices.Pointer, values = a.DeviceValues.Pointer;
 
         var args = new KernelArgs();
@@ -101,5 +129,37 @@ public static class SpmmCsr
             new Dim3(32, WarpsPerBlockV1),
             0);
         device.Launch(KernelCache.Get(device, KernelId.SpmmCsrV1), config, ref args, stream);
+    }
+
+    private static void LaunchV2(IDevice device, CsrMatrix a, DevicePtr pb, DevicePtr pc, int n, DeviceStream? stream, string op, string aName)
+    {
+        DevicePtr columns = a.DeviceColumnIndices.Pointer, values = a.DeviceValues.Pointer;
+        if (columns.Address % 16 != 0 || values.Address % 16 != 0)
+            throw new ArgumentException($"{op}: V2 loads {aName}'s column indices and values as 16-byte vectors; their device addresses ({columns}, {values}) must be 16-byte aligned (use a matrix from CsrMatrix.ToDevice).", aName);
+        bool vec4 = n % 4 == 0 && pb.Address % 16 == 0 && pc.Address % 16 == 0;
+        int v = vec4 ? 4 : 1;
+        int subwarp = SubwarpFor(n, v);
+        int prescale = !ForceNoPrescale && CanPrescale(a.Cols, n) ? 1 : 0;
+        var swizzle = RowSwizzle.For(a);
+
+        var args = new KernelArgs();
+        args.Add(a.Rows);
+        args.Add(a.Cols);
+        args.Add(n);
+        args.Add(subwarp);
+        args.Add(prescale);
+        args.Add(swizzle.Pointer.Address);
+        args.Add(a.DeviceRowOffsets.Pointer.Address);
+        args.Add(columns.Address);
+        args.Add(values.Address);
+        args.Add(pb.Address);
+        args.Add(pc.Address);
+        int rowsPerBlock = WarpsPerBlockV2 * 32 / subwarp;
+        long tile = (long)subwarp * v;
+        var config = new LaunchConfig(
+            new Dim3(OperandChecks.Blocks(a.Rows, rowsPerBlock, op), OperandChecks.Blocks(n, tile, op)),
+            new Dim3(32, WarpsPerBlockV2),
+            0);
+        device.Launch(KernelCache.Get(device, vec4 ? KernelId.SpmmCsrV2Vec4 : KernelId.SpmmCsrV2Scalar), config, ref args, stream);
     }
 }

@@ -7,9 +7,9 @@ using SparseKernels.Tests.Support;
 
 namespace SparseKernels.Tests.Ops;
 
-/// <summary>sddmm_csr kernels on the test device against CpuReference.SddmmCsr.</summary>
-[TestFixture, Category("Gpu")]
-public class SddmmCsrTests
+/// <summary>sddmm_csr kernels (every version) on the test device against CpuReference.SddmmCsr.</summary>
+[TestFixture(SddmmCsrVersion.V1), TestFixture(SddmmCsrVersion.V2), Category("Gpu")]
+public class SddmmCsrTests(SddmmCsrVersion version)
 {
     // (pattern rows m, pattern columns n, inner k, density, empty rows, long row)
     private static readonly object[] Shapes =
@@ -21,6 +21,11 @@ public class SddmmCsrTests
         new object[] { 9, 30, 100, 0.3, 0, false },     // k > 3 warps, not a multiple of 4
         new object[] { 40, 60, 20, 0.3, 13, false },    // empty rows
         new object[] { 6, 3000, 16, 0.01, 1, true },    // one row with 3000 nonzeros
+        new object[] { 6, 3000, 7, 0.01, 1, true },     // the long row, k odd (scalar v2, 8-lane subwarps)
+        new object[] { 21, 30, 4, 0.3, 2, false },      // k = 4: v2 vec4, 8-lane subwarps (7 idle lanes each)
+        new object[] { 25, 35, 64, 0.2, 3, false },     // k % 4 == 0: vec4, 16-lane subwarps
+        new object[] { 14, 33, 260, 0.2, 0, false },    // vec4, 32 lanes, k past two float4 warp strides
+        new object[] { 130, 20, 3, 0.05, 40, false },   // many short and empty rows: swizzle, several blocks
     ];
 
     [TestCaseSource(nameof(Shapes))]
@@ -63,7 +68,7 @@ public class SddmmCsrTests
         using var dY = y.ToDevice(device);
         using var output = device.Allocate<float>(pattern.Nnz);
         device.Fill32(output, TestDevice.PoisonBits);
-        SddmmCsr.Run(device, dX, dY, dP, output);
+        SddmmCsr.Run(device, dX, dY, dP, output, version);
         var (atol, rtol) = OpsTestSupport.DotTolerance(45);
         Approx.AssertAllClose(output.ToArray(), CpuReference.SddmmCsr(pattern, x, y).Values, atol, rtol, "sddmm into a separate buffer");
         Assert.That(dP.DeviceValues.ToArray(), Is.EqualTo(pattern.Values), "the pattern's own values must be untouched");
@@ -84,13 +89,13 @@ public class SddmmCsrTests
         Assert.That(e.Message, Does.Contain("95x40").And.Contain("7x96"));
     }
 
-    private static void Check(IDevice device, CsrMatrix pattern, DenseTensor x, DenseTensor y, string what)
+    private void Check(IDevice device, CsrMatrix pattern, DenseTensor x, DenseTensor y, string what)
     {
         using var dP = pattern.ToDevice(device);
         using var dX = x.ToDevice(device);
         using var dY = y.ToDevice(device);
         device.Fill32(dP.DeviceValues, TestDevice.PoisonBits);
-        SddmmCsr.Run(device, dX, dY, dP, SddmmCsrVersion.V1);
+        SddmmCsr.Run(device, dX, dY, dP, version);
         var got = dP.DeviceValues.ToArray();
         var want = CpuReference.SddmmCsr(pattern, x, y).Values;
         var (atol, rtol) = OpsTestSupport.DotTolerance(x.Cols);

@@ -1,0 +1,98 @@
+using System.Globalization;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+
+namespace SparseKernels.Bench;
+
+/// <summary>The work of one invocation: floating-point operations and the bytes that must move (compulsory traffic).</summary>
+public static class Work
+{
+    /// <summary>(flops, bytes) for a benchmark case, or NaNs when its type is not known.</summary>
+    public static (double Flops, double Bytes) Of(BenchmarkCase c)
+    {
+        var p = c.Parameters.Items.ToDictionary(i => i.Name, i => i.Value);
+        Type t = c.Descriptor.Type;
+        if (t == typeof(RooflineBenchmarks))
+            return c.Descriptor.WorkloadMethod.Name == nameof(RooflineBenchmarks.CopyBandwidth)
+                ? (double.NaN, 2.0 * 4 * RooflineBenchmarks.CopyFloats)
+                : (2.0 * Math.Pow(RooflineBenchmarks.GemmSize, 3), 3.0 * 4 * RooflineBenchmarks.GemmSize * RooflineBenchmarks.GemmSize);
+        if (p.GetValueOrDefault("Matrix") is not string problem) return (double.NaN, double.NaN);
+        var (m, k, nnz) = BenchData.Shape(problem);
+        if (t == typeof(SpmmCsrCpuBenchmarks) || t == typeof(SpmmCsrCpuVsReferenceBenchmarks) || t == typeof(SpmmCsrBenchmarks))
+        {
+            int n = (int)p["N"]!;
+            // CSR (offsets, indices, values), B read once, C written once.
+            double bytes = 4.0 * (m + 1) + 8.0 * nnz + 4.0 * k * n + 4.0 * m * n;
+            return (2.0 * nnz * n, bytes);
+        }
+        if (t == typeof(SddmmCsrBenchmarks))
+        {
+            int kk = (int)p["K"]!;
+            // pattern (offsets, indices), X (m x K) and Y (k x K) read once, one output per nonzero.
+            double bytes = 4.0 * (m + 1) + 8.0 * nnz + 4.0 * m * kk + 4.0 * k * kk;
+            return (2.0 * nnz * kk, bytes);
+        }
+        return (double.NaN, double.NaN);
+    }
+}
+
+/// <summary>Base of the custom columns: numeric, always shown, computed from the mean time.</summary>
+public abstract class WorkColumn(string id, string name, string legend) : IColumn
+{
+    public string Id => id;
+    public string ColumnName => name;
+    public bool AlwaysShow => true;
+    public ColumnCategory Category => ColumnCategory.Custom;
+    public int PriorityInCategory => 0;
+    public bool IsNumeric => true;
+    public UnitType UnitType => UnitType.Dimensionless;
+    public string Legend => legend;
+    public bool IsAvailable(Summary summary) => true;
+    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    {
+        double v = Value(summary, benchmarkCase);
+        return double.IsFinite(v) ? v.ToString("F2", CultureInfo.InvariantCulture) : "-";
+    }
+
+    protected abstract double Value(Summary summary, BenchmarkCase benchmarkCase);
+
+    protected static double MeanNs(Summary summary, BenchmarkCase c)
+    {
+        var stats = summary[c]?.ResultStatistics;
+        return stats is null || stats.Mean <= 0 ? double.NaN : stats.Mean;
+    }
+}
+
+/// <summary>GFLOP/s from the mean (SpMM and SDDMM: 2*nnz*N).</summary>
+public sealed class GflopsColumn() : WorkColumn("Gflops", "GFLOP/s", "Floating-point operations per second, 2*nnz*N per invocation, from the mean")
+{
+    protected override double Value(Summary summary, BenchmarkCase c) => Work.Of(c).Flops / MeanNs(summary, c);
+}
+
+/// <summary>Achieved GB/s against the bytes that must move (each operand read or written once).</summary>
+public sealed class GbpsColumn() : WorkColumn("Gbps", "GB/s", "Compulsory bytes (CSR arrays, dense inputs read once, output written once) per second, from the mean")
+{
+    protected override double Value(Summary summary, BenchmarkCase c) => Work.Of(c).Bytes / MeanNs(summary, c);
+}
+
+/// <summary>Speed-up of this case over the fastest of the named baseline methods with the same parameters.</summary>
+public sealed class SpeedupColumn(string name, params string[] baselines)
+    : WorkColumn("Speedup" + name, "x " + name, $"Mean time of the fastest of {string.Join(", ", baselines)} (same parameters) over this case's")
+{
+    protected override double Value(Summary summary, BenchmarkCase c)
+    {
+        double best = double.NaN;
+        foreach (var other in summary.BenchmarksCases)
+        {
+            if (other.Descriptor.Type != c.Descriptor.Type || !baselines.Contains(other.Descriptor.WorkloadMethod.Name)) continue;
+            if (other.Parameters.DisplayInfo != c.Parameters.DisplayInfo) continue;
+            double t = MeanNs(summary, other);
+            if (double.IsFinite(t) && !(t >= best)) best = t;
+        }
+        return best / MeanNs(summary, c);
+    }
+}

@@ -1,0 +1,72 @@
+using BenchmarkDotNet.Attributes;
+using SparseKernels.Linalg;
+using SparseKernels.Ops;
+using SparseKernels.Runtime;
+using SparseKernels.Tensors;
+
+namespace SparseKernels.Bench;
+
+/// <summary>
+/// GPU SDDMM (the weight gradient: out[p] = X[i,:] . Y[j,:] for each nonzero (i, j) of the pattern) on every DLMC
+/// pattern and the uniform 4096x4096 sweep, K = 256 and 2048: sddmm_csr v1 and v2 against cuSPARSE SDDMM, cuBLAS
+/// SGEMM (fp32 and TF32) computing the whole dense X.Y^T, and the CPU backend. GPU methods synchronize before
+/// returning. Left out by Program when no CUDA device can be opened.
+/// </summary>
+[BenchmarkCategory(Program.GpuCategory)]
+public class SddmmCsrBenchmarks
+{
+    public static IEnumerable<string> Problems => BenchData.DlmcFiles.Keys.Concat(BenchData.SyntheticNames);
+
+    [ParamsSource(nameof(Problems))]
+    public string Matrix { get; set; } = "";
+
+    [Params(256, 2048)]
+    public int K { get; set; } = 256;
+
+    private IDevice _device = null!;
+    private CusparseContext _cusparse = null!;
+    private CublasContext _cublas = null!;
+    private CsrMatrix _p = null!, _dP = null!;
+    private DenseTensor _x = null!, _y = null!, _dX = null!, _dY = null!, _dDense = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _device = Devices.Open(DevicePreference.Cuda);
+        _cusparse = new CusparseContext(_device);
+        _cublas = new CublasContext(_device);
+        _p = BenchData.Load(Matrix);
+        _x = BenchData.Dense(_p.Rows, K, 11);
+        _y = BenchData.Dense(_p.Cols, K, 13);
+        _dP = _p.ToDevice(_device);
+        _dX = _x.ToDevice(_device);
+        _dY = _y.ToDevice(_device);
+        _dDense = DenseTensor.Allocate(_device, _p.Rows, _p.Cols);
+        _device.Synchronize();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _dDense.Dispose(); _dY.Dispose(); _dX.Dispose(); _dP.Dispose();
+        _cublas.Dispose(); _cusparse.Dispose(); _device.Dispose();
+    }
+
+    [Benchmark]
+    public void SddmmV1() { SddmmCsr.Run(_device, _dX, _dY, _dP, SddmmCsrVersion.V1); _device.Synchronize(); }
+
+    [Benchmark]
+    public void SddmmV2() { SddmmCsr.Run(_device, _dX, _dY, _dP, SddmmCsrVersion.V2); _device.Synchronize(); }
+
+    [Benchmark]
+    public void CusparseSddmm() { _cusparse.Sddmm(_dX, _dY, _dP); _device.Synchronize(); }
+
+    [Benchmark]
+    public void CublasSgemm() { _cublas.Sgemm(_dX, _dY, _dDense, false, true); _device.Synchronize(); }
+
+    [Benchmark]
+    public void CublasTf32() { _cublas.Sgemm(_dX, _dY, _dDense, false, true, tf32: true); _device.Synchronize(); }
+
+    [Benchmark]
+    public CsrMatrix CpuBackend() => SparseKernels.Cpu.CpuBackend.SddmmCsr(_p, _x, _y);
+}
