@@ -77,7 +77,8 @@ internal static unsafe partial class CublasNative
 internal sealed class CublasHandle : SafeHandle
 {
     private readonly CudaContextHandle _context;
-    private static readonly Func<IntPtr, int> s_destroy = CublasNative.cublasDestroy_v2;
+    // Detach the handle from its stream first: the stream may already be destroyed (device disposed before the handle).
+    private static readonly Func<IntPtr, int> s_destroy = h => { CublasNative.cublasSetStream_v2(h, IntPtr.Zero); return CublasNative.cublasDestroy_v2(h); };
     private CublasHandle(CudaContextHandle context) : base(IntPtr.Zero, true) { _context = context; }
     public override bool IsInvalid => handle == IntPtr.Zero;
 

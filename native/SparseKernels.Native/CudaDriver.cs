@@ -215,6 +215,7 @@ internal static unsafe partial class CudaDriver
     public static void Launch(IntPtr function, Dim3 grid, Dim3 block, int sharedBytes, IntPtr stream, ref KernelArgs args)
     {
         void** pointers = stackalloc void*[KernelArgs.MaxArgs];
+        new Span<IntPtr>(pointers, KernelArgs.MaxArgs).Clear();
         fixed (KernelArgs* a = &args)
         {
             a->FillPointers(pointers);

@@ -96,7 +96,8 @@ internal static unsafe partial class CusparseNative
 internal sealed class CusparseHandle : SafeHandle
 {
     private readonly CudaContextHandle _context;
-    private static readonly Func<IntPtr, int> s_destroy = CusparseNative.cusparseDestroy;
+    // Detach the handle from its stream first: the stream may already be destroyed (device disposed before the handle).
+    private static readonly Func<IntPtr, int> s_destroy = h => { CusparseNative.cusparseSetStream(h, IntPtr.Zero); return CusparseNative.cusparseDestroy(h); };
     private CusparseHandle(CudaContextHandle context) : base(IntPtr.Zero, true) { _context = context; }
     public override bool IsInvalid => handle == IntPtr.Zero;
     public CudaContextHandle Context => _context;

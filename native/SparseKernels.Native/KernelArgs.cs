@@ -32,7 +32,7 @@ public struct KernelArgs
         Values[_count++] = slot;
     }
 
-    public KernelArgs Ptr(DevicePtr p) { Add(p.Address); return this; }
+    public void Ptr(DevicePtr p) => Add(p.Address);
 
     /// <summary>Fills <paramref name="pointers"/> with the address of each slot. The struct must stay pinned (on the stack) meanwhile.</summary>
     internal unsafe void FillPointers(void** pointers)

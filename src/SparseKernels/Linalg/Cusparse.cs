@@ -66,10 +66,14 @@ public sealed class CusparseContext : IDisposable
             throw new ArgumentException($"Spmm: {opA} times b ({b.Rows}x{b.Cols}) needs b to have {k} rows.", nameof(b));
         if (c.Rows != m || c.Cols != b.Cols)
             throw new ArgumentException($"Spmm: c is {c.Rows}x{c.Cols} but {opA} times b ({b.Rows}x{b.Cols}) is {m}x{b.Cols}.", nameof(c));
+        if (transposeA && algorithm == CusparseSpmmAlgorithm.CsrAlg3)
+            throw new ArgumentException("Spmm: CUSPARSE_SPMM_CSR_ALG3 supports only a non-transposed A; use Default, CsrAlg1 or CsrAlg2.", nameof(algorithm));
         if (m == 0 || b.Cols == 0) return;
-        if (a.Nnz == 0 && beta == 0)
+        if (a.Nnz == 0)
         {
-            _device.Fill32(c.DeviceData, 0, _stream); // op(a) is all zeros: c = 0 (cuSPARSE rejects null index arrays)
+            // op(a) is all zeros, so c = beta * c; cuSPARSE is not called (it rejects null index arrays).
+            if (beta == 0) _device.Fill32(c.DeviceData, 0, _stream);
+            else if (beta != 1) Ops.Elementwise.Scale(_device, beta, c.DeviceData, c.DeviceData, _stream);
             return;
         }
         lock (_lock)

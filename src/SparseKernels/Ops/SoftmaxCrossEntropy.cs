@@ -29,7 +29,7 @@ public static class SoftmaxCrossEntropy
         if (logits.Rows == 0) throw new ArgumentException($"{Op}: the logits have no classes.", nameof(logits));
         var args = new KernelArgs();
         args.Add(logits.Rows); args.Add(logits.Cols); args.Add(pz.Address); args.Add(plab); args.Add(ptar); args.Add(pp.Address); args.Add(pl.Address);
-        var config = new LaunchConfig(new Dim3((uint)((logits.Cols + 127) / 128)), new Dim3(128), 0);
+        var config = new LaunchConfig(new Dim3(OperandChecks.Blocks(logits.Cols, 128, Op)), new Dim3(128), 0);
         device.Launch(TrainingKernels.Get(device, "softmax_cross_entropy_forward_v1"), config, ref args, stream);
     }
 

@@ -40,7 +40,7 @@ public static class SpmmCsr
     /// <summary>The v2 subwarp width for n columns: the smallest of 4, 8, 16, 32 lanes whose tile (lanes * V columns) covers n, else 32.</summary>
     internal static int SubwarpFor(int n, int v)
     {
-        foreach (int s in new[] { 4, 8, 16 })
+        for (int s = 4; s <= 16; s *= 2)   // no array: this runs on every launch
             if ((long)s * v >= n) return s;
         return 32;
     }
@@ -108,7 +108,8 @@ public static class SpmmCsr
         if (version is not (SpmmCsrVersion.V1 or SpmmCsrVersion.V2))
             throw new ArgumentOutOfRangeException(nameof(version), version, $"{op}: unknown kernel version {version}; available: V1, V2.");
         if (a.Rows == 0 || b.Cols == 0) return; // C has no elements
-        if (version == SpmmCsrVersion.V2)
+        // V2 tiles the columns of B on the grid's y axis (at most 65535 tiles of >= 32 columns); wider B runs V1.
+        if (version == SpmmCsrVersion.V2 && (b.Cols + 31L) / 32 <= 65535)
         {
             LaunchV2(device, a, pb, pc, b.Cols, stream, op, aName);
             return;

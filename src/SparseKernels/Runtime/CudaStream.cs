@@ -92,6 +92,8 @@ public sealed class CudaKernel : Kernel
     public CudaDevice Device { get; }
     public CudaModule Module { get; }
     internal IntPtr Function { get; }
+    /// <summary>The kernel's parameter count from the embedded PTX (-1 when unknown): a launch must pass exactly this many.</summary>
+    public int ParameterCount { get; internal set; } = -1;
 }
 
 /// <summary>Registers, static shared memory and the thread limit of a compiled kernel (cuFuncGetAttribute).</summary>

@@ -54,7 +54,10 @@ public interface IDevice : IDisposable
     /// <summary>Copies host data into a device buffer (synchronous with respect to the host).</summary>
     void CopyToDevice<T>(ReadOnlySpan<T> source, DeviceBuffer<T> destination, long destinationOffset = 0) where T : unmanaged;
 
-    /// <summary>Copies device data to the host after all work queued on <see cref="Stream"/>.</summary>
+    /// <summary>
+    /// Copies device data to the host after all work queued on <see cref="Stream"/>. Copies are ordered on
+    /// <see cref="Stream"/> only: synchronise work queued on other streams (CreateStream, External.WrapStream) first.
+    /// </summary>
     void CopyToHost<T>(DeviceBuffer<T> source, long sourceOffset, Span<T> destination) where T : unmanaged;
 
     void CopyDeviceToDevice<T>(DeviceBuffer<T> source, long sourceOffset, DeviceBuffer<T> destination, long destinationOffset, long length) where T : unmanaged;

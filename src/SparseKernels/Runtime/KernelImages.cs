@@ -41,6 +41,31 @@ public static partial class KernelImages
     [GeneratedRegex(@"^(?<name>.+)\.compute_(?<arch>\d+)\.ptx$")]
     private static partial Regex PtxNameRegex();
 
+    [GeneratedRegex(@"\.entry\s+([A-Za-z_$%][A-Za-z0-9_$]*)\s*\(([^)]*)\)")]
+    private static partial Regex EntryWithParamsRegex();
+
+    /// <summary>The number of <c>.param</c> entries of each <c>.entry</c> in a PTX text.</summary>
+    public static IReadOnlyDictionary<string, int> ParseParameterCounts(string ptx)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (Match m in EntryWithParamsRegex().Matches(ptx))
+            counts[m.Groups[1].Value] = Regex.Matches(m.Groups[2].Value, @"\.param\b").Count;
+        return counts;
+    }
+
+    private static readonly Lazy<IReadOnlyDictionary<string, int>> s_parameterCounts = new(() =>
+    {
+        var all = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var module in Modules)
+            foreach (var ptx in module.PtxByArch.Values)
+                foreach (var (name, count) in ParseParameterCounts(System.Text.Encoding.UTF8.GetString(ptx).TrimEnd('\0')))
+                    all[name] = count;
+        return all;
+    });
+
+    /// <summary>How many parameters the kernel <paramref name="name"/> takes, read from the embedded PTX; -1 when unknown.</summary>
+    public static int ParameterCount(string name) => s_parameterCounts.Value.TryGetValue(name, out int n) ? n : -1;
+
     /// <summary>The <c>.entry</c> names in a PTX text, in order.</summary>
     public static IReadOnlyList<string> ParseEntryNames(string ptx)
         => EntryRegex().Matches(ptx).Select(m => m.Groups[1].Value).Distinct().ToArray();

@@ -18,6 +18,8 @@ public static class GradientGrow
 {
     internal const string Op = "GradientGrow";
 
+    private const long MaxGridY = 65535;
+
     /// <summary>Default chunk: 2^20 gradient entries (4 MiB of keys) per pass.</summary>
     public const long DefaultChunkElements = 1 << 20;
 
@@ -40,6 +42,8 @@ public static class GradientGrow
         if (dy.Cols != m || x.Cols != n || dy.Rows != x.Rows)
             throw new ArgumentException($"{Op}: layer '{layer}' is {m}x{n}; dY is {dy.Rows}x{dy.Cols} and X is {x.Rows}x{x.Cols}, but they must be batch x {m} and batch x {n} with the same batch.", nameof(dy));
         int batch = dy.Rows;
+        // The score kernel puts 16 chunk rows on each grid row, and a grid has at most 65535 rows.
+        chunkElements = Math.Min(chunkElements, MaxGridY * 16L * Math.Max(n, 1));
         return GrowCandidates.Run(device, Op, layer, pattern, keep, k, chunkElements, (r0, rows, keys, positions, at, nanFirst) =>
         {
             var args = new KernelArgs();

@@ -75,6 +75,39 @@ public class KernelImagesTests
         Assert.That((byte*)p[1] - (byte*)p[0], Is.EqualTo(8));
         Assert.That(Unsafe.SizeOf<KernelArgs>(), Is.GreaterThanOrEqualTo(KernelArgs.MaxArgs * 8));
     }
+
+    [Test]
+    public void ParameterCounts_AreReadFromPtx()
+    {
+        const string ptx = ".visible .entry k2(\n .param .u64 k2_param_0,\n .param .u32 k2_param_1\n)\n{ ret; }\n" +
+                           ".visible .entry k0(\n\n)\n{ ret; }\n";
+        var counts = KernelImages.ParseParameterCounts(ptx);
+        Assert.That(counts["k2"], Is.EqualTo(2));
+        Assert.That(counts["k0"], Is.EqualTo(0));
+        Assert.That(KernelImages.ParameterCount("no_such_kernel"), Is.EqualTo(-1));
+    }
+
+    /// <summary>
+    /// The CUDA launch checks its argument count against the PTX (a short list would crash the process), and the
+    /// emulated device against what clang compiled: both builds of each kernel must agree, or one of them would
+    /// reject (or misread) the launchers' arguments.
+    /// </summary>
+    [Test]
+    public void EveryKernel_HasTheSameParameterCountInPtxAndInTheEmulator()
+    {
+        if (KernelImages.KernelNames.Count == 0) Assert.Ignore(KernelImages.NoImagesMessage);
+        if (Devices.ProbeEmulated() is { } why) Assert.Ignore($"No emulated device: {why}");
+        Assert.Multiple(() =>
+        {
+            foreach (var name in KernelImages.KernelNames)
+            {
+                int ptx = KernelImages.ParameterCount(name);
+                int emulated = EmulatorOps.ParamCount(System.Text.Encoding.UTF8.GetBytes(name + "\0"));
+                Assert.That(ptx, Is.GreaterThanOrEqualTo(0), $"{name}: no parameter list in the PTX");
+                Assert.That(emulated, Is.EqualTo(ptx), $"{name}: the emulator's build takes {emulated} parameters, the PTX {ptx}");
+            }
+        });
+    }
 }
 
 /// <summary>A small kernel made by nvcc 11.8 (-ptx -arch=compute_70) from: y[i] = a * x[i] + y[i] for i &lt; n.</summary>
