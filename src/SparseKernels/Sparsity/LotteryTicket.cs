@@ -27,7 +27,7 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
     /// <summary>Epochs per level E (the run trains E x (L + 1) epochs).</summary>
     public int EpochsPerLevel { get; set; } = 1;
     /// <summary>Rewind at all (false: the pruned weights are fine-tuned from where they are).</summary>
-    public bool Rewind { get; init; } = true;
+    public bool Rewind => Options.Rewind;
     public IReadOnlyList<ImpLevel> Levels => _levels;
     public int Level => _level;
     protected Trainer? Trainer { get; private set; }
