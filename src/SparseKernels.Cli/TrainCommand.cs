@@ -59,6 +59,7 @@ internal static class TrainCommand
         foreach (var o in new Option[] { layers, sparsity, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, init, seed, device, data, output, resume, threads, trainLimit, testLimit,
                                           method, distribution, firstDense, lastDense, updateEvery, endFraction, alpha, gmpEvery, gmpStart, gmpEnd, csrBelow, impLevels, pruneFraction, rewindStep, noRewind, perLayer, kdTemp, kdAlpha, zap, zapEvery })
             command.Options.Add(o);
+        command.Subcommands.Add(ResultsCommand.Create());
         command.SetAction(parse =>
         {
             try
