@@ -80,7 +80,7 @@ internal static class ResultsCommand
         var done = ReadRuns(runsFile).Select(Key).ToHashSet();
         foreach (string model in g.Models)
             foreach (string method in g.Methods)
-                foreach (string dist in method == "dense" ? ["-"] : g.Distributions)
+                foreach (string dist in method == "dense" ? ["-"] : method is "imp" or "kd-ticket" ? ["global"] : g.Distributions)
                     foreach (double s in method == "dense" ? [0.0] : g.Sparsities)
                         for (ulong seed = 1; seed <= (ulong)g.Seeds; seed++)
                         {
@@ -103,7 +103,9 @@ internal static class ResultsCommand
             Layers = sizes, Epochs = g.Epochs, Seed = seed, TrainLimit = g.TrainLimit,
             Method = new SparsityOptions
             {
-                Method = method, Sparsity = sparsity, Distribution = method == "dense" ? DensityDistribution.Uniform : LayerDensities.Parse(dist), ImpLevels = g.ImpLevels,
+                // IMP / KD tickets prune with one global threshold: the distribution does not apply ("global").
+                Method = method, Sparsity = sparsity, Distribution = dist is "-" or "global" ? DensityDistribution.Uniform : LayerDensities.Parse(dist), ImpLevels = g.ImpLevels,
+                GlobalPruning = true,
             },
         };
         var clock = Stopwatch.StartNew();
