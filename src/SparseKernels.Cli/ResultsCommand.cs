@@ -166,24 +166,24 @@ internal static class ResultsCommand
         {
             sb.AppendLine($"## {model}");
             sb.AppendLine();
-            sb.AppendLine("| method | distribution | sparsity | test acc (%) | n | time (s) | memory (MiB) | nnz | IMP levels (sparsity:acc) |");
-            sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+            sb.AppendLine("| epochs | method | distribution | sparsity | test acc (%) | n | time (s) | memory (MiB) | nnz | IMP levels (sparsity:acc), seed 1 |");
+            sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
             foreach (var grp in runs.Where(r => r.Model == model).GroupBy(r => (r.Method, r.Distribution, r.Sparsity, r.Epochs))
-                         .OrderBy(x => x.Key.Distribution).ThenBy(x => x.Key.Sparsity).ThenBy(x => Array.IndexOf(SparsityOptions.Methods.ToArray(), x.Key.Method)))
+                         .OrderBy(x => x.Key.Epochs).ThenBy(x => x.Key.Distribution).ThenBy(x => x.Key.Sparsity).ThenBy(x => Array.IndexOf(SparsityOptions.Methods.ToArray(), x.Key.Method)))
             {
                 var (mean, std) = Stats(grp.Select(r => 100 * r.TestAccuracy));
-                sb.AppendLine(string.Create(Inv, $"| {grp.Key.Method} | {grp.Key.Distribution} | {grp.Key.Sparsity:0.##} | {mean:F2} +- {std:F2} | {grp.Count()} | {grp.Average(r => r.TrainSeconds):F1} | {grp.Average(r => r.StateBytes) / (1 << 20):F2} | {grp.Average(r => (double)r.Nonzeros):N0} | {grp.First().Levels} |"));
+                sb.AppendLine(string.Create(Inv, $"| {grp.Key.Epochs} | {grp.Key.Method} | {grp.Key.Distribution} | {grp.Key.Sparsity:0.##} | {mean:F2} +- {std:F2} | {grp.Count()} | {grp.Average(r => r.TrainSeconds):F1} | {grp.Average(r => r.StateBytes) / (1 << 20):F2} | {grp.Average(r => (double)r.Nonzeros):N0} | {grp.OrderBy(r => r.Seed).First().Levels} |"));
             }
             sb.AppendLine();
         }
         string png = Path.ChangeExtension(md, ".png");
-        sb.AppendLine($"![test accuracy against sparsity]({Path.GetFileName(png)})");
+        sb.AppendLine($"![test accuracy against sparsity, {g.Epochs}-epoch runs]({Path.GetFileName(png)})");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(md))!);
         File.WriteAllText(md, sb.ToString());
-        Plot(runs, png);
+        Plot(runs.Where(r => r.Epochs == g.Epochs).ToList(), png, g.Epochs);
     }
 
-    private static void Plot(List<RunResult> runs, string png)
+    private static void Plot(List<RunResult> runs, string png, int epochs)
     {
         var plt = new ScottPlot.Plot();
         foreach (var model in runs.Select(r => r.Model).Distinct())
@@ -201,7 +201,7 @@ internal static class ResultsCommand
             var line = plt.Add.HorizontalLine(100 * d.Average(r => r.TestAccuracy));
             line.LegendText = $"dense {d.Key}";
         }
-        plt.Title("Fashion-MNIST test accuracy (solid: ERK, dashed: uniform)");
+        plt.Title($"Fashion-MNIST test accuracy after {epochs} epochs, mean over seeds (dashed: uniform)");
         plt.XLabel("sparsity (%)");
         plt.YLabel("test accuracy (%)");
         plt.ShowLegend();
