@@ -57,11 +57,13 @@ public static class AutogradSupport
             foreach (var w in wrt) if (!ReferenceEquals(w.Value.HostData, data[Array.IndexOf(wrt, w)])) Assert.Fail("the graph builder must reuse the same input arrays");
             return Objective(output.Value, r);
         }
+        double center = Eval();
         for (int i = 0; i < data.Length; i++)
         {
             var idx = Enumerable.Range(0, data[i].Length).OrderBy(_ => rng.Next()).Take(probes).ToArray();
             var fd = new double[idx.Length];
             var an = new float[idx.Length];
+            int kinks = 0;
             for (int j = 0; j < idx.Length; j++)
             {
                 float keep = data[i][idx[j]];
@@ -70,7 +72,20 @@ public static class AutogradSupport
                 data[i][idx[j]] = keep;
                 fd[j] = (plus - minus) / (2.0 * eps);
                 an[j] = analytic[i][idx[j]];
+                // A ReLU whose input crosses 0 within +-eps makes the function non-differentiable there: the one-sided
+                // differences then disagree by the jump in slope, which exceeds the central difference's own error.
+                // Such a probe proves nothing either way and is left out (a wrong gradient on a smooth stretch has
+                // agreeing one-sided differences and still fails). At most a quarter of the probes may be left out.
+                double right = (plus - center) / eps, left = (center - minus) / eps;
+                double err = Math.Abs(fd[j] - an[j]);
+                if (err > atol + rtol * Math.Abs(fd[j]) && Math.Abs(right - left) > 1.5 * err)
+                {
+                    TestContext.Out.WriteLine($"input {i} element {idx[j]}: kink within eps (one-sided {left:G4} / {right:G4}, analytic {an[j]:G4}); probe left out");
+                    fd[j] = an[j];
+                    kinks++;
+                }
             }
+            Assert.That(kinks, Is.LessThanOrEqualTo(idx.Length / 4), $"input {i}: {kinks} of {idx.Length} probes sit on a kink; the check would prove too little");
             Approx.AssertAllClose(an, fd, atol, rtol, $"gradient of input {i} (analytic vs central differences, eps {eps})");
         }
     }

@@ -11,7 +11,8 @@ internal static class OpsTestSupport
     /// <summary>A fresh seed, written to the test output so a failure can be replayed.</summary>
     public static Random FreshRandom()
     {
-        int seed = Random.Shared.Next();
+        // SPARSEKERNELS_TEST_SEED replays a failing run's seed (printed in its output).
+        int seed = int.TryParse(Environment.GetEnvironmentVariable("SPARSEKERNELS_TEST_SEED"), out int fixedSeed) ? fixedSeed : Random.Shared.Next();
         TestContext.Out.WriteLine($"seed: {seed}");
         return new Random(seed);
     }
