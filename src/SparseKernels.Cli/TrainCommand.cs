@@ -26,7 +26,27 @@ internal static class TrainCommand
         var wd = new Option<float>("--weight-decay") { Description = "L2 weight decay.", DefaultValueFactory = _ => 5e-4f };
         var nesterov = new Option<bool>("--nesterov") { Description = "Nesterov momentum (SGD)." };
         var schedule = new Option<string>("--schedule") { Description = "cosine, step (x0.1 every 10 epochs) or constant.", DefaultValueFactory = _ => "cosine" };
-        var init = new Option<string>("--init") { Description = "kaiming-normal, kaiming-uniform or glorot-uniform.", DefaultValueFactory = _ => "kaiming-normal" };
+        var init = new Option<string>("--init") { Description = "kaiming (kaiming-normal), kaiming-uniform, glorot (glorot-uniform), sparsity-aware or sparsity-aware-uniform.", DefaultValueFactory = _ => "kaiming-normal" };
+        var method = new Option<string?>("--method") { Description = "Sparse-training method: dense, static, set, rigl, snip, gmp, imp or kd-ticket (then --sparsity is one global value spread by --distribution)." };
+        var distribution = new Option<string>("--distribution") { Description = "Layer densities for --method: uniform, er or erk.", DefaultValueFactory = _ => "erk" };
+        var firstDense = new Option<bool>("--first-dense") { Description = "Keep the first layer dense (--method)." };
+        var lastDense = new Option<bool>("--last-dense") { Description = "Keep the last layer dense (--method)." };
+        var updateEvery = new Option<int>("--update-every") { Description = "RigL/SET: steps between mask updates (dT).", DefaultValueFactory = _ => 100 };
+        var endFraction = new Option<double>("--end-fraction") { Description = "RigL/SET: stop mask updates at this fraction of training (T_end).", DefaultValueFactory = _ => 0.75 };
+        var alpha = new Option<double>("--alpha") { Description = "RigL/SET: initial drop fraction.", DefaultValueFactory = _ => 0.3 };
+        var gmpEvery = new Option<int>("--gmp-every") { Description = "GMP: prune every n steps.", DefaultValueFactory = _ => 100 };
+        var gmpStart = new Option<double>("--gmp-start") { Description = "GMP: first pruning step as a fraction of training (t0).", DefaultValueFactory = _ => 0.0 };
+        var gmpEnd = new Option<double>("--gmp-end") { Description = "GMP: last pruning step as a fraction of training (t_end).", DefaultValueFactory = _ => 0.75 };
+        var csrBelow = new Option<double>("--csr-below-density") { Description = "GMP/IMP: a layer becomes CSR below this density (stand-in for the dispatch crossover).", DefaultValueFactory = _ => 0.3 };
+        var impLevels = new Option<int>("--imp-levels") { Description = "IMP/KD ticket: pruning levels L (the run trains --epochs per level, L + 1 levels).", DefaultValueFactory = _ => 5 };
+        var pruneFraction = new Option<double>("--prune-fraction") { Description = "IMP: fraction of the remaining weights pruned per level (0 = reach --sparsity after L levels).", DefaultValueFactory = _ => 0.0 };
+        var rewindStep = new Option<long>("--rewind-step") { Description = "IMP/KD ticket: rewind survivors to their values at this step (0 = original lottery ticket).", DefaultValueFactory = _ => 0L };
+        var noRewind = new Option<bool>("--no-rewind") { Description = "IMP/KD ticket: retrain the pruned weights from where they are (KD alone)." };
+        var perLayer = new Option<bool>("--per-layer-pruning") { Description = "IMP: prune per layer under --distribution instead of one global threshold." };
+        var kdTemp = new Option<float>("--kd-temperature") { Description = "KD ticket: distillation temperature.", DefaultValueFactory = _ => 4f };
+        var kdAlpha = new Option<float>("--kd-alpha") { Description = "KD ticket: weight of the soft-label term.", DefaultValueFactory = _ => 0.9f };
+        var zap = new Option<string?>("--zap") { Description = "Zapping: re-initialise the output layer, all or k:N random classes." };
+        var zapEvery = new Option<int>("--zap-every") { Description = "Zapping: every N epochs.", DefaultValueFactory = _ => 1 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of patterns, initialisation and shuffling.", DefaultValueFactory = _ => 1UL };
         var device = new Option<string>("--device") { Description = "auto (GPU if there is one, else CPU), cpu, cuda or emulated (slow; for tests).", DefaultValueFactory = _ => "auto" };
         var data = new Option<string>("--data") { Description = "Folder of the Fashion-MNIST gzip IDX files.", DefaultValueFactory = _ => FashionMnist.DefaultFolder };
@@ -36,8 +56,10 @@ internal static class TrainCommand
         var trainLimit = new Option<int>("--train-limit") { Description = "Use only the first N training samples (0 = all).", DefaultValueFactory = _ => 0 };
         var testLimit = new Option<int>("--test-limit") { Description = "Use only the first N test samples (0 = all).", DefaultValueFactory = _ => 0 };
         var command = new Command("train", "Train an MLP (dense or sparse layers) on Fashion-MNIST. With no options: the README's main job (784-300-100-10, dense vs 90 % sparse, 3 epochs).");
-        foreach (var o in new Option[] { layers, sparsity, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, init, seed, device, data, output, resume, threads, trainLimit, testLimit })
+        foreach (var o in new Option[] { layers, sparsity, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, init, seed, device, data, output, resume, threads, trainLimit, testLimit,
+                                          method, distribution, firstDense, lastDense, updateEvery, endFraction, alpha, gmpEvery, gmpStart, gmpEnd, csrBelow, impLevels, pruneFraction, rewindStep, noRewind, perLayer, kdTemp, kdAlpha, zap, zapEvery })
             command.Options.Add(o);
+        command.Subcommands.Add(ResultsCommand.Create());
         command.SetAction(parse =>
         {
             try
@@ -55,8 +77,27 @@ internal static class TrainCommand
                     Schedule = parse.GetValue(schedule)!, Init = parse.GetValue(init)!, Seed = parse.GetValue(seed),
                     OutputFolder = parse.GetValue(output), Resume = parse.GetValue(resume),
                     TrainLimit = parse.GetValue(trainLimit), TestLimit = parse.GetValue(testLimit),
+                    Zap = parse.GetValue(zap), ZapEvery = parse.GetValue(zapEvery),
                 };
-                bool mainJob = parse.GetValue(layers) is null && parse.GetValue(sparsity) is null && parse.GetValue(output) is null && !baseOptions.Resume;
+                if (parse.GetValue(method) is { } name)
+                {
+                    var sp = baseOptions.Sparsity;
+                    if (sp.Length != 1) throw new ArgumentException($"--method {name} takes one global --sparsity (spread by --distribution); got {sp.Length} values.");
+                    baseOptions = baseOptions with
+                    {
+                        Method = new SparseKernels.Sparsity.SparsityOptions
+                        {
+                            Method = name.ToLowerInvariant(), Sparsity = sp[0], Distribution = SparseKernels.Sparsity.LayerDensities.Parse(parse.GetValue(distribution)!),
+                            FirstLayerDense = parse.GetValue(firstDense), LastLayerDense = parse.GetValue(lastDense),
+                            UpdateEvery = parse.GetValue(updateEvery), EndFraction = parse.GetValue(endFraction), Alpha = parse.GetValue(alpha),
+                            GmpEvery = parse.GetValue(gmpEvery), GmpStartFraction = parse.GetValue(gmpStart), GmpEndFraction = parse.GetValue(gmpEnd),
+                            CsrBelowDensity = parse.GetValue(csrBelow), ImpLevels = parse.GetValue(impLevels), PruneFraction = parse.GetValue(pruneFraction),
+                            RewindStep = parse.GetValue(rewindStep), Rewind = !parse.GetValue(noRewind), GlobalPruning = !parse.GetValue(perLayer),
+                            KdTemperature = parse.GetValue(kdTemp), KdAlpha = parse.GetValue(kdAlpha),
+                        },
+                    };
+                }
+                bool mainJob = parse.GetValue(layers) is null && parse.GetValue(sparsity) is null && parse.GetValue(output) is null && !baseOptions.Resume && baseOptions.Method is null && baseOptions.Zap is null;
                 return Run(baseOptions, parse.GetValue(device)!, parse.GetValue(data)!, mainJob);
             }
             catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or CheckpointException or InvalidOperationException or IOException)
@@ -152,33 +193,38 @@ internal static class TrainCommand
     private static IReadOnlyList<EpochMetrics> TrainOne(RunOptions options, ITensorBackend backend, ImageDataset train, ImageDataset test, string label)
     {
         using var run = new TrainingRun(options, backend, train, test);
-        string sp = string.Join(",", options.SparsityPerLayer().Select(x => x.ToString("0.##", CultureInfo.InvariantCulture)));
+        string sp = options.Method is { } mo
+            ? $"{mo.Method} {mo.Sparsity.ToString("0.###", CultureInfo.InvariantCulture)} {mo.Distribution} (nnz {string.Join('/', mo.Counts(options.Layers))})"
+            : string.Join(",", options.SparsityPerLayer().Select(x => x.ToString("0.##", CultureInfo.InvariantCulture)));
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(label)}[/]: {string.Join('-', options.Layers)}, sparsity {sp}, {options.Optimizer}{(options.Nesterov ? " (Nesterov)" : "")} lr {options.LearningRate} {options.Schedule}, batch {options.BatchSize}, seed {options.Seed}" +
                                (run.EpochsDone > 0 ? $", resumed after epoch {run.EpochsDone}" : ""));
         AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
             .Start(ctx =>
             {
-                while (run.EpochsDone < options.Epochs)
+                while (run.EpochsDone < run.TotalEpochs)
                 {
                     int e = run.EpochsDone;
-                    var task = ctx.AddTask($"epoch {e + 1}/{options.Epochs}", maxValue: run.Trainer.StepsPerEpoch);
+                    var task = ctx.AddTask($"epoch {e + 1}/{run.TotalEpochs}", maxValue: run.Trainer.StepsPerEpoch);
                     void OnStep(StepProgress p)
                     {
                         task.Value = p.Step;
-                        task.Description = $"epoch {p.Epoch + 1}/{options.Epochs} loss {p.RunningLoss:F4} acc {p.RunningAccuracy:P1} {p.StepsPerSecond:F0} steps/s";
+                        task.Description = $"epoch {p.Epoch + 1}/{run.TotalEpochs} loss {p.RunningLoss:F4} acc {p.RunningAccuracy:P1} {p.StepsPerSecond:F0} steps/s";
                     }
                     run.Trainer.Progress += OnStep;
                     run.Run(stopAfterEpochs: e + 1);
                     run.Trainer.Progress -= OnStep;
                     var m = run.Metrics[^1];
-                    task.Description = $"epoch {m.Epoch}/{options.Epochs} train loss {m.TrainLoss:F4} acc {m.TrainAccuracy:P1} | test acc {m.TestAccuracy:P2} | {m.EpochSeconds:F1} s";
+                    task.Description = $"epoch {m.Epoch}/{run.TotalEpochs} train loss {m.TrainLoss:F4} acc {m.TrainAccuracy:P1} | test acc {m.TestAccuracy:P2} | {m.EpochSeconds:F1} s";
                     task.StopTask();
                 }
             });
         foreach (var m in run.Metrics)
             AnsiConsole.MarkupLine($"  epoch {m.Epoch}: train loss {m.TrainLoss:F4}, train acc {m.TrainAccuracy:P2}, test acc {m.TestAccuracy:P2}, nnz {string.Join('/', m.NnzPerLayer)}, {m.EpochSeconds:F2} s, {m.StepMilliseconds:F2} ms/step" +
                                    (m.PeakDeviceBytes > 0 ? $", peak device memory {m.PeakDeviceBytes / (1 << 20)} MiB" : ""));
+        if (run.Method is SparseKernels.Sparsity.LotteryTicket lt)
+            foreach (var level in lt.Levels)
+                AnsiConsole.MarkupLine($"  level {level.Level}: sparsity {level.Sparsity:P2}, {level.Nonzeros:N0} nonzeros, test acc {level.TestAccuracy:P2}");
         if (options.OutputFolder is { } dir && run.MetricsJsonLines.Count > 0)
         {
             string png = Path.Combine(dir, "plot.png");

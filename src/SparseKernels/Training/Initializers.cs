@@ -57,13 +57,15 @@ public sealed class GlorotUniform : IWeightInitializer
 
 public static class Initializers
 {
-    public static IReadOnlyList<string> Names { get; } = ["kaiming-normal", "kaiming-uniform", "glorot-uniform"];
+    public static IReadOnlyList<string> Names { get; } = ["kaiming-normal", "kaiming-uniform", "glorot-uniform", "sparsity-aware", "sparsity-aware-uniform"];
 
     public static IWeightInitializer ByName(string name) => name.ToLowerInvariant() switch
     {
         "kaiming-normal" or "kaiming" => new KaimingNormal(),
         "kaiming-uniform" => new KaimingUniform(),
         "glorot-uniform" or "glorot" or "xavier" => new GlorotUniform(),
+        "sparsity-aware" or "sparsity-aware-normal" => new Sparsity.SparsityAwareInit(uniform: false),
+        "sparsity-aware-uniform" => new Sparsity.SparsityAwareInit(uniform: true),
         _ => throw new ArgumentException($"Unknown initializer '{name}'; known: {string.Join(", ", Names)}.", nameof(name)),
     };
 }

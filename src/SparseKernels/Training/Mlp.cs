@@ -32,9 +32,47 @@ public sealed class MlpLayer : IDisposable
     public int In { get; }
     public int Out { get; }
     public bool IsSparse => Sparse is not null;
-    public SparseWeight? Sparse { get; }
-    internal DenseTensor? DenseWeightTensor { get; }
-    public Parameter Weight { get; }
+    public SparseWeight? Sparse { get; private set; }
+    internal DenseTensor? DenseWeightTensor { get; private set; }
+    public Parameter Weight { get; private set; }
+    /// <summary>When set, <see cref="Forward"/> keeps the layer's input and its pre-bias output (whose gradient is dY
+    /// after backward) in <see cref="LastInput"/>/<see cref="LastOutput"/>, for gradient-based growth (RigL, SNIP).</summary>
+    public bool CaptureActivations { get; set; }
+    public Var? LastInput { get; private set; }
+    public Var? LastOutput { get; private set; }
+
+    /// <summary>
+    /// Replaces the weight (a new CSR pattern, or dense to CSR and back: sparsity methods) and its optimizer state
+    /// (one tensor per slot, as long as the new weight; empty = fresh). The weight is given on the host and moved to
+    /// the model's backend; the old weight, its gradient and its state are disposed.
+    /// </summary>
+    public void ReplaceWeight(ITensorBackend backend, CsrMatrix? hostCsr, DenseTensor? hostDense, DenseTensor[] state)
+    {
+        if ((hostCsr is null) == (hostDense is null)) throw new ArgumentException($"layer{Index}: give either a CSR or a dense weight.");
+        int rows = hostCsr?.Rows ?? hostDense!.Rows, cols = hostCsr?.Cols ?? hostDense!.Cols;
+        if (rows != Out || cols != In) throw new ArgumentException($"layer{Index} is {Out}x{In} but the new weight is {rows}x{cols}.");
+        var oldSparse = Sparse; var oldDense = DenseWeightTensor; var oldWeight = Weight;
+        if (hostCsr is not null)
+        {
+            Sparse = new SparseWeight(hostCsr, backend);
+            DenseWeightTensor = null;
+            Weight = new Parameter($"layer{Index}.weight(csr)", Sparse.Values);
+        }
+        else
+        {
+            var d = backend.Device is null ? hostDense! : backend.Upload(hostDense!);
+            Sparse = null;
+            DenseWeightTensor = d;
+            Weight = new Parameter($"layer{Index}.weight", Var.Parameter(d));
+        }
+        foreach (var s in state)
+            if (s.Length != Weight.Value.Length) throw new ArgumentException($"layer{Index}: optimizer state of {s.Length} values for {Weight.Value.Length} weights.");
+        Weight.State = state;
+        oldWeight.Var.ZeroGrad();
+        foreach (var s in oldWeight.State) s.Dispose();
+        oldSparse?.Dispose();
+        if (oldSparse is null && oldDense is not null && oldDense.IsOnDevice) oldDense.Dispose();
+    }
     public Parameter Bias { get; }
     /// <summary>Stored weights (nnz for a sparse layer, in*out for a dense one).</summary>
     public long WeightCount => Sparse?.Nnz ?? (long)In * Out;
@@ -42,6 +80,7 @@ public sealed class MlpLayer : IDisposable
     public Var Forward(Tape t, Var x)
     {
         var y = Sparse is not null ? Fn.SparseLinear(t, x, Sparse) : Fn.Linear(t, x, Weight.Var);
+        if (CaptureActivations) { LastInput = x; LastOutput = y; }
         return Fn.BiasAdd(t, y, Bias.Var);
     }
 

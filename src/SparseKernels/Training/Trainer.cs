@@ -14,7 +14,14 @@ public sealed record TrainConfig
 }
 
 /// <summary>What a per-step hook sees: after backward (gradients present), before the optimizer step.</summary>
-public sealed record StepContext(Mlp Model, Optimizer Optimizer, int Epoch, int Step, int StepsPerEpoch, long GlobalStep, float Loss);
+public sealed record StepContext(Mlp Model, Optimizer Optimizer, int Epoch, int Step, int StepsPerEpoch, long GlobalStep, float Loss)
+{
+    /// <summary>Set by a hook in <see cref="IStepHook.BeforeOptimizerStep"/> to skip this step's weight update (RigL:
+    /// no update on a mask-update step); the gradients are then dropped.</summary>
+    public bool SkipOptimizerStep { get; set; }
+    /// <summary>Total steps of the run (epochs x steps per epoch).</summary>
+    public long TotalSteps { get; init; }
+}
 
 /// <summary>Called every training step; a sparsity method (RigL etc., next issue) plugs in here.</summary>
 public interface IStepHook
@@ -56,6 +63,8 @@ public sealed class Trainer
     public BatchSource Test { get; }
     public TrainRng Rng { get; }
     public List<IStepHook> Hooks { get; } = [];
+    /// <summary>The training loss (tape, logits, batch x, labels) -> scalar; null = mean softmax cross-entropy. KD tickets set it.</summary>
+    public Func<Tape, Var, DenseTensor, Labels, Var>? LossFunction { get; set; }
     public event Action<StepProgress>? Progress;
 
     public int StepsPerEpoch => (Train.Data.Count + Config.BatchSize - 1) / Config.BatchSize;
@@ -82,13 +91,14 @@ public sealed class Trainer
             using (var t = new Tape(b))
             {
                 var logits = Model.Forward(t, t.Constant(x));
-                var l = Fn.Mean(t, Fn.SoftmaxCrossEntropy(t, logits, labels));
+                var l = LossFunction?.Invoke(t, logits, x, labels) ?? Fn.Mean(t, Fn.SoftmaxCrossEntropy(t, logits, labels));
                 t.Backward(l);
                 loss = l.Value.ToArray()[0];
                 correct += Correct(logits.Value, labels);
-                var ctx = new StepContext(Model, Optimizer, epoch, step, steps, (long)epoch * steps + step, loss);
+                var ctx = new StepContext(Model, Optimizer, epoch, step, steps, (long)epoch * steps + step, loss) { TotalSteps = (long)Config.Epochs * steps };
                 foreach (var h in Hooks) h.BeforeOptimizerStep(ctx);
-                Optimizer.Step(b, Model.Parameters);
+                if (!ctx.SkipOptimizerStep) Optimizer.Step(b, Model.Parameters);
+                else foreach (var p in Model.Parameters) p.Var.ZeroGrad();
                 foreach (var h in Hooks) h.AfterOptimizerStep(ctx);
             }
             lossSum += (double)loss * idx.Length;

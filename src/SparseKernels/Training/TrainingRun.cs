@@ -27,6 +27,12 @@ public sealed record RunOptions
     public int TestLimit { get; init; }
     public string? OutputFolder { get; init; }
     public bool Resume { get; init; }
+    /// <summary>A sparse-training method (Sparsity/): when set, it decides the layer densities (its Sparsity and
+    /// Distribution) and <see cref="Sparsity"/> above is ignored. null = the plain run (uniform per-layer sparsity).</summary>
+    public Sparsity.SparsityOptions? Method { get; init; }
+    /// <summary>Zapping of the output layer: null = off, "all" or "k:N"; every <see cref="ZapEvery"/> epochs.</summary>
+    public string? Zap { get; init; }
+    public int ZapEvery { get; init; } = 1;
 
     public double[] SparsityPerLayer()
     {
@@ -54,7 +60,16 @@ public sealed class TrainingRun : IDisposable
         if (options.Epochs < 0) throw new ArgumentException($"--epochs is {options.Epochs}; it must be >= 0.");
         if (options.BatchSize <= 0) throw new ArgumentException($"--batch-size is {options.BatchSize}; it must be positive.");
         if (!(options.LearningRate > 0)) throw new ArgumentException($"--lr is {options.LearningRate}; it must be positive.");
-        var sparsity = options.SparsityPerLayer();
+        if (options.Method is { } mo)
+        {
+            mo.Validate();
+            if (options.Resume && mo.Method is "gmp" or "imp" or "kd-ticket")
+                throw new ArgumentException($"--resume is not supported for --method {mo.Method} (its masks and levels are not checkpointed yet); start a new run.");
+        }
+        var sparsity = options.Method is { } m0 ? Sparsity.Methods.InitialSparsity(m0, options.Layers) : options.SparsityPerLayer();
+        var expectedSparse = options.Method is { Method: "snip" } m1
+            ? m1.Counts(options.Layers).Select((c, i) => c < (long)options.Layers[i] * options.Layers[i + 1]).ToArray()
+            : sparsity.Select(x => x > 0).ToArray();
         if (options.TrainLimit > 0) train = train.Take(options.TrainLimit);
         if (options.TestLimit > 0) test = test.Take(options.TestLimit);
         if (options.Layers[0] != train.Features) throw new ArgumentException($"--layers starts with {options.Layers[0]} inputs but the data has {train.Features} features per sample.");
@@ -77,7 +92,7 @@ public sealed class TrainingRun : IDisposable
         if (options.Resume)
         {
             if (ckpt is null) throw new ArgumentException("--resume needs --output (the folder holding checkpoint.bin).");
-            var (model, state) = Checkpoint.Load(ckpt, backend, options.Layers, sparsity.Select(s => s > 0).ToArray(), Optimizer, Rng);
+            var (model, state) = Checkpoint.Load(ckpt, backend, options.Layers, expectedSparse, Optimizer, Rng);
             Model = model;
             EpochsDone = state.EpochsDone;
             _jsonLines.AddRange(state.MetricsJsonLines);
@@ -90,8 +105,33 @@ public sealed class TrainingRun : IDisposable
         }
         TrainBatches = new BatchSource(train, backend);
         TestBatches = new BatchSource(test, backend);
-        Trainer = new Trainer(Model, Optimizer, schedule, new TrainConfig { Epochs = options.Epochs, BatchSize = options.BatchSize, LearningRate = options.LearningRate, Seed = options.Seed },
+        TotalEpochs = options.Epochs;
+        Method = options.Method is { } mo2 ? Sparsity.Methods.Create(mo2 with { Seed = options.Seed }) : null;
+        if (Method is Sparsity.LotteryTicket)
+        {
+            TotalEpochs = Sparsity.LotteryTicket.TotalEpochs(options.Epochs, options.Method!.ImpLevels);
+            schedule = new LevelSchedule(schedule, options.Epochs);
+        }
+        Trainer = new Trainer(Model, Optimizer, schedule, new TrainConfig { Epochs = TotalEpochs, BatchSize = options.BatchSize, LearningRate = options.LearningRate, Seed = options.Seed },
                               TrainBatches, TestBatches, Rng);
+        if (Method is not null)
+        {
+            Method.Attach(Model, Trainer);
+            Trainer.Hooks.Add(Method);
+        }
+        if (options.Zap is { } zap)
+            Trainer.Hooks.Add(new Sparsity.Zapping(options.ZapEvery, Sparsity.Zapping.ParseClasses(zap), Initializers.ByName(options.Init), options.Seed));
+    }
+
+    /// <summary>The sparsity method's hook (null for a plain run, dense or static).</summary>
+    public Sparsity.SparsityMethod? Method { get; }
+    /// <summary>Epochs the run trains: Options.Epochs, or Epochs x (levels + 1) for IMP / KD tickets.</summary>
+    public int TotalEpochs { get; }
+
+    /// <summary>Restarts the inner schedule every <c>every</c> epochs (each IMP level trains with a fresh schedule).</summary>
+    private sealed class LevelSchedule(ILrSchedule inner, int every) : ILrSchedule
+    {
+        public float At(float baseLr, int epoch, int step, int stepsPerEpoch, int epochs) => inner.At(baseLr, epoch % every, step, stepsPerEpoch, every);
     }
 
     public RunOptions Options { get; }
@@ -109,12 +149,21 @@ public sealed class TrainingRun : IDisposable
     /// <summary>Trains the remaining epochs (up to Options.Epochs), writing outputs after each.</summary>
     public IReadOnlyList<EpochMetrics> Run(int? stopAfterEpochs = null)
     {
-        int last = stopAfterEpochs is int s ? Math.Min(s, Options.Epochs) : Options.Epochs;
+        int last = stopAfterEpochs is int s ? Math.Min(s, TotalEpochs) : TotalEpochs;
         while (EpochsDone < last)
         {
             var m = Trainer.RunEpoch(EpochsDone);
             EpochsDone++;
             Metrics.Add(m);
+            if (Method is Sparsity.LotteryTicket lt)
+            {
+                lt.EpochDone(Model, m);
+                if (Options.OutputFolder is { } od)
+                {
+                    Directory.CreateDirectory(od);
+                    WriteAtomically(Path.Combine(od, "levels.json"), JsonSerializer.Serialize(lt.Levels));
+                }
+            }
             _jsonLines.Add(ToJson(m));
             WriteOutputs();
         }
@@ -163,6 +212,7 @@ public sealed class TrainingRun : IDisposable
     {
         TrainBatches.Dispose();
         TestBatches.Dispose();
+        (Method as IDisposable)?.Dispose();
         Model.Dispose();
     }
 }

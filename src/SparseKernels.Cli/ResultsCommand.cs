@@ -1,0 +1,210 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using SparseKernels.Autograd;
+using SparseKernels.Sparsity;
+using SparseKernels.Training;
+using Spectre.Console;
+
+namespace SparseKernels.Cli;
+
+/// <summary>
+/// <c>train results</c>: runs the sparse-training grid of issue 7 (models x methods x sparsities x distributions x
+/// seeds) on the CPU and writes docs/results.md (mean +- std test accuracy, training time, memory) with a plot
+/// (docs/results.png). Every finished run is appended to a JSON-lines file first, so an interrupted grid keeps its
+/// runs, a rerun skips them, and --render-only redraws the table from the file.
+/// </summary>
+internal static class ResultsCommand
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public sealed record RunResult(string Model, string Method, string Distribution, double Sparsity, ulong Seed, int Epochs,
+        double TestAccuracy, double TrainSeconds, long StateBytes, long PeakBytes, long Nonzeros, long Weights, string Levels);
+
+    public static Command Create()
+    {
+        var models = new Option<string>("--models") { Description = "Models separated by ';', e.g. 784-300-100-10;784-1024-1024-10.", DefaultValueFactory = _ => "784-300-100-10;784-1024-1024-10" };
+        var methods = new Option<string>("--methods") { Description = "Methods separated by ','.", DefaultValueFactory = _ => string.Join(',', SparsityOptions.Methods) };
+        var sparsities = new Option<string>("--sparsities") { Description = "Sparsities separated by ','.", DefaultValueFactory = _ => "0.8,0.9,0.95,0.98" };
+        var distributions = new Option<string>("--distributions") { Description = "Layer distributions separated by ','.", DefaultValueFactory = _ => "erk,uniform" };
+        var seeds = new Option<int>("--seeds") { Description = "Seeds per configuration (1..N).", DefaultValueFactory = _ => 3 };
+        var epochs = new Option<int>("--epochs") { Description = "Epochs per run (per level for IMP / KD tickets).", DefaultValueFactory = _ => 20 };
+        var impLevels = new Option<int>("--imp-levels") { Description = "IMP / KD ticket levels.", DefaultValueFactory = _ => 5 };
+        var trainLimit = new Option<int>("--train-limit") { Description = "Use only the first N training samples (0 = all).", DefaultValueFactory = _ => 0 };
+        var threads = new Option<int>("--threads") { Description = "CPU threads (0 = all cores).", DefaultValueFactory = _ => 0 };
+        var output = new Option<string>("--output", "-o") { Description = "The Markdown file; the plot and the runs file go beside it.", DefaultValueFactory = _ => "docs/results.md" };
+        var data = new Option<string>("--data") { Description = "Folder of the Fashion-MNIST gzip IDX files.", DefaultValueFactory = _ => FashionMnist.DefaultFolder };
+        var renderOnly = new Option<bool>("--render-only") { Description = "Only redraw the table and plot from the runs file." };
+        var note = new Option<string?>("--note") { Description = "A paragraph placed under the title (what the grid was, what is missing)." };
+        var command = new Command("results", "Run the sparse-training results grid (issue 7) and write docs/results.md with a plot; options shrink the grid.");
+        foreach (var o in new Option[] { models, methods, sparsities, distributions, seeds, epochs, impLevels, trainLimit, threads, output, data, renderOnly, note }) command.Options.Add(o);
+        command.SetAction(parse =>
+        {
+            try
+            {
+                int t = parse.GetValue(threads);
+                if (t > 0) Cpu.CpuBackend.MaxDegreeOfParallelism = t;
+                string md = parse.GetValue(output)!;
+                string runsFile = Path.ChangeExtension(md, ".runs.jsonl");
+                var grid = new Grid(
+                    parse.GetValue(models)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                    parse.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(m => m.ToLowerInvariant()).ToArray(),
+                    parse.GetValue(sparsities)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => double.Parse(s, Inv)).ToArray(),
+                    parse.GetValue(distributions)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToArray(),
+                    parse.GetValue(seeds), parse.GetValue(epochs), parse.GetValue(impLevels), parse.GetValue(trainLimit));
+                foreach (var m in grid.Methods)
+                    if (!SparsityOptions.Methods.Contains(m)) throw new ArgumentException($"--methods: unknown method '{m}'; use {string.Join(", ", SparsityOptions.Methods)}.");
+                foreach (var d in grid.Distributions) LayerDensities.Parse(d);
+                if (!parse.GetValue(renderOnly)) RunGrid(grid, parse.GetValue(data)!, runsFile, md, parse.GetValue(note));
+                Render(ReadRuns(runsFile), md, parse.GetValue(note), grid);
+                AnsiConsole.MarkupLine($"wrote {Markup.Escape(md)} and {Markup.Escape(Path.ChangeExtension(md, ".png"))}");
+                return 0;
+            }
+            catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or IOException or FormatException)
+            {
+                AnsiConsole.MarkupLine($"[red]train results: {Markup.Escape(e.Message)}[/]");
+                return 2;
+            }
+        });
+        return command;
+    }
+
+    public sealed record Grid(string[] Models, string[] Methods, double[] Sparsities, string[] Distributions, int Seeds, int Epochs, int ImpLevels, int TrainLimit);
+
+    private static void RunGrid(Grid g, string dataFolder, string runsFile, string md, string? note)
+    {
+        var (train, test) = FashionMnist.Load(dataFolder);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(runsFile))!);
+        var done = ReadRuns(runsFile).Select(Key).ToHashSet();
+        foreach (string model in g.Models)
+            foreach (string method in g.Methods)
+                foreach (string dist in method == "dense" ? ["-"] : method is "imp" or "kd-ticket" ? ["global"] : g.Distributions)
+                    foreach (double s in method == "dense" ? [0.0] : g.Sparsities)
+                        for (ulong seed = 1; seed <= (ulong)g.Seeds; seed++)
+                        {
+                            var key = $"{model}|{method}|{dist}|{s.ToString("R", Inv)}|{seed}|{g.Epochs}";
+                            if (done.Contains(key)) continue;
+                            var r = RunOne(model, method, dist, s, seed, g, train, test);
+                            File.AppendAllText(runsFile, JsonSerializer.Serialize(r) + "\n");
+                            AnsiConsole.MarkupLine(Markup.Escape($"{model} {method} {dist} {s:0.##} seed {seed}: test acc {r.TestAccuracy:P2}, {r.TrainSeconds:F1} s, nnz {r.Nonzeros:N0}"));
+                            Render(ReadRuns(runsFile), md, note, g);
+                        }
+    }
+
+    private static string Key(RunResult r) => $"{r.Model}|{r.Method}|{r.Distribution}|{r.Sparsity.ToString("R", Inv)}|{r.Seed}|{r.Epochs}";
+
+    private static RunResult RunOne(string model, string method, string dist, double sparsity, ulong seed, Grid g, ImageDataset train, ImageDataset test)
+    {
+        int[] sizes = model.Split('-').Select(x => int.Parse(x, Inv)).ToArray();
+        var options = new RunOptions
+        {
+            Layers = sizes, Epochs = g.Epochs, Seed = seed, TrainLimit = g.TrainLimit,
+            Method = new SparsityOptions
+            {
+                // IMP / KD tickets prune with one global threshold: the distribution does not apply ("global").
+                Method = method, Sparsity = sparsity, Distribution = dist is "-" or "global" ? DensityDistribution.Uniform : LayerDensities.Parse(dist), ImpLevels = g.ImpLevels,
+                GlobalPruning = true,
+            },
+        };
+        var clock = Stopwatch.StartNew();
+        using var run = new TrainingRun(options, CpuTensorBackend.Instance, train, test);
+        var m = run.Run();
+        double seconds = clock.Elapsed.TotalSeconds;
+        long weights = run.Model.Layers.Sum(l => (long)l.In * l.Out);
+        long nnz = 0, state = 0;
+        int slots = run.Optimizer.StateSlots;
+        foreach (var l in run.Model.Layers)
+        {
+            if (l.Sparse is { } sw)
+            {
+                nnz += sw.Nnz;
+                // values, columns, the transpose's values and columns, the permutation, both row-offset arrays, optimizer state
+                state += sw.Nnz * (5L + slots) * 4 + (l.Out + 1 + l.In + 1) * 4L;
+            }
+            else
+            {
+                var v = l.Weight.Value.ToArray();
+                nnz += v.LongCount(x => x != 0);
+                state += (long)l.In * l.Out * (1 + slots) * 4;
+            }
+            state += l.Out * (1 + slots) * 4L;
+        }
+        string levels = run.Method is LotteryTicket lt ? string.Join(" ", lt.Levels.Select(x => $"{x.Sparsity:P0}:{x.TestAccuracy:P1}")) : "";
+        return new RunResult(model, method, dist, sparsity, seed, g.Epochs, m[^1].TestAccuracy, seconds, state,
+            Math.Max(m.Max(x => x.PeakDeviceBytes), 0), nnz, weights, levels);
+    }
+
+    public static List<RunResult> ReadRuns(string runsFile)
+        => File.Exists(runsFile) ? File.ReadAllLines(runsFile).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<RunResult>(l)!).ToList() : [];
+
+    private static (double Mean, double Std) Stats(IEnumerable<double> xs)
+    {
+        var a = xs.ToArray();
+        double mean = a.Average();
+        double std = a.Length > 1 ? Math.Sqrt(a.Sum(x => (x - mean) * (x - mean)) / (a.Length - 1)) : 0;
+        return (mean, std);
+    }
+
+    public static void Render(List<RunResult> runs, string md, string? note, Grid g)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("# Sparse-training results (issue 7)");
+        sb.AppendLine();
+        sb.AppendLine("Fashion-MNIST, CPU backend, SGD (momentum 0.9, weight decay 5e-4, lr 0.05 cosine, batch 128). Regenerate with");
+        sb.AppendLine($"`dotnet run --project src/SparseKernels.Cli -c Release -- train results --models \"{string.Join(';', g.Models)}\" --methods {string.Join(',', g.Methods)} --sparsities {string.Join(',', g.Sparsities.Select(s => s.ToString(Inv)))} --distributions {string.Join(',', g.Distributions)} --seeds {g.Seeds} --epochs {g.Epochs} --imp-levels {g.ImpLevels}{(g.TrainLimit > 0 ? $" --train-limit {g.TrainLimit}" : "")}`");
+        sb.AppendLine("(finished runs are kept in `results.runs.jsonl` beside this file and skipped on a rerun; `--render-only` redraws).");
+        sb.AppendLine();
+        if (note is not null) { sb.AppendLine(note); sb.AppendLine(); }
+        sb.AppendLine("Accuracy: test accuracy after the last epoch, mean +- sample std over seeds (n = seeds). Time: wall-clock seconds of the whole");
+        sb.AppendLine("run (all IMP levels for imp / kd-ticket) on 2 shared cores. Memory: bytes of the model's weights, indices and optimizer state");
+        sb.AppendLine("at the end (CSR layers also hold their transpose and permutation; a masked-dense layer stores every weight) - the CPU has no");
+        sb.AppendLine("per-run peak counter; device runs would report `peak_device_bytes`. nnz: nonzero weights at the end.");
+        sb.AppendLine();
+        foreach (var model in runs.Select(r => r.Model).Distinct())
+        {
+            sb.AppendLine($"## {model}");
+            sb.AppendLine();
+            sb.AppendLine("| epochs | method | distribution | sparsity | test acc (%) | n | time (s) | memory (MiB) | nnz | IMP levels (sparsity:acc), seed 1 |");
+            sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+            foreach (var grp in runs.Where(r => r.Model == model).GroupBy(r => (r.Method, r.Distribution, r.Sparsity, r.Epochs))
+                         .OrderBy(x => x.Key.Epochs).ThenBy(x => x.Key.Distribution).ThenBy(x => x.Key.Sparsity).ThenBy(x => Array.IndexOf(SparsityOptions.Methods.ToArray(), x.Key.Method)))
+            {
+                var (mean, std) = Stats(grp.Select(r => 100 * r.TestAccuracy));
+                sb.AppendLine(string.Create(Inv, $"| {grp.Key.Epochs} | {grp.Key.Method} | {grp.Key.Distribution} | {grp.Key.Sparsity:0.##} | {mean:F2} +- {std:F2} | {grp.Count()} | {grp.Average(r => r.TrainSeconds):F1} | {grp.Average(r => r.StateBytes) / (1 << 20):F2} | {grp.Average(r => (double)r.Nonzeros):N0} | {grp.OrderBy(r => r.Seed).First().Levels} |"));
+            }
+            sb.AppendLine();
+        }
+        string png = Path.ChangeExtension(md, ".png");
+        sb.AppendLine($"![test accuracy against sparsity, {g.Epochs}-epoch runs]({Path.GetFileName(png)})");
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(md))!);
+        File.WriteAllText(md, sb.ToString());
+        Plot(runs.Where(r => r.Epochs == g.Epochs).ToList(), png, g.Epochs);
+    }
+
+    private static void Plot(List<RunResult> runs, string png, int epochs)
+    {
+        var plt = new ScottPlot.Plot();
+        foreach (var model in runs.Select(r => r.Model).Distinct())
+            foreach (var dist in runs.Where(r => r.Model == model && r.Method != "dense").Select(r => r.Distribution).Distinct())
+                foreach (var method in runs.Where(r => r.Model == model && r.Method != "dense").Select(r => r.Method).Distinct())
+                {
+                    var pts = runs.Where(r => r.Model == model && r.Method == method && r.Distribution == dist).GroupBy(r => r.Sparsity).OrderBy(x => x.Key).ToArray();
+                    if (pts.Length == 0) continue;
+                    var sc = plt.Add.Scatter(pts.Select(p => 100 * p.Key).ToArray(), pts.Select(p => 100 * p.Average(r => r.TestAccuracy)).ToArray());
+                    sc.LegendText = $"{method} {dist} {model}";
+                    if (dist == "uniform") sc.LinePattern = ScottPlot.LinePattern.Dashed;
+                }
+        foreach (var d in runs.Where(r => r.Method == "dense").GroupBy(r => r.Model))
+        {
+            var line = plt.Add.HorizontalLine(100 * d.Average(r => r.TestAccuracy));
+            line.LegendText = $"dense {d.Key}";
+        }
+        plt.Title($"Fashion-MNIST test accuracy after {epochs} epochs, mean over seeds (dashed: uniform)");
+        plt.XLabel("sparsity (%)");
+        plt.YLabel("test accuracy (%)");
+        plt.ShowLegend();
+        plt.SavePng(png, 1100, 700);
+    }
+}

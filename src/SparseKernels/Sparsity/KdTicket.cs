@@ -1,0 +1,48 @@
+// KD ticket (Ma et al. 2021, "Sanity Checks for Lottery Tickets: Does Your Winning Ticket Really Win the Jackpot?"):
+// IMP whose levels after the first retrain the ticket on the soft labels of the dense model trained in level 0,
+// through the distillation loss (Fn.DistillationLoss: (1 - alpha) CE + alpha T^2 KL(softmax(teacher/T) ||
+// softmax(z/T))), with rewinding to step k (Rewind = true, the default) or alone (Rewind = false: the pruned
+// weights are retrained from where they are, with KD only).
+using SparseKernels.Autograd;
+using SparseKernels.Tensors;
+using SparseKernels.Training;
+
+namespace SparseKernels.Sparsity;
+
+public sealed class KdTicket(SparsityOptions options) : LotteryTicket(options), IDisposable
+{
+    private Mlp? _teacher;
+    public override string Name => "kd-ticket";
+    public Mlp? Teacher => _teacher;
+
+    protected override void OnLevelStart(StepContext c)
+    {
+        if (_teacher is not null) return;
+        _teacher = Copy(c.Model);
+        var teacher = _teacher;
+        float temp = Options.KdTemperature, alpha = Options.KdAlpha;
+        Trainer!.LossFunction = (t, logits, x, labels) => Loss(t, teacher, logits, x, labels, temp, alpha);
+    }
+
+    /// <summary>The distillation loss of the student's logits against the teacher's on batch x.</summary>
+    public static Var Loss(Tape t, Mlp teacher, Var logits, DenseTensor x, Labels labels, float temperature, float alpha)
+    {
+        DenseTensor z;
+        using (var tt = new Tape(t.Backend)) z = t.Backend.Copy(teacher.Forward(tt, tt.Constant(x)).Value);
+        using (z) return Fn.DistillationLoss(t, logits, z, labels, temperature, alpha);
+    }
+
+    /// <summary>A frozen copy of a model on its backend.</summary>
+    public static Mlp Copy(Mlp m) => Mlp.FromHost(m.Backend, m.Layers.Select(l =>
+    {
+        var bias = DenseTensor.FromArray(l.Out, 1, (float[])l.Bias.Value.ToArray().Clone());
+        if (l.Sparse is { } s)
+        {
+            var h = s.ToHost();
+            return ((DenseTensor?)null, (CsrMatrix?)new CsrMatrix(h.Rows, h.Cols, (int[])h.RowOffsets.Clone(), (int[])h.ColumnIndices.Clone(), (float[])h.Values.Clone()), bias);
+        }
+        return (DenseTensor.FromArray(l.Out, l.In, (float[])l.Weight.Value.ToArray().Clone()), (CsrMatrix?)null, bias);
+    }).ToList());
+
+    public void Dispose() { _teacher?.Dispose(); _teacher = null; }
+}

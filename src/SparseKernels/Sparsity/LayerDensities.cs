@@ -1,0 +1,104 @@
+// Layer densities: how a global sparsity S is spread over the layers.
+//  - uniform: every layer keeps floor((1 - S) * n_in * n_out) weights.
+//  - Erdos-Renyi (Mocanu et al. 2018, as used by Evci et al. 2020, "Rigging the Lottery"): layer l's density is
+//    eps * (n_in + n_out) / (n_in * n_out), eps chosen so that the total nonzeros equal (1 - S) x total weights;
+//    a layer whose density would exceed 1 becomes dense and eps is recomputed over the others (RigL's
+//    sparse_utils.get_sparsities loop).
+//  - Erdos-Renyi-Kernel (Evci et al. 2020): raw density sum(shape) / prod(shape) over the weight's full shape
+//    (n_in, n_out, k_h, k_w). A fully connected layer has no kernel dimensions, so for an MLP ERK equals ER (as in
+//    RigL's reference code, whose dense-layer shape is [n_in, n_out]); the kernel size is accepted for other shapes.
+// Counts are exact (floor of density x weights, at least 1), never Bernoulli draws. The first and/or last layer
+// can be kept dense; their weights count towards the budget.
+namespace SparseKernels.Sparsity;
+
+public enum DensityDistribution { Uniform, ErdosRenyi, ErdosRenyiKernel }
+
+/// <summary>Shape of one layer's weight: n_in x n_out and, for a convolution, its kernel (1 x 1 for a dense layer).</summary>
+public readonly record struct LayerShape(int In, int Out, int KernelH = 1, int KernelW = 1)
+{
+    public long Weights => (long)In * Out * KernelH * KernelW;
+}
+
+public static class LayerDensities
+{
+    public static DensityDistribution Parse(string name) => name.ToLowerInvariant() switch
+    {
+        "uniform" => DensityDistribution.Uniform,
+        "er" or "erdos-renyi" => DensityDistribution.ErdosRenyi,
+        "erk" or "erdos-renyi-kernel" => DensityDistribution.ErdosRenyiKernel,
+        _ => throw new ArgumentException($"Unknown layer distribution '{name}'; use uniform, er or erk."),
+    };
+
+    /// <summary>Nonzeros per layer of an MLP with layer sizes <paramref name="sizes"/> (inputs, hidden..., classes).</summary>
+    public static long[] Counts(IReadOnlyList<int> sizes, double sparsity, DensityDistribution distribution, bool firstDense = false, bool lastDense = false)
+    {
+        ArgumentNullException.ThrowIfNull(sizes);
+        if (sizes.Count < 2) throw new ArgumentException($"Layer densities need at least two layer sizes; got {sizes.Count}.", nameof(sizes));
+        var shapes = new LayerShape[sizes.Count - 1];
+        for (int i = 0; i < shapes.Length; i++) shapes[i] = new LayerShape(sizes[i], sizes[i + 1]);
+        return Counts(shapes, sparsity, distribution, firstDense, lastDense);
+    }
+
+    /// <summary>Nonzeros per layer (exact; dense layers keep all their weights).</summary>
+    public static long[] Counts(IReadOnlyList<LayerShape> layers, double sparsity, DensityDistribution distribution, bool firstDense = false, bool lastDense = false)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        if (!(sparsity >= 0 && sparsity < 1)) throw new ArgumentOutOfRangeException(nameof(sparsity), sparsity, "The sparsity must lie in [0, 1).");
+        int n = layers.Count;
+        for (int i = 0; i < n; i++)
+            if (layers[i].In <= 0 || layers[i].Out <= 0 || layers[i].KernelH <= 0 || layers[i].KernelW <= 0)
+                throw new ArgumentException($"Layer {i} has shape {layers[i]}; every dimension must be positive.", nameof(layers));
+        var dense = new bool[n];
+        if (n > 0) { dense[0] |= firstDense; dense[n - 1] |= lastDense; }
+        var counts = new long[n];
+        if (sparsity == 0) { for (int i = 0; i < n; i++) counts[i] = layers[i].Weights; return counts; }
+        if (distribution == DensityDistribution.Uniform)
+        {
+            for (int i = 0; i < n; i++)
+                counts[i] = dense[i] ? layers[i].Weights : Math.Max(1, (long)Math.Floor((1 - sparsity) * layers[i].Weights));
+            return counts;
+        }
+        double total = layers.Sum(l => (double)l.Weights);
+        double budget = (1 - sparsity) * total;
+        var raw = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            var l = layers[i];
+            raw[i] = distribution == DensityDistribution.ErdosRenyi
+                ? ((double)l.In + l.Out) / ((double)l.In * l.Out)
+                : ((double)l.In + l.Out + (l.KernelH * l.KernelW > 1 ? l.KernelH + l.KernelW : 0)) / l.Weights;
+        }
+        double eps;
+        while (true)
+        {
+            double denseWeights = 0, scaled = 0;
+            for (int i = 0; i < n; i++)
+                if (dense[i]) denseWeights += layers[i].Weights; else scaled += raw[i] * layers[i].Weights;
+            if (denseWeights > budget)
+                throw new ArgumentException($"Sparsity {sparsity}: the dense layers alone hold {denseWeights:N0} weights, more than the budget of {budget:N0} nonzeros; lower the sparsity or keep fewer layers dense.");
+            if (scaled == 0) { eps = 0; break; }
+            eps = (budget - denseWeights) / scaled;
+            int worst = -1;
+            for (int i = 0; i < n; i++)
+                if (!dense[i] && eps * raw[i] > 1 && (worst < 0 || raw[i] > raw[worst])) worst = i;
+            if (worst < 0) break;
+            dense[worst] = true;
+        }
+        for (int i = 0; i < n; i++)
+            counts[i] = dense[i] ? layers[i].Weights : Math.Clamp((long)Math.Floor(eps * raw[i] * layers[i].Weights), 1, layers[i].Weights);
+        return counts;
+    }
+
+    /// <summary>The counts as per-layer sparsities (1 - count / weights; 0 = dense layer) for <see cref="Training.Mlp.Create"/>,
+    /// which draws exactly round((1 - s) x weights) = count nonzeros.</summary>
+    public static double[] ToSparsity(IReadOnlyList<int> sizes, IReadOnlyList<long> counts)
+    {
+        var s = new double[counts.Count];
+        for (int i = 0; i < s.Length; i++)
+        {
+            long w = (long)sizes[i] * sizes[i + 1];
+            s[i] = counts[i] >= w ? 0 : 1 - (double)counts[i] / w;
+        }
+        return s;
+    }
+}

@@ -1,0 +1,141 @@
+// Lottery tickets by iterative magnitude pruning with rewinding (Frankle & Carbin 2019; rewinding: Frankle et al.
+// 2020, "Linear Mode Connectivity and the Lottery Ticket Hypothesis"). Level 0 trains the dense model for E epochs;
+// each later level (L in all) prunes p of the remaining weights by magnitude - globally (one threshold over the
+// prunable layers) or per layer (counts from LayerDensities) - rewinds the survivors (and biases) to their values
+// at global step k (k = 0: the original lottery ticket; or no rewinding: plain fine-tuning), restarts the optimizer
+// state and the learning-rate schedule, and retrains E epochs. p defaults to 1 - (1 - S)^(1/L), reaching S after L
+// levels. The prune/rewind happens on the first step of a level, whose weight update is skipped. Each level's
+// sparsity and final test accuracy are recorded (Levels). Layers stay dense with a mask until their density is
+// below CsrBelowDensity (the dispatch crossover's stand-in), then become CSR.
+using SparseKernels.Autograd;
+using SparseKernels.Tensors;
+using SparseKernels.Training;
+
+namespace SparseKernels.Sparsity;
+
+/// <summary>One IMP level's outcome.</summary>
+public sealed record ImpLevel(int Level, double Sparsity, long Nonzeros, double TestAccuracy);
+
+public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
+{
+    private readonly Dictionary<int, bool[]> _masks = [];
+    private float[][]? _rewindWeights, _rewindBiases;
+    private int _level;
+    private readonly List<ImpLevel> _levels = [];
+
+    public override string Name => "imp";
+    /// <summary>Epochs per level E (the run trains E x (L + 1) epochs).</summary>
+    public int EpochsPerLevel { get; set; } = 1;
+    /// <summary>Rewind at all (false: the pruned weights are fine-tuned from where they are).</summary>
+    public bool Rewind => Options.Rewind;
+    public IReadOnlyList<ImpLevel> Levels => _levels;
+    public int Level => _level;
+    protected Trainer? Trainer { get; private set; }
+
+    /// <summary>p: the fraction of remaining weights pruned per level.</summary>
+    public double PruneFraction => Options.PruneFraction > 0 ? Options.PruneFraction : 1 - Math.Pow(1 - Options.Sparsity, 1.0 / Options.ImpLevels);
+
+    /// <summary>Total epochs of an IMP run of E epochs per level.</summary>
+    public static int TotalEpochs(int epochsPerLevel, int levels) => epochsPerLevel * (levels + 1);
+
+    public override void Attach(Mlp model, Trainer trainer)
+    {
+        Trainer = trainer;
+        EpochsPerLevel = Math.Max(1, trainer.Config.Epochs / (Options.ImpLevels + 1));
+        if (Options.RewindStep >= (long)EpochsPerLevel * trainer.StepsPerEpoch)
+            throw new ArgumentException($"--rewind-step {Options.RewindStep} must be earlier than the end of level 0 ({EpochsPerLevel * trainer.StepsPerEpoch} steps).");
+    }
+
+    public override void BeforeOptimizerStep(StepContext c)
+    {
+        if (c.GlobalStep == Options.RewindStep && _level == 0)
+        {
+            _rewindWeights = c.Model.Layers.Select(l => LayerSurgery.DenseOf(l, null).Dense).ToArray();
+            _rewindBiases = c.Model.Layers.Select(l => (float[])l.Bias.Value.ToArray().Clone()).ToArray();
+        }
+        if (c.Step != 0 || c.Epoch == 0 || c.Epoch % EpochsPerLevel != 0 || c.Epoch / EpochsPerLevel > Options.ImpLevels) return;
+        _level = c.Epoch / EpochsPerLevel;
+        OnLevelStart(c);
+        Prune(c.Model);
+        if (Rewind) RewindTo(c.Model);
+        foreach (var p in c.Model.Parameters) { foreach (var s in p.State) s.Dispose(); p.State = []; }
+        c.Optimizer.StepCount = 0;
+        Updates++;
+        c.SkipOptimizerStep = true;
+    }
+
+    /// <summary>Before the level's pruning (KD tickets take the teacher here).</summary>
+    protected virtual void OnLevelStart(StepContext c) { }
+
+    public override void AfterOptimizerStep(StepContext c)
+    {
+        foreach (var (i, m) in _masks) LayerSurgery.ApplyMask(c.Model.Layers[i], m);
+    }
+
+    /// <summary>Called by the run after each epoch: records a level's result at its last epoch.</summary>
+    public void EpochDone(Mlp model, EpochMetrics m)
+    {
+        if (m.Epoch % EpochsPerLevel != 0) return;
+        long nnz = m.NnzPerLayer.Sum(), nnzMasked = 0;
+        for (int i = 0; i < model.Layers.Count; i++)
+            nnzMasked += _masks.TryGetValue(i, out var mk) ? mk.LongCount(x => x) : m.NnzPerLayer[i];
+        long total = model.Layers.Sum(l => (long)l.In * l.Out);
+        _levels.Add(new ImpLevel(m.Epoch / EpochsPerLevel - 1, 1 - (double)nnzMasked / total, nnzMasked, m.TestAccuracy));
+    }
+
+    /// <summary>Nonzeros per layer this level should keep.</summary>
+    public long[] TargetCounts(Mlp model, long[] present)
+    {
+        double density = Math.Pow(1 - PruneFraction, _level);
+        var sizes = model.Sizes;
+        if (!Options.GlobalPruning)
+            return LayerDensities.Counts(sizes, 1 - density, Options.Distribution, Options.FirstLayerDense, Options.LastLayerDense)
+                .Select((c, i) => Math.Min(c, present[i])).ToArray();
+        // Global: one magnitude threshold over the prunable layers; kept-dense layers keep everything.
+        int n = model.Layers.Count;
+        var prunable = Enumerable.Range(0, n).Where(i => !(i == 0 && Options.FirstLayerDense) && !(i == n - 1 && Options.LastLayerDense)).ToArray();
+        long prunableWeights = prunable.Sum(i => (long)sizes[i] * sizes[i + 1]);
+        long keep = (long)Math.Floor(density * prunableWeights);
+        var all = new List<(float Score, int Layer, int Pos)>();
+        foreach (int i in prunable)
+        {
+            var (d, p) = LayerSurgery.DenseOf(model.Layers[i], _masks.GetValueOrDefault(i));
+            for (int j = 0; j < d.Length; j++) if (p[j]) all.Add((Math.Abs(d[j]), i, j));
+        }
+        keep = Math.Min(keep, all.Count);
+        all.Sort((a, b) => a.Score != b.Score ? b.Score.CompareTo(a.Score) : a.Layer != b.Layer ? a.Layer.CompareTo(b.Layer) : a.Pos.CompareTo(b.Pos));
+        var counts = (long[])present.Clone();
+        foreach (int i in prunable) counts[i] = 0;
+        for (int j = 0; j < keep; j++) counts[all[j].Layer]++;
+        return counts;
+    }
+
+    private void Prune(Mlp model)
+    {
+        var present = model.Layers.Select(l => l.IsSparse ? l.Sparse!.Nnz : _masks.TryGetValue(l.Index, out var m) ? m.LongCount(x => x) : (long)l.In * l.Out).ToArray();
+        var counts = TargetCounts(model, present);
+        foreach (var l in model.Layers)
+        {
+            if (counts[l.Index] >= present[l.Index]) continue;
+            var mask = LayerSurgery.PruneTo(model.Backend, l, _masks.GetValueOrDefault(l.Index), Math.Max(1, counts[l.Index]), Options.CsrBelowDensity);
+            if (mask is null) _masks.Remove(l.Index); else _masks[l.Index] = mask;
+        }
+    }
+
+    private void RewindTo(Mlp model)
+    {
+        if (_rewindWeights is null || _rewindBiases is null) throw new InvalidOperationException($"IMP: no weights were recorded at the rewind step {Options.RewindStep}.");
+        foreach (var l in model.Layers)
+        {
+            var (_, present) = LayerSurgery.DenseOf(l, _masks.GetValueOrDefault(l.Index));
+            var positions = Enumerable.Range(0, present.Length).Where(i => present[i]).ToArray();
+            var mask = LayerSurgery.SetPattern(model.Backend, l, positions, (float[])_rewindWeights[l.Index].Clone(), null, l.IsSparse ? 1.0 : Options.CsrBelowDensity);
+            if (mask is null) _masks.Remove(l.Index); else _masks[l.Index] = mask;
+            var b = _rewindBiases[l.Index];
+            if (l.Bias.Value.IsOnDevice) l.Bias.Value.DeviceData.CopyFrom(b); else b.CopyTo(l.Bias.Value.HostData, 0);
+        }
+    }
+
+    /// <summary>The recorded rewind weights of a layer (dense layout), for tests.</summary>
+    public float[]? RewindWeights(int layer) => _rewindWeights?[layer];
+}

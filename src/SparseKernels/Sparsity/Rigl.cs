@@ -1,0 +1,38 @@
+// RigL (Evci et al. 2020, "Rigging the Lottery: Making All Tickets Winners"): every dT steps (default 100) until
+// T_end (default 75 % of training), in every sparse layer drop the floor(a_t x nnz) smallest |w|
+// (a_t = a/2 (1 + cos(pi t / T_end)), a = 0.3) and grow as many absent positions with the largest |dense gradient|
+// of the current batch, dY^T X, computed in chunks (Topology.GradientGrow / CpuBackend.GradientGrow) and never
+// stored whole. Grown weights and their momentum/Adam state start at 0; nnz per layer stays constant; the
+// optimizer does not update the weights on a mask-update step. Dense layers (ERK-capped, or kept dense) stay dense.
+using SparseKernels.Training;
+
+namespace SparseKernels.Sparsity;
+
+public sealed class Rigl(SparsityOptions options) : SparsityMethod(options)
+{
+    public override string Name => "rigl";
+    /// <summary>Drop (= grow) counts per layer at the last update.</summary>
+    public long[] LastCounts { get; private set; } = [];
+
+    public override void Attach(Mlp model, Trainer trainer)
+    {
+        foreach (var l in model.Layers) l.CaptureActivations = l.IsSparse;
+    }
+
+    public override void BeforeOptimizerStep(StepContext c)
+    {
+        long tEnd = DropSchedule.EndStep(Options.EndFraction, c.TotalSteps);
+        if (!DropSchedule.IsUpdateStep(c.GlobalStep, Options.UpdateEvery, tEnd)) return;
+        var counts = new long[c.Model.Layers.Count];
+        foreach (var l in c.Model.Layers)
+        {
+            if (!l.IsSparse) continue;
+            l.CaptureActivations = true;
+            counts[l.Index] = DropSchedule.Count(Options.Alpha, c.GlobalStep, tEnd, l.Sparse!.Nnz);
+            LayerSurgery.DropGrow(c.Model.Backend, l, counts[l.Index], GrowRule.Gradient, LayerSurgery.GrowSeed(Options.Seed, l.Index, c.GlobalStep));
+        }
+        LastCounts = counts;
+        Updates++;
+        c.SkipOptimizerStep = true;
+    }
+}

@@ -1,0 +1,107 @@
+// The sparse-training methods' common shape: each is an IStepHook on the Trainer (after backward, before the
+// optimizer step), built from SparsityOptions. Methods.Create picks one by name; the per-method files
+// (StaticSparsity, Set, Rigl, Snip, Gmp, LotteryTicket, KdTicket) hold the rules.
+using SparseKernels.Training;
+
+namespace SparseKernels.Sparsity;
+
+/// <summary>Every setting of the sparsity methods (library API; the CLI's `train --method ...` fills it).</summary>
+public sealed record SparsityOptions
+{
+    /// <summary>dense, static, set, rigl, snip, gmp, imp or kd-ticket.</summary>
+    public string Method { get; init; } = "dense";
+    /// <summary>Global fraction of zero weights (final one for GMP; per IMP level see PruneFraction).</summary>
+    public double Sparsity { get; init; }
+    public DensityDistribution Distribution { get; init; } = DensityDistribution.ErdosRenyiKernel;
+    public bool FirstLayerDense { get; init; }
+    public bool LastLayerDense { get; init; }
+    /// <summary>RigL/SET: steps between mask updates (dT).</summary>
+    public int UpdateEvery { get; init; } = 100;
+    /// <summary>RigL/SET: last mask update at this fraction of training (T_end).</summary>
+    public double EndFraction { get; init; } = 0.75;
+    /// <summary>RigL/SET: initial drop fraction a.</summary>
+    public double Alpha { get; init; } = 0.3;
+    /// <summary>GMP: prune every n steps, from step GmpStartFraction x T to GmpEndFraction x T.</summary>
+    public int GmpEvery { get; init; } = 100;
+    public double GmpStartFraction { get; init; }
+    public double GmpEndFraction { get; init; } = 0.75;
+    /// <summary>
+    /// GMP/IMP: a layer whose density drops below this becomes CSR; above it stays dense with a mask. Stands in
+    /// for the sparse/dense dispatch crossover (issue 4), which should replace it when merged.
+    /// </summary>
+    public double CsrBelowDensity { get; init; } = 0.3;
+    /// <summary>IMP: pruning levels L (each trains Epochs, then prunes).</summary>
+    public int ImpLevels { get; init; } = 5;
+    /// <summary>IMP: fraction of the remaining weights pruned per level; 0 = reach Sparsity after ImpLevels levels.</summary>
+    public double PruneFraction { get; init; }
+    /// <summary>IMP: rewind the survivors to their values at this global step (0 = the original lottery ticket).</summary>
+    public long RewindStep { get; init; }
+    /// <summary>IMP / KD ticket: rewind at all (false: retrain the pruned weights from where they are).</summary>
+    public bool Rewind { get; init; } = true;
+    /// <summary>IMP: one magnitude threshold over all layers (true) or per layer under the distribution.</summary>
+    public bool GlobalPruning { get; init; } = true;
+    /// <summary>KD ticket: distillation temperature and weight of the soft-label term.</summary>
+    public float KdTemperature { get; init; } = 4f;
+    public float KdAlpha { get; init; } = 0.9f;
+    public ulong Seed { get; init; } = 1;
+
+    public static IReadOnlyList<string> Methods { get; } = ["dense", "static", "set", "rigl", "snip", "gmp", "imp", "kd-ticket"];
+
+    /// <summary>Whether the model starts dense (dense, SNIP, GMP, IMP, KD ticket) or with the sparse pattern (static, SET, RigL).</summary>
+    public bool StartsDense => Method is "dense" or "snip" or "gmp" or "imp" or "kd-ticket";
+
+    public void Validate()
+    {
+        if (!Methods.Contains(Method)) throw new ArgumentException($"Unknown method '{Method}'; use {string.Join(", ", Methods)}.");
+        if (!(Sparsity >= 0 && Sparsity < 1)) throw new ArgumentException($"--sparsity {Sparsity} must lie in [0, 1).");
+        if (Method != "dense" && Sparsity == 0) throw new ArgumentException($"--method {Method} needs --sparsity > 0.");
+        if (UpdateEvery <= 0) throw new ArgumentException($"--update-every is {UpdateEvery}; it must be positive.");
+        if (GmpEvery <= 0) throw new ArgumentException($"--gmp-every is {GmpEvery}; it must be positive.");
+        if (!(EndFraction > 0 && EndFraction <= 1)) throw new ArgumentException($"--end-fraction {EndFraction} must lie in (0, 1].");
+        if (!(Alpha > 0 && Alpha <= 1)) throw new ArgumentException($"--alpha {Alpha} must lie in (0, 1].");
+        if (!(GmpStartFraction >= 0 && GmpStartFraction < GmpEndFraction && GmpEndFraction <= 1))
+            throw new ArgumentException($"GMP start {GmpStartFraction} and end {GmpEndFraction} must satisfy 0 <= start < end <= 1.");
+        if (ImpLevels <= 0) throw new ArgumentException($"--imp-levels is {ImpLevels}; it must be positive.");
+        if (!(PruneFraction >= 0 && PruneFraction < 1)) throw new ArgumentException($"--prune-fraction {PruneFraction} must lie in [0, 1).");
+        if (RewindStep < 0) throw new ArgumentException($"--rewind-step is {RewindStep}; it must be >= 0.");
+        if (!(KdTemperature > 0)) throw new ArgumentException($"--kd-temperature {KdTemperature} must be > 0.");
+        if (!(KdAlpha >= 0 && KdAlpha <= 1)) throw new ArgumentException($"--kd-alpha {KdAlpha} must lie in [0, 1].");
+    }
+
+    /// <summary>Exact nonzeros per layer of the final pattern.</summary>
+    public long[] Counts(IReadOnlyList<int> sizes) => LayerDensities.Counts(sizes, Sparsity, Distribution, FirstLayerDense, LastLayerDense);
+}
+
+/// <summary>A sparsity method plugged into the training loop.</summary>
+public abstract class SparsityMethod : IStepHook
+{
+    protected SparsityMethod(SparsityOptions options) { options.Validate(); Options = options; }
+    public SparsityOptions Options { get; }
+    public abstract string Name { get; }
+    /// <summary>Mask updates done so far (RigL/SET/GMP/IMP/SNIP).</summary>
+    public int Updates { get; protected set; }
+    /// <summary>Called once the model exists (e.g. to capture activations for gradient growth).</summary>
+    public virtual void Attach(Mlp model, Trainer trainer) { }
+    public virtual void BeforeOptimizerStep(StepContext context) { }
+    public virtual void AfterOptimizerStep(StepContext context) { }
+}
+
+public static class Methods
+{
+    /// <summary>The method's hook (null for dense and static, which need none).</summary>
+    public static SparsityMethod? Create(SparsityOptions o) => o.Method switch
+    {
+        "dense" or "static" => null,
+        "set" => new Set(o),
+        "rigl" => new Rigl(o),
+        "snip" => new Snip(o),
+        "gmp" => new Gmp(o),
+        "imp" => new LotteryTicket(o),
+        "kd-ticket" => new KdTicket(o),
+        _ => throw new ArgumentException($"Unknown method '{o.Method}'; use {string.Join(", ", SparsityOptions.Methods)}."),
+    };
+
+    /// <summary>Per-layer sparsity for Mlp.Create: the final pattern for static/SET/RigL, all dense for the others.</summary>
+    public static double[] InitialSparsity(SparsityOptions o, IReadOnlyList<int> sizes)
+        => o.StartsDense ? new double[sizes.Count - 1] : LayerDensities.ToSparsity(sizes, o.Counts(sizes));
+}
