@@ -37,7 +37,7 @@ internal static class TrainCommand
         var gmpEvery = new Option<int>("--gmp-every") { Description = "GMP: prune every n steps.", DefaultValueFactory = _ => 100 };
         var gmpStart = new Option<double>("--gmp-start") { Description = "GMP: first pruning step as a fraction of training (t0).", DefaultValueFactory = _ => 0.0 };
         var gmpEnd = new Option<double>("--gmp-end") { Description = "GMP: last pruning step as a fraction of training (t_end).", DefaultValueFactory = _ => 0.75 };
-        var csrBelow = new Option<double>("--csr-below-density") { Description = "GMP/IMP: a layer becomes CSR below this density (stand-in for the dispatch crossover).", DefaultValueFactory = _ => 0.3 };
+        var csrBelow = new Option<double>("--csr-below-density") { Description = "GMP/IMP: a layer becomes CSR below this density (default: the sparse/dense dispatch crossover).", DefaultValueFactory = _ => SparseKernels.Sparsity.SparsityOptions.DefaultCsrBelowDensity };
         var impLevels = new Option<int>("--imp-levels") { Description = "IMP/KD ticket: pruning levels L (the run trains --epochs per level, L + 1 levels).", DefaultValueFactory = _ => 5 };
         var pruneFraction = new Option<double>("--prune-fraction") { Description = "IMP: fraction of the remaining weights pruned per level (0 = reach --sparsity after L levels).", DefaultValueFactory = _ => 0.0 };
         var rewindStep = new Option<long>("--rewind-step") { Description = "IMP/KD ticket: rewind survivors to their values at this step (0 = original lottery ticket).", DefaultValueFactory = _ => 0L };

@@ -2,8 +2,8 @@
 // t_end the sparsity target is s_t = s_f + (s_i - s_f)(1 - (t - t0)/(t_end - t0))^3 (s_i = 0), spread over the
 // layers by the chosen distribution (LayerDensities, exact counts); each layer keeps its largest |w|. A pruned layer
 // stays dense with a mask (pruned weights and their optimizer state zeroed after every step) until its density
-// drops below SparsityOptions.CsrBelowDensity, then becomes CSR - that setting stands in for the sparse/dense
-// dispatch crossover (issue 4). Pruning does not skip the optimizer step.
+// drops below SparsityOptions.CsrBelowDensity, then becomes CSR - by default the sparse/dense dispatch crossover
+// (SparseMatmulDispatch). Pruning does not skip the optimizer step.
 using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;

@@ -6,7 +6,7 @@
 // state and the learning-rate schedule, and retrains E epochs. p defaults to 1 - (1 - S)^(1/L), reaching S after L
 // levels. The prune/rewind happens on the first step of a level, whose weight update is skipped. Each level's
 // sparsity and final test accuracy are recorded (Levels). Layers stay dense with a mask until their density is
-// below CsrBelowDensity (the dispatch crossover's stand-in), then become CSR.
+// below CsrBelowDensity (by default the dispatch crossover), then become CSR.
 using SparseKernels.Autograd;
 using SparseKernels.Tensors;
 using SparseKernels.Training;

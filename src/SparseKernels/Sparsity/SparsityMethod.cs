@@ -26,10 +26,14 @@ public sealed record SparsityOptions
     public double GmpStartFraction { get; init; }
     public double GmpEndFraction { get; init; } = 0.75;
     /// <summary>
-    /// GMP/IMP: a layer whose density drops below this becomes CSR; above it stays dense with a mask. Stands in
-    /// for the sparse/dense dispatch crossover (issue 4), which should replace it when merged.
+    /// GMP/IMP: a layer whose density drops below this becomes CSR; above it stays dense with a mask. Defaults to
+    /// the sparse/dense dispatch crossover (<see cref="SparseKernels.Ops.SparseMatmulDispatch"/>) at training batch
+    /// sizes (N &gt; 64).
     /// </summary>
-    public double CsrBelowDensity { get; init; } = 0.3;
+    public double CsrBelowDensity { get; init; } = DefaultCsrBelowDensity;
+
+    /// <summary>1 - the dispatch table's crossover sparsity for N &gt; 64 (a stated default until measured on a GPU).</summary>
+    public static double DefaultCsrBelowDensity => 1 - SparseKernels.Ops.SparseMatmulDispatch.CrossoverFor(int.MaxValue);
     /// <summary>IMP: pruning levels L (each trains Epochs, then prunes).</summary>
     public int ImpLevels { get; init; } = 5;
     /// <summary>IMP: fraction of the remaining weights pruned per level; 0 = reach Sparsity after ImpLevels levels.</summary>
