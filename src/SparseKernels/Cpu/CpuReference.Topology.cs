@@ -55,24 +55,7 @@ public static partial class CpuReference
 {
     /// <summary>Magnitude pruning's keep flags: per layer (one drop count each) or global (one count over all layers).</summary>
     public static bool[][] MagnitudePruneDrop(IReadOnlyList<CsrMatrix> layers, IReadOnlyList<string> names, IReadOnlyList<long> drop, bool global = false)
-    {
-        const string op = "MagnitudePrune";
-        if (global ? drop.Count != 1 : drop.Count != layers.Count)
-            throw new ArgumentException($"{op}: {(global ? "global pruning takes one drop count" : $"{layers.Count} layers need {layers.Count} drop counts")}, got {drop.Count}.", nameof(drop));
-        if (global)
-        {
-            long total = layers.Sum(l => (long)l.Nnz);
-            TopologyChecks.Count(op, $"{layers.Count} layers together", drop[0], total, "nonzeros");
-            return TopkSelect(layers.Select(l => l.Values).ToArray(), names, total - drop[0]);
-        }
-        var result = new bool[layers.Count][];
-        for (int l = 0; l < layers.Count; l++)
-        {
-            TopologyChecks.Count(op, TopologyChecks.Name(names, l), drop[l], layers[l].Nnz, "nonzeros");
-            result[l] = TopkSelect([layers[l].Values], [TopologyChecks.Name(names, l)], layers[l].Nnz - drop[l])[0];
-        }
-        return result;
-    }
+        => TopologyChecks.MagnitudePruneDrop(layers, names, drop, global, TopkSelect);
 
     /// <summary>The fp32 RigL score of (i, j): one fused multiply-add chain over the batch in order (what the kernel computes).</summary>
     public static float GradientScore(DenseTensor dy, DenseTensor x, int i, int j)

@@ -1,8 +1,34 @@
+using SparseKernels.Tensors;
 namespace SparseKernels.Topology;
 
 /// <summary>The argument checks and messages every topology op (device and CPU) shares, so both say the same thing.</summary>
 internal static class TopologyChecks
 {
+    /// <summary>
+    /// Magnitude pruning's keep flags, per layer (one drop count each) or global (one count over all layers), with
+    /// the k-largest-|x| selection of the caller (CpuReference's or CpuBackend's: they give the same set).
+    /// </summary>
+    public static bool[][] MagnitudePruneDrop(IReadOnlyList<CsrMatrix> layers, IReadOnlyList<string> names, IReadOnlyList<long> drop, bool global,
+        Func<IReadOnlyList<float[]>, IReadOnlyList<string>?, long, bool[][]> select)
+    {
+        const string op = "MagnitudePrune";
+        if (global ? drop.Count != 1 : drop.Count != layers.Count)
+            throw new ArgumentException($"{op}: {(global ? "global pruning takes one drop count" : $"{layers.Count} layers need {layers.Count} drop counts")}, got {drop.Count}.", nameof(drop));
+        if (global)
+        {
+            long total = layers.Sum(l => (long)l.Nnz);
+            Count(op, $"{layers.Count} layers together", drop[0], total, "nonzeros");
+            return select(layers.Select(l => l.Values).ToArray(), names, total - drop[0]);
+        }
+        var result = new bool[layers.Count][];
+        for (int l = 0; l < layers.Count; l++)
+        {
+            Count(op, Name(names, l), drop[l], layers[l].Nnz, "nonzeros");
+            result[l] = select([layers[l].Values], [Name(names, l)], layers[l].Nnz - drop[l])[0];
+        }
+        return result;
+    }
+
     /// <summary>Key of |x| (kernels/topk_select.cu): the float bits with the sign cleared.</summary>
     public static uint MagnitudeKey(float x) => BitConverter.SingleToUInt32Bits(x) & 0x7FFFFFFFu;
 
