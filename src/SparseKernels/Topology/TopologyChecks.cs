@@ -1,4 +1,5 @@
 using SparseKernels.Tensors;
+
 namespace SparseKernels.Topology;
 
 /// <summary>The argument checks and messages every topology op (device and CPU) shares, so both say the same thing.</summary>
