@@ -12,19 +12,9 @@ internal static class TopologyBenchSupport
     public static IDevice? Cuda => s_cuda.Value;
 
     /// <summary>Nonzero values in [-1, -0.05] U [0.05, 1].</summary>
-    public static float[] Values(int n, int seed)
-    {
-        var rng = new Random(seed);
-        var v = new float[n];
-        for (int i = 0; i < n; i++)
-        {
-            float mag = 0.05f + 0.95f * (float)rng.NextDouble();
-            v[i] = rng.Next(2) == 0 ? mag : -mag;
-        }
-        return v;
-    }
+    public static float[] Values(int n, int seed) => BenchData.NonZeroArray(new Random(seed), n);
 
-    public static DenseTensor Dense(int rows, int cols, int seed) => DenseTensor.FromArray(rows, cols, Values(rows * cols, seed));
+    public static DenseTensor Dense(int rows, int cols, int seed) => BenchData.Dense(rows, cols, seed);
 
     public static CsrMatrix Layer(int size, double sparsity, int seed) => BenchData.RandomCsr(new Random(seed), size, size, 1 - sparsity);
 }
