@@ -21,7 +21,13 @@ internal static class ResultsCommand
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     public sealed record RunResult(string Model, string Method, string Distribution, double Sparsity, ulong Seed, int Epochs,
-        double TestAccuracy, double TrainSeconds, long StateBytes, long PeakBytes, long Nonzeros, long Weights, string Levels);
+        double TestAccuracy, double TrainSeconds, long StateBytes, long PeakBytes, long Nonzeros, long Weights, string Levels)
+    {
+        /// <summary>Resident set size of the run's process after loading the data, before the model was built (0 in older runs).</summary>
+        public long RssBeforeBytes { get; init; }
+        /// <summary>Peak resident set size of the run's process (VmHWM; 0 in older runs, which ran in one shared process).</summary>
+        public long PeakRssBytes { get; init; }
+    }
 
     public static Command Create()
     {
@@ -38,14 +44,27 @@ internal static class ResultsCommand
         var data = new Option<string>("--data") { Description = "Folder of the Fashion-MNIST gzip IDX files.", DefaultValueFactory = _ => FashionMnist.DefaultFolder };
         var renderOnly = new Option<bool>("--render-only") { Description = "Only redraw the table and plot from the runs file." };
         var note = new Option<string?>("--note") { Description = "A paragraph placed under the title (what the grid was, what is missing)." };
+        // Internal: the parent runs every configuration in a child process (its own peak RSS, no state shared between runs).
+        var one = new Option<string?>("--one") { Description = "Run one configuration 'model|method|distribution|sparsity|seed|epochs' and print its result (used by the grid).", Hidden = true };
         var command = new Command("results", "Run the sparse-training results grid (issue 7) and write docs/results.md with a plot; options shrink the grid.");
-        foreach (var o in new Option[] { models, methods, sparsities, distributions, seeds, epochs, impLevels, trainLimit, threads, output, data, renderOnly, note }) command.Options.Add(o);
+        foreach (var o in new Option[] { models, methods, sparsities, distributions, seeds, epochs, impLevels, trainLimit, threads, output, data, renderOnly, note, one }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             try
             {
                 int t = parse.GetValue(threads);
                 if (t > 0) Cpu.CpuBackend.MaxDegreeOfParallelism = t;
+                if (parse.GetValue(one) is { } single)
+                {
+                    var (train, test) = FashionMnist.Load(parse.GetValue(data)!);
+                    var k = single.Split('|');
+                    if (k.Length != 6) throw new ArgumentException($"--one '{single}': expected model|method|distribution|sparsity|seed|epochs.");
+                    var g1 = new Grid([k[0]], [k[1]], [double.Parse(k[3], Inv)], [k[2]], 1, int.Parse(k[5], Inv), parse.GetValue(impLevels), parse.GetValue(trainLimit));
+                    long before = ProcessMemory.Read("VmRSS");
+                    var r = RunOne(k[0], k[1], k[2], double.Parse(k[3], Inv), ulong.Parse(k[4], Inv), g1, train, test) with { RssBeforeBytes = before, PeakRssBytes = ProcessMemory.Read("VmHWM") };
+                    Console.Out.WriteLine(ResultPrefix + JsonSerializer.Serialize(r));
+                    return 0;
+                }
                 string md = parse.GetValue(output)!;
                 string runsFile = Path.ChangeExtension(md, ".runs.jsonl");
                 var grid = new Grid(
@@ -57,12 +76,12 @@ internal static class ResultsCommand
                 foreach (var m in grid.Methods)
                     if (!SparsityOptions.Methods.Contains(m)) throw new ArgumentException($"--methods: unknown method '{m}'; use {string.Join(", ", SparsityOptions.Methods)}.");
                 foreach (var d in grid.Distributions) LayerDensities.Parse(d);
-                if (!parse.GetValue(renderOnly)) RunGrid(grid, parse.GetValue(data)!, runsFile, md, parse.GetValue(note));
+                if (!parse.GetValue(renderOnly)) RunGrid(grid, parse.GetValue(data)!, runsFile, md, parse.GetValue(note), t);
                 Render(ReadRuns(runsFile), md, parse.GetValue(note), grid);
                 AnsiConsole.MarkupLine($"wrote {Markup.Escape(md)} and {Markup.Escape(Path.ChangeExtension(md, ".png"))}");
                 return 0;
             }
-            catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or IOException or FormatException)
+            catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or IOException or FormatException or ChildRunException)
             {
                 AnsiConsole.MarkupLine($"[red]train results: {Markup.Escape(e.Message)}[/]");
                 return 2;
@@ -73,9 +92,13 @@ internal static class ResultsCommand
 
     public sealed record Grid(string[] Models, string[] Methods, double[] Sparsities, string[] Distributions, int Seeds, int Epochs, int ImpLevels, int TrainLimit);
 
-    private static void RunGrid(Grid g, string dataFolder, string runsFile, string md, string? note)
+    private const string ResultPrefix = "RESULT ";
+
+    private sealed class ChildRunException(string message) : Exception(message);
+
+    private static void RunGrid(Grid g, string dataFolder, string runsFile, string md, string? note, int threads)
     {
-        var (train, test) = FashionMnist.Load(dataFolder);
+        FashionMnist.Load(dataFolder); // fail early, in this process, on missing or bad data
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(runsFile))!);
         var done = ReadRuns(runsFile).Select(Key).ToHashSet();
         foreach (string model in g.Models)
@@ -86,11 +109,31 @@ internal static class ResultsCommand
                         {
                             var key = $"{model}|{method}|{dist}|{s.ToString("R", Inv)}|{seed}|{g.Epochs}";
                             if (done.Contains(key)) continue;
-                            var r = RunOne(model, method, dist, s, seed, g, train, test);
+                            var r = RunChild(key, g, dataFolder, threads);
                             File.AppendAllText(runsFile, JsonSerializer.Serialize(r) + "\n");
                             AnsiConsole.MarkupLine(Markup.Escape($"{model} {method} {dist} {s:0.##} seed {seed}: test acc {r.TestAccuracy:P2}, {r.TrainSeconds:F1} s, nnz {r.Nonzeros:N0}"));
                             Render(ReadRuns(runsFile), md, note, g);
                         }
+    }
+
+    /// <summary>Runs one configuration in a child process of this program (same executable) and returns its result.</summary>
+    private static RunResult RunChild(string key, Grid g, string dataFolder, int threads)
+    {
+        var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+        // Under `dotnet run` / `dotnet X.dll` the process is the dotnet host: pass the program's assembly first.
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") psi.ArgumentList.Add(typeof(ResultsCommand).Assembly.Location);
+        foreach (var a in new[] { "train", "results", "--one", key, "--imp-levels", g.ImpLevels.ToString(Inv), "--train-limit", g.TrainLimit.ToString(Inv),
+                                  "--threads", threads.ToString(Inv), "--data", dataFolder })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi) ?? throw new ChildRunException($"could not start {psi.FileName} for run {key}.");
+        var lines = new List<string>();
+        string? line;
+        while ((line = p.StandardOutput.ReadLine()) is not null) lines.Add(line);
+        p.WaitForExit();
+        string? result = lines.LastOrDefault(l => l.StartsWith(ResultPrefix, StringComparison.Ordinal));
+        if (p.ExitCode != 0 || result is null)
+            throw new ChildRunException($"run {key} failed (exit code {p.ExitCode}); its output ended with:\n{string.Join('\n', lines.TakeLast(20))}");
+        return JsonSerializer.Deserialize<RunResult>(result[ResultPrefix.Length..])!;
     }
 
     private static string Key(RunResult r) => $"{r.Model}|{r.Method}|{r.Distribution}|{r.Sparsity.ToString("R", Inv)}|{r.Seed}|{r.Epochs}";
@@ -136,6 +179,20 @@ internal static class ResultsCommand
             Math.Max(m.Max(x => x.PeakDeviceBytes), 0), nnz, weights, levels);
     }
 
+    /// <summary>Linux /proc/self/status memory fields (VmRSS, VmHWM) in bytes; 0 where the file does not exist.</summary>
+    private static class ProcessMemory
+    {
+        public static long Read(string field)
+        {
+            const string status = "/proc/self/status";
+            if (!File.Exists(status)) return 0;
+            foreach (var l in File.ReadLines(status))
+                if (l.StartsWith(field + ":", StringComparison.Ordinal))
+                    return long.Parse(l[(field.Length + 1)..].Trim().Split(' ')[0], Inv) * 1024; // "VmHWM:   123456 kB"
+            return 0;
+        }
+    }
+
     public static List<RunResult> ReadRuns(string runsFile)
         => File.Exists(runsFile) ? File.ReadAllLines(runsFile).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<RunResult>(l)!).ToList() : [];
 
@@ -158,21 +215,23 @@ internal static class ResultsCommand
         sb.AppendLine();
         if (note is not null) { sb.AppendLine(note); sb.AppendLine(); }
         sb.AppendLine("Accuracy: test accuracy after the last epoch, mean +- sample std over seeds (n = seeds). Time: wall-clock seconds of the whole");
-        sb.AppendLine("run (all IMP levels for imp / kd-ticket) on 2 shared cores. Memory: bytes of the model's weights, indices and optimizer state");
-        sb.AppendLine("at the end (CSR layers also hold their transpose and permutation; a masked-dense layer stores every weight) - the CPU has no");
-        sb.AppendLine("per-run peak counter; device runs would report `peak_device_bytes`. nnz: nonzero weights at the end.");
+        sb.AppendLine("run (all IMP levels for imp / kd-ticket) on 2 shared cores. State: bytes of the model's weights, indices and optimizer state");
+        sb.AppendLine("at the end (CSR layers also hold their transpose and permutation; a masked-dense layer stores every weight). Peak RSS: the");
+        sb.AppendLine("peak resident memory (VmHWM) of the run's own process, which loads the data set first; run's peak: that peak minus the");
+        sb.AppendLine("process's RSS after loading the data (model, activations, gradients, optimizer state, topology work and garbage not yet");
+        sb.AppendLine("collected); '-' for runs measured before runs had their own process. nnz: nonzero weights at the end.");
         sb.AppendLine();
         foreach (var model in runs.Select(r => r.Model).Distinct())
         {
             sb.AppendLine($"## {model}");
             sb.AppendLine();
-            sb.AppendLine("| epochs | method | distribution | sparsity | test acc (%) | n | time (s) | memory (MiB) | nnz | IMP levels (sparsity:acc), seed 1 |");
-            sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+            sb.AppendLine("| epochs | method | distribution | sparsity | test acc (%) | n | time (s) | state (MiB) | peak RSS (MiB) | run's peak (MiB) | nnz | IMP levels (sparsity:acc), seed 1 |");
+            sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
             foreach (var grp in runs.Where(r => r.Model == model).GroupBy(r => (r.Method, r.Distribution, r.Sparsity, r.Epochs))
                          .OrderBy(x => x.Key.Epochs).ThenBy(x => x.Key.Distribution).ThenBy(x => x.Key.Sparsity).ThenBy(x => Array.IndexOf(SparsityOptions.Methods.ToArray(), x.Key.Method)))
             {
                 var (mean, std) = Stats(grp.Select(r => 100 * r.TestAccuracy));
-                sb.AppendLine(string.Create(Inv, $"| {grp.Key.Epochs} | {grp.Key.Method} | {grp.Key.Distribution} | {grp.Key.Sparsity:0.##} | {mean:F2} +- {std:F2} | {grp.Count()} | {grp.Average(r => r.TrainSeconds):F1} | {grp.Average(r => r.StateBytes) / (1 << 20):F2} | {grp.Average(r => (double)r.Nonzeros):N0} | {grp.OrderBy(r => r.Seed).First().Levels} |"));
+                sb.AppendLine(string.Create(Inv, $"| {grp.Key.Epochs} | {grp.Key.Method} | {grp.Key.Distribution} | {grp.Key.Sparsity:0.##} | {mean:F2} +- {std:F2} | {grp.Count()} | {grp.Average(r => r.TrainSeconds):F1} | {grp.Average(r => r.StateBytes) / (1 << 20):F2} | {Mib(grp, r => r.PeakRssBytes)} | {Mib(grp, r => r.PeakRssBytes - r.RssBeforeBytes)} | {grp.Average(r => (double)r.Nonzeros):N0} | {grp.OrderBy(r => r.Seed).First().Levels} |"));
             }
             sb.AppendLine();
         }
@@ -181,6 +240,13 @@ internal static class ResultsCommand
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(md))!);
         File.WriteAllText(md, sb.ToString());
         Plot(runs.Where(r => r.Epochs == g.Epochs).ToList(), png, g.Epochs);
+    }
+
+    /// <summary>Mean in MiB over the runs that measured it ('-' when none did).</summary>
+    private static string Mib(IEnumerable<RunResult> runs, Func<RunResult, long> f)
+    {
+        var measured = runs.Where(r => r.PeakRssBytes > 0).ToArray();
+        return measured.Length == 0 ? "-" : (measured.Average(r => (double)f(r)) / (1 << 20)).ToString("F1", Inv);
     }
 
     private static void Plot(List<RunResult> runs, string png, int epochs)
