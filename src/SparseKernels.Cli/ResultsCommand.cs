@@ -12,8 +12,8 @@ namespace SparseKernels.Cli;
 
 /// <summary>
 /// <c>train results</c>: runs the sparse-training grid of issue 7 (models x methods x sparsities x distributions x
-/// seeds) on the CPU and writes docs/results.md (mean +- std test accuracy, training time, memory) with a plot
-/// (docs/results.png). Every finished run is appended to a JSON-lines file first, so an interrupted grid keeps its
+/// seeds) on the CPU and writes docs/results.md (mean +- std test accuracy, training time, memory) with a plot per
+/// model (docs/results-&lt;model&gt;.png). Each run trains in a child process of this program (its own peak RSS). Every finished run is appended to a JSON-lines file first, so an interrupted grid keeps its
 /// runs, a rerun skips them, and --render-only redraws the table from the file.
 /// </summary>
 internal static class ResultsCommand
@@ -43,7 +43,7 @@ internal static class ResultsCommand
         var output = new Option<string>("--output", "-o") { Description = "The Markdown file; the plot and the runs file go beside it.", DefaultValueFactory = _ => "docs/results.md" };
         var data = new Option<string>("--data") { Description = "Folder of the Fashion-MNIST gzip IDX files.", DefaultValueFactory = _ => FashionMnist.DefaultFolder };
         var renderOnly = new Option<bool>("--render-only") { Description = "Only redraw the table and plot from the runs file." };
-        var note = new Option<string?>("--note") { Description = "A paragraph placed under the title (what the grid was, what is missing)." };
+        var note = new Option<string?>("--note") { Description = "A paragraph placed under the title (what the grid was, what is missing); default: the file <output>.notes.md when it exists." };
         // Internal: the parent runs every configuration in a child process (its own peak RSS, no state shared between runs).
         var one = new Option<string?>("--one") { Description = "Run one configuration 'model|method|distribution|sparsity|seed|epochs' and print its result (used by the grid).", Hidden = true };
         var command = new Command("results", "Run the sparse-training results grid (issue 7) and write docs/results.md with a plot; options shrink the grid.");
@@ -78,7 +78,7 @@ internal static class ResultsCommand
                 foreach (var d in grid.Distributions) LayerDensities.Parse(d);
                 if (!parse.GetValue(renderOnly)) RunGrid(grid, parse.GetValue(data)!, runsFile, md, parse.GetValue(note), t);
                 Render(ReadRuns(runsFile), md, parse.GetValue(note), grid);
-                AnsiConsole.MarkupLine($"wrote {Markup.Escape(md)} and {Markup.Escape(Path.ChangeExtension(md, ".png"))}");
+                AnsiConsole.MarkupLine($"wrote {Markup.Escape(md)} and its plots");
                 return 0;
             }
             catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or IOException or FormatException or ChildRunException)
@@ -209,38 +209,53 @@ internal static class ResultsCommand
         var sb = new StringBuilder();
         sb.AppendLine("# Sparse-training results (issue 7)");
         sb.AppendLine();
-        sb.AppendLine("Fashion-MNIST, CPU backend, SGD (momentum 0.9, weight decay 5e-4, lr 0.05 cosine, batch 128). Regenerate with");
-        sb.AppendLine($"`dotnet run --project src/SparseKernels.Cli -c Release -- train results --models \"{string.Join(';', g.Models)}\" --methods {string.Join(',', g.Methods)} --sparsities {string.Join(',', g.Sparsities.Select(s => s.ToString(Inv)))} --distributions {string.Join(',', g.Distributions)} --seeds {g.Seeds} --epochs {g.Epochs} --imp-levels {g.ImpLevels}{(g.TrainLimit > 0 ? $" --train-limit {g.TrainLimit}" : "")}`");
-        sb.AppendLine("(finished runs are kept in `results.runs.jsonl` beside this file and skipped on a rerun; `--render-only` redraws).");
+        sb.AppendLine("Fashion-MNIST, CPU backend, SGD (momentum 0.9, weight decay 5e-4, lr 0.05 cosine, batch 128). The whole grid is");
+        sb.AppendLine("`bash docs/results.sh` (it runs `train results` once per sub-grid; finished runs are kept in `results.runs.jsonl` beside this");
+        sb.AppendLine("file and skipped on a rerun; `--render-only` redraws). This file was last written by");
+        sb.AppendLine($"`train results --models \"{string.Join(';', g.Models)}\" --methods {string.Join(',', g.Methods)} --sparsities {string.Join(',', g.Sparsities.Select(s => s.ToString(Inv)))} --distributions {string.Join(',', g.Distributions)} --seeds {g.Seeds} --epochs {g.Epochs} --imp-levels {g.ImpLevels}{(g.TrainLimit > 0 ? $" --train-limit {g.TrainLimit}" : "")}`.");
         sb.AppendLine();
+        // The analysis of the figures is hand-written beside the runs: results.notes.md (or --note) goes under the title.
+        string notesFile = Path.ChangeExtension(md, ".notes.md");
+        note ??= File.Exists(notesFile) ? File.ReadAllText(notesFile).TrimEnd() : null;
         if (note is not null) { sb.AppendLine(note); sb.AppendLine(); }
-        sb.AppendLine("Accuracy: test accuracy after the last epoch, mean +- sample std over seeds (n = seeds). Time: wall-clock seconds of the whole");
-        sb.AppendLine("run (all IMP levels for imp / kd-ticket) on 2 shared cores. State: bytes of the model's weights, indices and optimizer state");
-        sb.AppendLine("at the end (CSR layers also hold their transpose and permutation; a masked-dense layer stores every weight). Peak RSS: the");
-        sb.AppendLine("peak resident memory (VmHWM) of the run's own process, which loads the data set first; run's peak: that peak minus the");
-        sb.AppendLine("process's RSS after loading the data (model, activations, gradients, optimizer state, topology work and garbage not yet");
-        sb.AppendLine("collected); '-' for runs measured before runs had their own process. nnz: nonzero weights at the end.");
+        sb.AppendLine("Accuracy: test accuracy after the last epoch, mean +- sample std over seeds (n = seeds). Epochs: per run, or per level for");
+        sb.AppendLine("imp / kd-ticket (which train levels + 1 times as long). Time: wall-clock seconds of the whole run (all levels for imp /");
+        sb.AppendLine("kd-ticket) on 2 shared cores. State: bytes of the model's weights, indices and optimizer state at the end (CSR layers also");
+        sb.AppendLine("hold their transpose and permutation; a masked-dense layer stores every weight). Peak RSS: the peak resident memory (VmHWM)");
+        sb.AppendLine("of the run's own process, which loads the data set first; run's peak: that peak minus the process's RSS after loading the");
+        sb.AppendLine("data (model, activations, gradients, optimizer state, topology work and garbage not yet collected); '-' for runs measured");
+        sb.AppendLine("before runs had their own process. nnz: nonzero weights at the end.");
         sb.AppendLine();
         foreach (var model in runs.Select(r => r.Model).Distinct())
         {
             sb.AppendLine($"## {model}");
             sb.AppendLine();
+            string png = PlotFile(md, model);
+            int plotted = PlotEpochs(runs, model);
+            Plot(runs.Where(r => r.Model == model && r.Epochs == plotted).ToList(), png, model, plotted);
+            sb.AppendLine($"![{model}: test accuracy against sparsity after {plotted} epochs]({Path.GetFileName(png)})");
+            sb.AppendLine();
             sb.AppendLine("| epochs | method | distribution | sparsity | test acc (%) | n | time (s) | state (MiB) | peak RSS (MiB) | run's peak (MiB) | nnz | IMP levels (sparsity:acc), seed 1 |");
             sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
             foreach (var grp in runs.Where(r => r.Model == model).GroupBy(r => (r.Method, r.Distribution, r.Sparsity, r.Epochs))
-                         .OrderBy(x => x.Key.Epochs).ThenBy(x => x.Key.Distribution).ThenBy(x => x.Key.Sparsity).ThenBy(x => Array.IndexOf(SparsityOptions.Methods.ToArray(), x.Key.Method)))
+                         .OrderBy(x => x.Key.Method is "imp" or "kd-ticket").ThenByDescending(x => x.Key.Epochs).ThenBy(x => x.Key.Distribution).ThenBy(x => x.Key.Sparsity).ThenBy(x => Array.IndexOf(SparsityOptions.Methods.ToArray(), x.Key.Method)))
             {
                 var (mean, std) = Stats(grp.Select(r => 100 * r.TestAccuracy));
                 sb.AppendLine(string.Create(Inv, $"| {grp.Key.Epochs} | {grp.Key.Method} | {grp.Key.Distribution} | {grp.Key.Sparsity:0.##} | {mean:F2} +- {std:F2} | {grp.Count()} | {grp.Average(r => r.TrainSeconds):F1} | {grp.Average(r => r.StateBytes) / (1 << 20):F2} | {Mib(grp, r => r.PeakRssBytes)} | {Mib(grp, r => r.PeakRssBytes - r.RssBeforeBytes)} | {grp.Average(r => (double)r.Nonzeros):N0} | {grp.OrderBy(r => r.Seed).First().Levels} |"));
             }
             sb.AppendLine();
         }
-        string png = Path.ChangeExtension(md, ".png");
-        sb.AppendLine($"![test accuracy against sparsity, {g.Epochs}-epoch runs]({Path.GetFileName(png)})");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(md))!);
         File.WriteAllText(md, sb.ToString());
-        Plot(runs.Where(r => r.Epochs == g.Epochs).ToList(), png, g.Epochs);
     }
+
+    /// <summary>The plot of one model: results-&lt;model&gt;.png beside the Markdown file.</summary>
+    private static string PlotFile(string md, string model) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(md))!, $"{Path.GetFileNameWithoutExtension(md)}-{model}.png");
+
+    /// <summary>The epoch count a model's plot shows: the one with the most non-ticket runs (ties: the longer).</summary>
+    private static int PlotEpochs(List<RunResult> runs, string model)
+        => runs.Where(r => r.Model == model && r.Method is not ("imp" or "kd-ticket")).GroupBy(r => r.Epochs)
+               .OrderByDescending(x => x.Count()).ThenByDescending(x => x.Key).Select(x => x.Key).DefaultIfEmpty(runs.First(r => r.Model == model).Epochs).First();
 
     /// <summary>Mean in MiB over the runs that measured it ('-' when none did).</summary>
     private static string Mib(IEnumerable<RunResult> runs, Func<RunResult, long> f)
@@ -249,28 +264,35 @@ internal static class ResultsCommand
         return measured.Length == 0 ? "-" : (measured.Average(r => (double)f(r)) / (1 << 20)).ToString("F1", Inv);
     }
 
-    private static void Plot(List<RunResult> runs, string png, int epochs)
+    private static void Plot(List<RunResult> runs, string png, string model, int epochs)
     {
         var plt = new ScottPlot.Plot();
-        foreach (var model in runs.Select(r => r.Model).Distinct())
-            foreach (var dist in runs.Where(r => r.Model == model && r.Method != "dense").Select(r => r.Distribution).Distinct())
-                foreach (var method in runs.Where(r => r.Model == model && r.Method != "dense").Select(r => r.Method).Distinct())
-                {
-                    var pts = runs.Where(r => r.Model == model && r.Method == method && r.Distribution == dist).GroupBy(r => r.Sparsity).OrderBy(x => x.Key).ToArray();
-                    if (pts.Length == 0) continue;
-                    var sc = plt.Add.Scatter(pts.Select(p => 100 * p.Key).ToArray(), pts.Select(p => 100 * p.Average(r => r.TestAccuracy)).ToArray());
-                    sc.LegendText = $"{method} {dist} {model}";
-                    if (dist == "uniform") sc.LinePattern = ScottPlot.LinePattern.Dashed;
-                }
+        var palette = new ScottPlot.Palettes.Category10();
+        var methods = SparsityOptions.Methods.Where(m => m is not ("dense" or "imp" or "kd-ticket")).ToArray();
+        foreach (var dist in runs.Where(r => r.Method != "dense").Select(r => r.Distribution).Distinct().Order())
+            for (int mi = 0; mi < methods.Length; mi++)
+            {
+                var pts = runs.Where(r => r.Method == methods[mi] && r.Distribution == dist).GroupBy(r => r.Sparsity).OrderBy(x => x.Key).ToArray();
+                if (pts.Length == 0) continue;
+                double[] xs = pts.Select(p => 100 * p.Key).ToArray();
+                double[] ys = pts.Select(p => Stats(p.Select(r => 100 * r.TestAccuracy)).Mean).ToArray();
+                double[] es = pts.Select(p => Stats(p.Select(r => 100 * r.TestAccuracy)).Std).ToArray();
+                var sc = plt.Add.Scatter(xs, ys, palette.GetColor(mi));
+                sc.LegendText = $"{methods[mi]} {dist}";
+                if (dist == "uniform") sc.LinePattern = ScottPlot.LinePattern.Dashed;
+                var eb = plt.Add.ErrorBar(xs, ys, es);
+                eb.LineColor = palette.GetColor(mi);
+            }
         foreach (var d in runs.Where(r => r.Method == "dense").GroupBy(r => r.Model))
         {
-            var line = plt.Add.HorizontalLine(100 * d.Average(r => r.TestAccuracy));
-            line.LegendText = $"dense {d.Key}";
+            var line = plt.Add.HorizontalLine(Stats(d.Select(r => 100 * r.TestAccuracy)).Mean);
+            line.LegendText = "dense";
+            line.LineColor = ScottPlot.Colors.Black;
         }
-        plt.Title($"Fashion-MNIST test accuracy after {epochs} epochs, mean over seeds (dashed: uniform)");
+        plt.Title($"{model} on Fashion-MNIST: test accuracy after {epochs} epochs, mean +- std over seeds (dashed: uniform)");
         plt.XLabel("sparsity (%)");
         plt.YLabel("test accuracy (%)");
-        plt.ShowLegend();
+        plt.ShowLegend(ScottPlot.Alignment.LowerLeft);
         plt.SavePng(png, 1100, 700);
     }
 }
