@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Text.Json;
+using NUnit.Framework;
+using SparseKernels.Training;
+
+namespace SparseKernels.Tests.Cli;
+
+/// <summary>
+/// `train results` end to end, as a user runs it: the CLI (SparseKernels.Cli.dll, copied beside the tests) in its own
+/// process on a tiny grid (784-32-10, 512 training samples, 1 epoch). Each configuration must run in a child process
+/// that reports its own peak RSS, the table and the plot must be written, a rerun must skip finished runs, and bad
+/// options must give exit code 2 with a message naming the option.
+/// </summary>
+public class ResultsCommandTests
+{
+    private static string Cli => Path.Combine(AppContext.BaseDirectory, "SparseKernels.Cli.dll");
+
+    private static (int Exit, string Output) RunCli(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Cli);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["NO_COLOR"] = "1";
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(5))) { p.Kill(entireProcessTree: true); Assert.Fail($"the CLI did not finish in 5 minutes: {string.Join(' ', args)}"); }
+        return (p.ExitCode, output + err.Result);
+    }
+
+    private static void RequireData()
+    {
+        if (!File.Exists(Path.Combine(FashionMnist.DefaultFolder, "train-images-idx3-ubyte.gz")))
+            Assert.Ignore($"Fashion-MNIST is not installed in {FashionMnist.DefaultFolder} (apt-get install dataset-fashion-mnist).");
+        Assert.That(File.Exists(Cli), $"{Cli} was not copied beside the tests");
+    }
+
+    [Test]
+    public void TinyGridRunsEachConfigurationInItsOwnProcessAndSkipsFinishedRuns()
+    {
+        RequireData();
+        string dir = Path.Combine(Path.GetTempPath(), $"sk-results-{Guid.NewGuid():N}");
+        try
+        {
+            string md = Path.Combine(dir, "results.md");
+            string[] args = ["train", "results", "--models", "784-32-10", "--methods", "dense,rigl", "--sparsities", "0.9", "--distributions", "erk",
+                             "--seeds", "1", "--epochs", "1", "--train-limit", "512", "--threads", "1", "-o", md];
+            var (exit, output) = RunCli(args);
+            Assert.That(exit, Is.EqualTo(0), output);
+            var runs = File.ReadAllLines(Path.ChangeExtension(md, ".runs.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+            Assert.That(runs.Select(r => r.GetProperty("Method").GetString()), Is.EqualTo(new[] { "dense", "rigl" }));
+            foreach (var r in runs)
+            {
+                long before = r.GetProperty("RssBeforeBytes").GetInt64(), peak = r.GetProperty("PeakRssBytes").GetInt64();
+                Assert.That(before, Is.GreaterThan(0), "RSS after loading the data");
+                Assert.That(peak, Is.GreaterThan(before), "the run's peak RSS is above the RSS it started from");
+                Assert.That(r.GetProperty("TestAccuracy").GetDouble(), Is.InRange(0.2, 1.0), "one epoch on 512 samples learns something");
+            }
+            Assert.That(runs[1].GetProperty("Nonzeros").GetInt64(), Is.LessThan(runs[0].GetProperty("Nonzeros").GetInt64() / 5), "RigL at 90 % keeps about a tenth of the weights");
+            string table = File.ReadAllText(md);
+            Assert.That(table, Does.Contain("| 1 | dense | - | 0 |").And.Contain("| 1 | rigl | erk | 0.9 |"));
+            Assert.That(File.Exists(Path.Combine(dir, "results-784-32-10.png")), "the model's plot");
+
+            (exit, output) = RunCli(args);
+            Assert.That(exit, Is.EqualTo(0), output);
+            Assert.That(File.ReadAllLines(Path.ChangeExtension(md, ".runs.jsonl")), Has.Length.EqualTo(2), "a rerun skips the finished runs");
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
+    [TestCase("--methods", "dense,lottery", "unknown method 'lottery'")]
+    [TestCase("--distributions", "gaussian", "gaussian")]
+    public void BadOptionsExitWithTwoAndNameTheProblem(string option, string value, string expected)
+    {
+        RequireData();
+        string dir = Path.Combine(Path.GetTempPath(), $"sk-results-{Guid.NewGuid():N}");
+        var (exit, output) = RunCli("train", "results", "--models", "784-32-10", option, value, "--epochs", "1", "-o", Path.Combine(dir, "results.md"));
+        Assert.That(exit, Is.EqualTo(2), output);
+        Assert.That(output, Does.Contain(expected));
+        Assert.That(Directory.Exists(dir), Is.False, "nothing was written");
+    }
+}
