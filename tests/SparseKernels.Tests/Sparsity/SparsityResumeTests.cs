@@ -15,14 +15,15 @@ namespace SparseKernels.Tests.Sparsity;
 public class SparsityResumeTests
 {
     /// <summary>
-    /// GMP: 3 epochs (24 steps), pruning every 2 steps up to step 18, so prunes fall before and after the resume
-    /// points. IMP / KD: 2 levels of 2 epochs each after level 0 (6 epochs), rewind to step 2. Layers become CSR below
-    /// density 0.2, so at the resume points some are still dense with a mask and later turn CSR.
+    /// GMP: 3 epochs (24 steps), pruning every 3 steps up to step 18, so prunes fall before and after the resume
+    /// points (steps 8 and 16), and the first step after them trains the masked layers without pruning. IMP / KD:
+    /// 2 levels of 2 epochs each after level 0 (6 epochs), rewind to step 2. Layers become CSR below density 0.2, so
+    /// at the resume points some are still dense with a mask and later turn CSR.
     /// </summary>
     private static RunOptions Options(string method, string dir, bool resume = false)
     {
         var o = SparsityRunTests.Options(method, dir, epochs: method == "gmp" ? 3 : 2, resume: resume);
-        return o with { Method = o.Method! with { ImpLevels = 2, CsrBelowDensity = 0.2 } };
+        return o with { Method = o.Method! with { GmpEvery = 3, ImpLevels = 2, CsrBelowDensity = 0.2 } };
     }
 
     private static string TempDir() => Path.Combine(Path.GetTempPath(), "sk-resume-" + Guid.NewGuid().ToString("N"));
@@ -57,13 +58,18 @@ public class SparsityResumeTests
         s.Add(("optimizer steps", run.Optimizer.StepCount));
         s.Add(("rng", run.Rng.State));
         if (run.Method is Gmp g) s.Add(("gmp sparsity", g.CurrentSparsity));
-        if (run.Method is LotteryTicket lt) { s.Add(("level", lt.Level)); s.Add(("levels", lt.Levels.ToArray())); }
+        if (run.Method is LotteryTicket lt)
+        {
+            s.Add(("level", lt.Level));
+            s.Add(("levels", lt.Levels.ToArray()));
+            foreach (var l in run.Model.Layers) s.Add(($"layer{l.Index} rewind weights", lt.RewindWeights(l.Index) is { } rw ? Bits(rw) : "none"));
+        }
         if (run.Method is KdTicket { Teacher: { } teacher }) Layers("teacher ", teacher);
         return s;
     }
 
-    [TestCase("gmp", 1)]              // layer 0 dense with a mask, layer 1 still full
-    [TestCase("gmp", 2)]              // layer 0 CSR, layer 1 dense with a mask
+    [TestCase("gmp", 1)]              // step 8: layer 0 dense with a mask, layer 1 still full
+    [TestCase("gmp", 2)]              // step 16: layer 0 CSR, layer 1 dense with a mask
     [TestCase("imp", 2)]              // at the end of level 0 (rewind weights recorded, nothing pruned yet)
     [TestCase("imp", 3)]              // inside level 1
     [TestCase("imp", 4)]              // at the end of level 1
@@ -85,10 +91,12 @@ public class SparsityResumeTests
                 straight = Snapshot(run);
                 straightLines = run.MetricsJsonLines.ToArray();
             }
+            List<(string What, object Value)> atStop, loaded;
             int updatesAtStop;
             using (var run = new TrainingRun(Options(method, b), CpuTensorBackend.Instance, train, test))
             {
                 run.Run(stopAfterEpochs: stopAfter);
+                atStop = Snapshot(run);
                 updatesAtStop = run.Method!.Updates;
                 bool masked = run.Model.Layers.Any(l => MaskOf(run.Method, l.Index) is not null);
                 TestContext.Out.WriteLine($"at the stop: updates {updatesAtStop}, nnz {string.Join("/", run.Metrics[^1].NnzPerLayer)}, CSR {string.Join("/", run.Model.Layers.Select(l => l.IsSparse))}, masked-dense layer {masked}");
@@ -98,12 +106,18 @@ public class SparsityResumeTests
             using (var run = new TrainingRun(Options(method, b, resume: true), CpuTensorBackend.Instance, train, test))
             {
                 Assert.That(run.EpochsDone, Is.EqualTo(stopAfter));
+                loaded = Snapshot(run);
                 run.Run();
                 resumed = Snapshot(run);
                 resumedLines = run.MetricsJsonLines.ToArray();
                 Assert.That(run.Model.Layers.Any(l => l.IsSparse), "some layer has become CSR by the end");
                 Assert.That(run.Method!.Updates, Is.GreaterThan(updatesAtStop), "pruning after the resume point");
             }
+            // The checkpoint gives back the state of the run that wrote it (even what a later step would rebuild) ...
+            Assert.That(loaded.Select(x => x.What), Is.EqualTo(atStop.Select(x => x.What)));
+            for (int i = 0; i < atStop.Count; i++)
+                Assert.That(loaded[i].Value, Is.EqualTo(atStop[i].Value), $"after loading: {atStop[i].What}");
+            // ... and the resumed run ends where the straight one does.
             Assert.That(resumedLines, Has.Length.EqualTo(totalEpochs));
             for (int i = 0; i < totalEpochs; i++)
                 Assert.That(SparsityRunTests.Deterministic(resumedLines[i]), Is.EqualTo(SparsityRunTests.Deterministic(straightLines[i])), $"epoch {i + 1} metrics");
