@@ -13,6 +13,8 @@ public sealed class Gmp(SparsityOptions options) : SparsityMethod(options)
     private readonly Dictionary<int, bool[]> _masks = [];
     public override string Name => "gmp";
     public double CurrentSparsity { get; private set; }
+    /// <summary>The mask of a masked-dense layer (null: full, or CSR), for tests.</summary>
+    public bool[]? Mask(int layer) => _masks.GetValueOrDefault(layer);
 
     /// <summary>s_t of the cubic schedule (s_i = 0) at step t; 0 before t0, s_f from t_end on.</summary>
     public static double SparsityAt(double finalSparsity, long t, long t0, long tEnd)
@@ -47,5 +49,23 @@ public sealed class Gmp(SparsityOptions options) : SparsityMethod(options)
     public override void AfterOptimizerStep(StepContext c)
     {
         foreach (var (i, m) in _masks) LayerSurgery.ApplyMask(c.Model.Layers[i], m);
+    }
+
+    /// <summary>Checkpoint state: Updates, the sparsity reached (s_t of the last prune) and the masks of masked-dense layers.</summary>
+    public override void WriteState(BinaryWriter w)
+    {
+        base.WriteState(w);
+        w.Write(CurrentSparsity);
+        LayerSurgery.WriteMasks(w, _masks);
+    }
+
+    public override void ReadState(BinaryReader r, Mlp model)
+    {
+        base.ReadState(r, model);
+        CurrentSparsity = r.ReadDouble();
+        if (!(CurrentSparsity >= 0 && CurrentSparsity <= Options.Sparsity))
+            throw new InvalidDataException($"the sparsity reached, {CurrentSparsity}, is not in [0, {Options.Sparsity}] (--sparsity).");
+        _masks.Clear();
+        foreach (var (i, m) in LayerSurgery.ReadMasks(r, model)) _masks[i] = m;
     }
 }

@@ -15,11 +15,23 @@ public sealed class KdTicket(SparsityOptions options) : LotteryTicket(options), 
     public override string Name => "kd-ticket";
     public Mlp? Teacher => _teacher;
 
+    public override void Attach(Mlp model, Trainer trainer)
+    {
+        base.Attach(model, trainer);
+        if (_teacher is not null) UseTeacher();   // resumed after level 0 (ReadState restored the teacher)
+    }
+
     protected override void OnLevelStart(StepContext c)
     {
         if (_teacher is not null) return;
         _teacher = Copy(c.Model);
-        var teacher = _teacher;
+        UseTeacher();
+    }
+
+    /// <summary>From here on the Trainer's loss is the distillation loss against the teacher.</summary>
+    private void UseTeacher()
+    {
+        var teacher = _teacher!;
         float temp = Options.KdTemperature, alpha = Options.KdAlpha;
         Trainer!.LossFunction = (t, logits, x, labels) => Loss(t, teacher, logits, x, labels, temp, alpha);
     }
@@ -43,6 +55,36 @@ public sealed class KdTicket(SparsityOptions options) : LotteryTicket(options), 
         }
         return (DenseTensor.FromArray(l.Out, l.In, (float[])l.Weight.Value.ToArray().Clone()), (CsrMatrix?)null, bias);
     }).ToList());
+
+    /// <summary>Checkpoint state: IMP's, then the teacher once taken (its sizes, then each layer dense or CSR with its bias).</summary>
+    public override void WriteState(BinaryWriter w)
+    {
+        base.WriteState(w);
+        w.Write(_teacher is not null);
+        if (_teacher is null) return;
+        Checkpoint.WriteInts(w, _teacher.Sizes);
+        foreach (var l in _teacher.Layers) Checkpoint.WriteLayer(w, l);
+    }
+
+    public override void ReadState(BinaryReader r, Mlp model)
+    {
+        base.ReadState(r, model);
+        Dispose();
+        if (!r.ReadBoolean())
+        {
+            if (Level > 0) throw new InvalidDataException($"level {Level} has no teacher (taken at the start of level 1).");
+            return;
+        }
+        var sizes = Checkpoint.ReadInts(r);
+        if (!sizes.SequenceEqual(model.Sizes)) throw new InvalidDataException($"the teacher is {string.Join('-', sizes)} but the model {string.Join('-', model.Sizes)}.");
+        var layers = new List<(DenseTensor?, CsrMatrix?, DenseTensor)>();
+        for (int i = 0; i + 1 < sizes.Length; i++)
+        {
+            try { layers.Add(Checkpoint.ReadLayer(r, sizes[i + 1], sizes[i])); }
+            catch (InvalidDataException e) { throw new InvalidDataException($"teacher layer {i}: {e.Message}", e); }
+        }
+        _teacher = Mlp.FromHost(model.Backend, layers);
+    }
 
     public void Dispose() { _teacher?.Dispose(); _teacher = null; }
 }

@@ -170,6 +170,38 @@ public static class LayerSurgery
 
     private static DenseTensor ToBackend(ITensorBackend b, DenseTensor host) => b.Device is null ? host : b.Upload(host);
 
+    /// <summary>Writes the masks of masked-dense layers (checkpoints): their count, then by layer its index and flags.</summary>
+    public static void WriteMasks(BinaryWriter w, IReadOnlyDictionary<int, bool[]> masks)
+    {
+        w.Write(masks.Count);
+        foreach (var (i, mask) in masks.OrderBy(m => m.Key))
+        {
+            w.Write(i); w.Write(mask.Length);
+            foreach (bool b in mask) w.Write(b);
+        }
+    }
+
+    /// <summary>Reads what <see cref="WriteMasks"/> wrote, each checked against the model: a dense layer, one flag per weight.</summary>
+    public static Dictionary<int, bool[]> ReadMasks(BinaryReader r, Mlp model)
+    {
+        int count = r.ReadInt32();
+        if (count < 0 || count > model.Layers.Count) throw new InvalidDataException($"{count} masks for {model.Layers.Count} layers.");
+        var masks = new Dictionary<int, bool[]>();
+        for (int k = 0; k < count; k++)
+        {
+            int i = r.ReadInt32();
+            if (i < 0 || i >= model.Layers.Count || masks.ContainsKey(i)) throw new InvalidDataException($"a mask for layer {i}, which is not a layer or has one already.");
+            var layer = model.Layers[i];
+            if (layer.IsSparse) throw new InvalidDataException($"layer {i} has a mask but is CSR (masks belong to dense layers).");
+            int n = r.ReadInt32();
+            if (n != (long)layer.Out * layer.In) throw new InvalidDataException($"layer {i}'s mask has {n} flags for its {layer.Out}x{layer.In} weights.");
+            var mask = new bool[n];
+            for (int j = 0; j < n; j++) mask[j] = r.ReadBoolean();
+            masks[i] = mask;
+        }
+        return masks;
+    }
+
     /// <summary>Zeroes the masked-out weights of a dense layer and their optimizer state (after each optimizer step).</summary>
     public static void ApplyMask(MlpLayer layer, bool[] mask)
     {

@@ -30,6 +30,8 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
     public bool Rewind => Options.Rewind;
     public IReadOnlyList<ImpLevel> Levels => _levels;
     public int Level => _level;
+    /// <summary>The mask of a masked-dense layer (null: full, or CSR), for tests.</summary>
+    public bool[]? Mask(int layer) => _masks.GetValueOrDefault(layer);
     protected Trainer? Trainer { get; private set; }
 
     /// <summary>p: the fraction of remaining weights pruned per level.</summary>
@@ -138,4 +140,48 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
 
     /// <summary>The recorded rewind weights of a layer (dense layout), for tests.</summary>
     public float[]? RewindWeights(int layer) => _rewindWeights?[layer];
+
+    /// <summary>
+    /// Checkpoint state: Updates, the level, the levels' records, the masks of masked-dense layers, and the rewind
+    /// weights (dense layout) and biases once recorded.
+    /// </summary>
+    public override void WriteState(BinaryWriter w)
+    {
+        base.WriteState(w);
+        w.Write(_level);
+        w.Write(_levels.Count);
+        foreach (var l in _levels) { w.Write(l.Level); w.Write(l.Sparsity); w.Write(l.Nonzeros); w.Write(l.TestAccuracy); }
+        LayerSurgery.WriteMasks(w, _masks);
+        w.Write(_rewindWeights is not null);
+        for (int i = 0; i < (_rewindWeights?.Length ?? 0); i++) { Checkpoint.WriteFloats(w, _rewindWeights![i]); Checkpoint.WriteFloats(w, _rewindBiases![i]); }
+    }
+
+    public override void ReadState(BinaryReader r, Mlp model)
+    {
+        base.ReadState(r, model);
+        _level = r.ReadInt32();
+        if (_level < 0 || _level > Options.ImpLevels) throw new InvalidDataException($"level {_level} is not in 0..{Options.ImpLevels} (--imp-levels).");
+        int levels = r.ReadInt32();
+        if (levels < 0 || levels > Options.ImpLevels + 1) throw new InvalidDataException($"{levels} level records for {Options.ImpLevels} levels (--imp-levels).");
+        _levels.Clear();
+        for (int i = 0; i < levels; i++)
+        {
+            int level = r.ReadInt32(); double sparsity = r.ReadDouble(); long nonzeros = r.ReadInt64(); double accuracy = r.ReadDouble();
+            _levels.Add(new ImpLevel(level, sparsity, nonzeros, accuracy));
+        }
+        _masks.Clear();
+        foreach (var (i, m) in LayerSurgery.ReadMasks(r, model)) _masks[i] = m;
+        _rewindWeights = _rewindBiases = null;
+        if (!r.ReadBoolean()) return;
+        var weights = new float[model.Layers.Count][];
+        var biases = new float[model.Layers.Count][];
+        foreach (var l in model.Layers)
+        {
+            weights[l.Index] = Checkpoint.ReadFloats(r);
+            biases[l.Index] = Checkpoint.ReadFloats(r);
+            if (weights[l.Index].Length != (long)l.Out * l.In || biases[l.Index].Length != l.Out)
+                throw new InvalidDataException($"layer {l.Index}'s rewind weights/biases have {weights[l.Index].Length}/{biases[l.Index].Length} values for {l.Out}x{l.In}.");
+        }
+        (_rewindWeights, _rewindBiases) = (weights, biases);
+    }
 }

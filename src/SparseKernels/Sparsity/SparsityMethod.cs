@@ -54,6 +54,9 @@ public sealed record SparsityOptions
     /// <summary>Whether the model starts dense (dense, SNIP, GMP, IMP, KD ticket) or with the sparse pattern (static, SET, RigL).</summary>
     public bool StartsDense => Method is "dense" or "snip" or "gmp" or "imp" or "kd-ticket";
 
+    /// <summary>Whether layers go from dense to masked dense to CSR during training (GMP, IMP, KD ticket), so which are CSR is known only as it runs.</summary>
+    public bool PrunesGradually => Method is "gmp" or "imp" or "kd-ticket";
+
     public void Validate()
     {
         if (!Methods.Contains(Method)) throw new ArgumentException($"Unknown method '{Method}'; use {string.Join(", ", Methods)}.");
@@ -88,6 +91,21 @@ public abstract class SparsityMethod : IStepHook
     public virtual void Attach(Mlp model, Trainer trainer) { }
     public virtual void BeforeOptimizerStep(StepContext context) { }
     public virtual void AfterOptimizerStep(StepContext context) { }
+
+    /// <summary>
+    /// Writes what the method holds beyond the model, optimizer and RNG into a checkpoint (after its name; see
+    /// Checkpoint), so that resume is exact: here Updates; GMP, IMP and KD tickets add their masks, levels, rewind
+    /// weights and teacher.
+    /// </summary>
+    public virtual void WriteState(BinaryWriter w) => w.Write(Updates);
+
+    /// <summary>Restores what <see cref="WriteState"/> wrote, for the checkpoint's model, before Attach; throws
+    /// InvalidDataException saying what does not fit that model.</summary>
+    public virtual void ReadState(BinaryReader r, Mlp model)
+    {
+        Updates = r.ReadInt32();
+        if (Updates < 0) throw new InvalidDataException($"{Updates} mask updates.");
+    }
 }
 
 public static class Methods

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using SparseKernels.Autograd;
+using SparseKernels.Sparsity;
 using SparseKernels.Tensors;
 
 namespace SparseKernels.Training;
@@ -9,18 +10,20 @@ public sealed class CheckpointException(string message, Exception? inner = null)
 
 /// <summary>
 /// Training state after an epoch: weights, CSR patterns, biases, optimizer state and step count, RNG state,
-/// epochs done and the metrics so far. File layout: magic "SKCKPT\r\n" (8 bytes), format version (int32),
-/// payload length (int64), SHA-256 of the payload (32 bytes), payload. Written to "&lt;path&gt;.tmp" and then
-/// renamed over the old file (File.Move with overwrite), so a crash leaves the previous checkpoint intact.
+/// epochs done, the metrics so far, and the sparsity method's name and state (<see cref="SparsityMethod.WriteState"/>:
+/// GMP's and IMP's masks, IMP's levels and rewind weights, a KD ticket's teacher; "" and nothing for a plain run).
+/// File layout: magic "SKCKPT\r\n" (8 bytes), format version (int32; 2 since the method state), payload length
+/// (int64), SHA-256 of the payload (32 bytes), payload. Written to "&lt;path&gt;.tmp" and then renamed over the old
+/// file (File.Move with overwrite), so a crash leaves the previous checkpoint intact.
 /// </summary>
 public static class Checkpoint
 {
-    public const int Version = 1;
+    public const int Version = 2;
     private static readonly byte[] Magic = "SKCKPT\r\n"u8.ToArray();
 
     public sealed record State(int EpochsDone, ulong RngState, long OptimizerSteps, string OptimizerName, IReadOnlyList<string> MetricsJsonLines);
 
-    public static void Save(string path, Mlp model, Optimizer optimizer, TrainRng rng, int epochsDone, IReadOnlyList<string> metricsJsonLines)
+    public static void Save(string path, Mlp model, Optimizer optimizer, TrainRng rng, int epochsDone, IReadOnlyList<string> metricsJsonLines, SparsityMethod? method = null)
     {
         using var payload = new MemoryStream();
         using (var w = new BinaryWriter(payload, System.Text.Encoding.UTF8, leaveOpen: true))
@@ -29,14 +32,7 @@ public static class Checkpoint
             w.Write(sizes.Length); foreach (int s in sizes) w.Write(s);
             foreach (var layer in model.Layers)
             {
-                w.Write(layer.IsSparse);
-                if (layer.IsSparse)
-                {
-                    var csr = layer.Sparse!.ToHost();
-                    WriteInts(w, csr.RowOffsets); WriteInts(w, csr.ColumnIndices); WriteFloats(w, csr.Values);
-                }
-                else WriteFloats(w, layer.Weight.Value.ToArray());
-                WriteFloats(w, layer.Bias.Value.ToArray());
+                WriteLayer(w, layer);
                 foreach (var p in new[] { layer.Weight, layer.Bias })
                 {
                     w.Write(p.State.Length);
@@ -45,6 +41,8 @@ public static class Checkpoint
             }
             w.Write(optimizer.Name); w.Write(optimizer.StepCount); w.Write(rng.State); w.Write(epochsDone);
             w.Write(metricsJsonLines.Count); foreach (var line in metricsJsonLines) w.Write(line);
+            w.Write(method?.Name ?? "");
+            method?.WriteState(w);
         }
         byte[] body = payload.ToArray();
         string tmp = path + ".tmp";
@@ -59,10 +57,13 @@ public static class Checkpoint
     }
 
     /// <summary>
-    /// Loads a checkpoint onto <paramref name="backend"/>, checking it against the expected layer sizes and sparse
-    /// layers and the optimizer's name. Restores the optimizer's state and step count and the RNG state.
+    /// Loads a checkpoint onto <paramref name="backend"/>, checking it against the expected layer sizes, the expected
+    /// sparse layers (null: the checkpoint says which layers are CSR - GMP, IMP and KD tickets turn layers CSR as they
+    /// prune), the optimizer's name and the run's sparsity method (same name; its state is restored into
+    /// <paramref name="method"/>, null for a run without one). Restores the optimizer's state and step count and the
+    /// RNG state.
     /// </summary>
-    public static (Mlp Model, State State) Load(string path, ITensorBackend backend, IReadOnlyList<int> expectedSizes, IReadOnlyList<bool> expectedSparse, Optimizer optimizer, TrainRng rng)
+    public static (Mlp Model, State State) Load(string path, ITensorBackend backend, IReadOnlyList<int> expectedSizes, IReadOnlyList<bool>? expectedSparse, Optimizer optimizer, TrainRng rng, SparsityMethod? method = null)
     {
         if (!File.Exists(path)) throw new CheckpointException($"Checkpoint not found: {path}.");
         byte[] all = File.ReadAllBytes(path);
@@ -77,65 +78,122 @@ public static class Checkpoint
         if (!SHA256.HashData(body).AsSpan().SequenceEqual(all.AsSpan(Magic.Length + 12, 32)))
             throw new CheckpointException($"{path} is corrupt: the SHA-256 checksum of its payload does not match its header.");
         using var r = new BinaryReader(new MemoryStream(all, head, (int)length));
-        var sizes = new int[r.ReadInt32()];
-        for (int i = 0; i < sizes.Length; i++) sizes[i] = r.ReadInt32();
-        if (!sizes.SequenceEqual(expectedSizes))
-            throw new CheckpointException($"{path} holds a {string.Join('-', sizes)} model but the run asks for {string.Join('-', expectedSizes)}; use another output folder or matching --layers.");
-        var layers = new List<(DenseTensor?, CsrMatrix?, DenseTensor)>();
-        var states = new List<float[][]>();
-        for (int i = 0; i + 1 < sizes.Length; i++)
+        try
         {
-            bool sparse = r.ReadBoolean();
-            if (sparse != expectedSparse[i])
-                throw new CheckpointException($"{path}: layer {i} is {(sparse ? "sparse" : "dense")} in the checkpoint but {(expectedSparse[i] ? "sparse" : "dense")} in this run; use matching --sparsity.");
-            DenseTensor? dense = null; CsrMatrix? csr = null;
-            if (sparse)
+            var sizes = ReadInts(r);
+            if (!sizes.SequenceEqual(expectedSizes))
+                throw new CheckpointException($"{path} holds a {string.Join('-', sizes)} model but the run asks for {string.Join('-', expectedSizes)}; use another output folder or matching --layers.");
+            var layers = new List<(DenseTensor? Dense, CsrMatrix? Csr, DenseTensor Bias)>();
+            var states = new List<float[][]>();
+            for (int i = 0; i + 1 < sizes.Length; i++)
             {
-                var ro = ReadInts(r); var ci = ReadInts(r); var v = ReadFloats(r);
-                try { csr = new CsrMatrix(sizes[i + 1], sizes[i], ro, ci, v); }
-                catch (CsrFormatException e) { throw new CheckpointException($"{path}: layer {i}'s CSR pattern is invalid: {e.Message}", e); }
+                try { layers.Add(ReadLayer(r, sizes[i + 1], sizes[i])); }
+                catch (InvalidDataException e) { throw new CheckpointException($"{path}: layer {i}: {e.Message}", e); }
+                for (int p = 0; p < 2; p++)
+                {
+                    var slots = new float[ReadLength(r, 4)][];
+                    for (int s = 0; s < slots.Length; s++) slots[s] = ReadFloats(r);
+                    states.Add(slots);
+                }
             }
-            else dense = DenseTensor.FromArray(sizes[i + 1], sizes[i], ReadFloats(r));
-            var bias = DenseTensor.FromArray(sizes[i + 1], 1, ReadFloats(r));
-            layers.Add((dense, csr, bias));
-            for (int p = 0; p < 2; p++)
+            string optName = r.ReadString();
+            if (optName != optimizer.Name) throw new CheckpointException($"{path} was trained with optimizer '{optName}' but this run uses '{optimizer.Name}'.");
+            long optSteps = r.ReadInt64(); ulong rngState = r.ReadUInt64(); int epochs = r.ReadInt32();
+            var lines = new string[ReadLength(r, 1)];
+            for (int i = 0; i < lines.Length; i++) lines[i] = r.ReadString();
+            string methodName = r.ReadString(), runMethod = method?.Name ?? "";
+            if (methodName != runMethod)
+                throw new CheckpointException($"{path} was trained with {MethodText(methodName)} but this run uses {MethodText(runMethod)}; resume with the same --method.");
+            for (int i = 0; i < layers.Count && expectedSparse is not null; i++)
             {
-                var slots = new float[r.ReadInt32()][];
-                for (int s = 0; s < slots.Length; s++) slots[s] = ReadFloats(r);
-                states.Add(slots);
+                bool sparse = layers[i].Csr is not null;
+                if (sparse != expectedSparse[i])
+                    throw new CheckpointException($"{path}: layer {i} is {(sparse ? "sparse" : "dense")} in the checkpoint but {(expectedSparse[i] ? "sparse" : "dense")} in this run; use matching --sparsity.");
             }
+            var model = Mlp.FromHost(backend, layers);
+            try
+            {
+                int k = 0;
+                foreach (var p in model.Parameters)
+                {
+                    var slots = states[k++];
+                    p.State = slots.Select(a =>
+                    {
+                        if (a.Length != p.Value.Length) throw new CheckpointException($"{path}: optimizer state of {p.Name} has {a.Length} values for {p.Value.Length} weights.");
+                        var host = DenseTensor.FromArray(p.Value.Rows, p.Value.Cols, a);
+                        return backend.Device is null ? host : backend.Upload(host);
+                    }).ToArray();
+                }
+                try { method?.ReadState(r, model); }
+                catch (InvalidDataException e) { throw new CheckpointException($"{path}: the {methodName} state does not fit this run: {e.Message}", e); }
+                if (r.BaseStream.Position != r.BaseStream.Length)
+                    throw new CheckpointException($"{path} has {r.BaseStream.Length - r.BaseStream.Position} unread bytes after the {MethodText(methodName)} state; it was written by another build.");
+            }
+            catch { model.Dispose(); throw; }
+            optimizer.StepCount = optSteps;
+            rng.State = rngState;
+            return (model, new State(epochs, rngState, optSteps, optName, lines));
         }
-        string optName = r.ReadString();
-        if (optName != optimizer.Name) throw new CheckpointException($"{path} was trained with optimizer '{optName}' but this run uses '{optimizer.Name}'.");
-        long optSteps = r.ReadInt64(); ulong rngState = r.ReadUInt64(); int epochs = r.ReadInt32();
-        var lines = new string[r.ReadInt32()];
-        for (int i = 0; i < lines.Length; i++) lines[i] = r.ReadString();
-        var model = Mlp.FromHost(backend, layers);
-        int k = 0;
-        foreach (var p in model.Parameters)
+        catch (Exception e) when (e is EndOfStreamException or InvalidDataException)
         {
-            var slots = states[k++];
-            p.State = slots.Select(a =>
-            {
-                if (a.Length != p.Value.Length) throw new CheckpointException($"{path}: optimizer state of {p.Name} has {a.Length} values for {p.Value.Length} weights.");
-                var host = DenseTensor.FromArray(p.Value.Rows, p.Value.Cols, a);
-                return backend.Device is null ? host : backend.Upload(host);
-            }).ToArray();
+            throw new CheckpointException($"{path} ends early or holds an impossible length ({e.Message}); it was written by another build.", e);
         }
-        optimizer.StepCount = optSteps;
-        rng.State = rngState;
-        return (model, new State(epochs, rngState, optSteps, optName, lines));
     }
 
-    private static void WriteInts(BinaryWriter w, int[] a) { w.Write(a.Length); foreach (int x in a) w.Write(x); }
-    private static void WriteFloats(BinaryWriter w, float[] a) { w.Write(a.Length); w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(a.AsSpan())); }
-    private static int[] ReadInts(BinaryReader r) { var a = new int[r.ReadInt32()]; for (int i = 0; i < a.Length; i++) a[i] = r.ReadInt32(); return a; }
-    private static float[] ReadFloats(BinaryReader r)
+    private static string MethodText(string name) => name == "" ? "no sparsity method (plain, dense or static)" : $"--method {name}";
+
+    /// <summary>A layer's weight and bias: the sparse flag, then the CSR arrays (row offsets, column indices, values) or the dense out x in values, then the bias.</summary>
+    internal static void WriteLayer(BinaryWriter w, MlpLayer layer)
     {
-        var a = new float[r.ReadInt32()];
+        w.Write(layer.IsSparse);
+        if (layer.IsSparse)
+        {
+            var csr = layer.Sparse!.ToHost();
+            WriteInts(w, csr.RowOffsets); WriteInts(w, csr.ColumnIndices); WriteFloats(w, csr.Values);
+        }
+        else WriteFloats(w, layer.Weight.Value.ToArray());
+        WriteFloats(w, layer.Bias.Value.ToArray());
+    }
+
+    /// <summary>What <see cref="WriteLayer"/> wrote, for an out x in layer (host tensors); InvalidDataException when it does not fit.</summary>
+    internal static (DenseTensor? Dense, CsrMatrix? Csr, DenseTensor Bias) ReadLayer(BinaryReader r, int outF, int inF)
+    {
+        DenseTensor? dense = null; CsrMatrix? csr = null;
+        if (r.ReadBoolean())
+        {
+            var ro = ReadInts(r); var ci = ReadInts(r); var v = ReadFloats(r);
+            try { csr = new CsrMatrix(outF, inF, ro, ci, v); }
+            catch (CsrFormatException e) { throw new InvalidDataException($"its CSR pattern is invalid: {e.Message}", e); }
+        }
+        else
+        {
+            var d = ReadFloats(r);
+            if (d.Length != (long)outF * inF) throw new InvalidDataException($"{d.Length} dense weights for {outF}x{inF}.");
+            dense = DenseTensor.FromArray(outF, inF, d);
+        }
+        var b = ReadFloats(r);
+        if (b.Length != outF) throw new InvalidDataException($"{b.Length} bias values for {outF} outputs.");
+        return (dense, csr, DenseTensor.FromArray(outF, 1, b));
+    }
+
+    internal static void WriteInts(BinaryWriter w, int[] a) { w.Write(a.Length); foreach (int x in a) w.Write(x); }
+    internal static void WriteFloats(BinaryWriter w, float[] a) { w.Write(a.Length); w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(a.AsSpan())); }
+    internal static int[] ReadInts(BinaryReader r) { var a = new int[ReadLength(r, 4)]; for (int i = 0; i < a.Length; i++) a[i] = r.ReadInt32(); return a; }
+    internal static float[] ReadFloats(BinaryReader r)
+    {
+        var a = new float[ReadLength(r, 4)];
         var bytes = r.ReadBytes(a.Length * 4);
-        if (bytes.Length != a.Length * 4) throw new CheckpointException("The checkpoint ends inside an array.");
+        if (bytes.Length != a.Length * 4) throw new EndOfStreamException("The checkpoint ends inside an array.");
         Buffer.BlockCopy(bytes, 0, a, 0, bytes.Length);
         return a;
+    }
+
+    /// <summary>An array length that the rest of the payload can hold (elements of <paramref name="size"/> bytes).</summary>
+    private static int ReadLength(BinaryReader r, int size)
+    {
+        int n = r.ReadInt32();
+        long left = r.BaseStream.Length - r.BaseStream.Position;
+        if (n < 0 || (long)n * size > left) throw new InvalidDataException($"an array of {n} elements where {left} bytes are left");
+        return n;
     }
 }

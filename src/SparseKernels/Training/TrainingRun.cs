@@ -60,14 +60,12 @@ public sealed class TrainingRun : IDisposable
         if (options.Epochs < 0) throw new ArgumentException($"--epochs is {options.Epochs}; it must be >= 0.");
         if (options.BatchSize <= 0) throw new ArgumentException($"--batch-size is {options.BatchSize}; it must be positive.");
         if (!(options.LearningRate > 0)) throw new ArgumentException($"--lr is {options.LearningRate}; it must be positive.");
-        if (options.Method is { } mo)
-        {
-            mo.Validate();
-            if (options.Resume && mo.Method is "gmp" or "imp" or "kd-ticket")
-                throw new ArgumentException($"--resume is not supported for --method {mo.Method} (its masks and levels are not checkpointed yet); start a new run.");
-        }
+        options.Method?.Validate();
         var sparsity = options.Method is { } m0 ? Sparsity.Methods.InitialSparsity(m0, options.Layers) : options.SparsityPerLayer();
-        var expectedSparse = options.Method is { Method: "snip" } m1
+        // Which layers a checkpoint must hold as CSR; null for GMP / IMP / KD tickets, which turn layers CSR as they
+        // prune (the checkpoint says which).
+        var expectedSparse = options.Method is { PrunesGradually: true } ? null
+            : options.Method is { Method: "snip" } m1
             ? m1.Counts(options.Layers).Select((c, i) => c < (long)options.Layers[i] * options.Layers[i + 1]).ToArray()
             : sparsity.Select(x => x > 0).ToArray();
         if (options.TrainLimit > 0) train = train.Take(options.TrainLimit);
@@ -88,11 +86,12 @@ public sealed class TrainingRun : IDisposable
             _ => throw new ArgumentException($"Unknown schedule '{options.Schedule}'; use cosine, step or constant."),
         };
         Rng = new TrainRng(options.Seed);
+        Method = options.Method is { } mo ? Sparsity.Methods.Create(mo with { Seed = options.Seed }) : null;
         string? ckpt = options.OutputFolder is null ? null : Path.Combine(options.OutputFolder, CheckpointFile);
         if (options.Resume)
         {
             if (ckpt is null) throw new ArgumentException("--resume needs --output (the folder holding checkpoint.bin).");
-            var (model, state) = Checkpoint.Load(ckpt, backend, options.Layers, expectedSparse, Optimizer, Rng);
+            var (model, state) = Checkpoint.Load(ckpt, backend, options.Layers, expectedSparse, Optimizer, Rng, Method);
             Model = model;
             EpochsDone = state.EpochsDone;
             _jsonLines.AddRange(state.MetricsJsonLines);
@@ -106,7 +105,6 @@ public sealed class TrainingRun : IDisposable
         TrainBatches = new BatchSource(train, backend);
         TestBatches = new BatchSource(test, backend);
         TotalEpochs = options.Epochs;
-        Method = options.Method is { } mo2 ? Sparsity.Methods.Create(mo2 with { Seed = options.Seed }) : null;
         if (Method is Sparsity.LotteryTicket)
         {
             TotalEpochs = Sparsity.LotteryTicket.TotalEpochs(options.Epochs, options.Method!.ImpLevels);
@@ -174,7 +172,7 @@ public sealed class TrainingRun : IDisposable
     {
         if (Options.OutputFolder is not { } dir) return;
         Directory.CreateDirectory(dir);
-        Checkpoint.Save(Path.Combine(dir, CheckpointFile), Model, Optimizer, Rng, EpochsDone, _jsonLines);
+        Checkpoint.Save(Path.Combine(dir, CheckpointFile), Model, Optimizer, Rng, EpochsDone, _jsonLines, Method);
         WriteAtomically(Path.Combine(dir, JsonFile), string.Join("\n", _jsonLines) + "\n");
         var csv = new List<string> { "epoch,train_loss,train_acc,test_loss,test_acc,nnz_per_layer,epoch_s,step_ms,peak_device_bytes,lr" };
         foreach (var line in _jsonLines)
