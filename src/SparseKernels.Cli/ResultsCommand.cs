@@ -27,6 +27,9 @@ internal static class ResultsCommand
         public long RssBeforeBytes { get; init; }
         /// <summary>Peak resident set size of the run's process (VmHWM; 0 in older runs, which ran in one shared process).</summary>
         public long PeakRssBytes { get; init; }
+        /// <summary>Whether the peak was reset after loading the data, so PeakRssBytes - RssBeforeBytes is the run's own
+        /// peak (false in runs measured before that reset, whose peak may be the data loading's).</summary>
+        public bool PeakFromRunStart { get; init; }
     }
 
     public static Command Create()
@@ -60,8 +63,13 @@ internal static class ResultsCommand
                     var k = single.Split('|');
                     if (k.Length != 6) throw new ArgumentException($"--one '{single}': expected model|method|distribution|sparsity|seed|epochs.");
                     var g1 = new Grid([k[0]], [k[1]], [double.Parse(k[3], Inv)], [k[2]], 1, int.Parse(k[5], Inv), parse.GetValue(impLevels), parse.GetValue(trainLimit));
+                    // The peak of loading the data (decompression buffers) must not count as the run's: collect, then reset
+                    // the kernel's high-water mark (VmHWM) to the current RSS before the run starts.
+                    GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                    bool reset = ProcessMemory.ResetPeak();
                     long before = ProcessMemory.Read("VmRSS");
-                    var r = RunOne(k[0], k[1], k[2], double.Parse(k[3], Inv), ulong.Parse(k[4], Inv), g1, train, test) with { RssBeforeBytes = before, PeakRssBytes = ProcessMemory.Read("VmHWM") };
+                    var r = RunOne(k[0], k[1], k[2], double.Parse(k[3], Inv), ulong.Parse(k[4], Inv), g1, train, test)
+                        with { RssBeforeBytes = before, PeakRssBytes = ProcessMemory.Read("VmHWM"), PeakFromRunStart = reset };
                     Console.Out.WriteLine(ResultPrefix + JsonSerializer.Serialize(r));
                     return 0;
                 }
@@ -191,6 +199,13 @@ internal static class ResultsCommand
                     return long.Parse(l[(field.Length + 1)..].Trim().Split(' ')[0], Inv) * 1024; // "VmHWM:   123456 kB"
             return 0;
         }
+
+        /// <summary>Resets VmHWM to the current RSS (writing 5 to /proc/self/clear_refs, Linux 4.0+); false where that is not possible.</summary>
+        public static bool ResetPeak()
+        {
+            try { File.WriteAllText("/proc/self/clear_refs", "5"); return true; }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+        }
     }
 
     public static List<RunResult> ReadRuns(string runsFile)
@@ -222,9 +237,10 @@ internal static class ResultsCommand
         sb.AppendLine("imp / kd-ticket (which train levels + 1 times as long). Time: wall-clock seconds of the whole run (all levels for imp /");
         sb.AppendLine("kd-ticket) on 2 shared cores. State: bytes of the model's weights, indices and optimizer state at the end (CSR layers also");
         sb.AppendLine("hold their transpose and permutation; a masked-dense layer stores every weight). Peak RSS: the peak resident memory (VmHWM)");
-        sb.AppendLine("of the run's own process, which loads the data set first; run's peak: that peak minus the process's RSS after loading the");
-        sb.AppendLine("data (model, activations, gradients, optimizer state, topology work and garbage not yet collected); '-' for runs measured");
-        sb.AppendLine("before runs had their own process. nnz: nonzero weights at the end.");
+        sb.AppendLine("of the run's own process, which loads the data set first (that load's peak included); run's peak: the peak RSS during");
+        sb.AppendLine("training (high-water mark reset after loading and a full GC) minus the RSS it started from - model, activations,");
+        sb.AppendLine("gradients, optimizer state, topology work and garbage the GC has not collected yet; '-' where not measured that way");
+        sb.AppendLine("(runs from before each run had its own process, or before the reset). nnz: nonzero weights at the end.");
         sb.AppendLine();
         foreach (var model in runs.Select(r => r.Model).Distinct())
         {
@@ -241,7 +257,7 @@ internal static class ResultsCommand
                          .OrderBy(x => x.Key.Method is "imp" or "kd-ticket").ThenByDescending(x => x.Key.Epochs).ThenBy(x => x.Key.Distribution).ThenBy(x => x.Key.Sparsity).ThenBy(x => Array.IndexOf(SparsityOptions.Methods.ToArray(), x.Key.Method)))
             {
                 var (mean, std) = Stats(grp.Select(r => 100 * r.TestAccuracy));
-                sb.AppendLine(string.Create(Inv, $"| {grp.Key.Epochs} | {grp.Key.Method} | {grp.Key.Distribution} | {grp.Key.Sparsity:0.##} | {mean:F2} +- {std:F2} | {grp.Count()} | {grp.Average(r => r.TrainSeconds):F1} | {grp.Average(r => r.StateBytes) / (1 << 20):F2} | {Mib(grp, r => r.PeakRssBytes)} | {Mib(grp, r => r.PeakRssBytes - r.RssBeforeBytes)} | {grp.Average(r => (double)r.Nonzeros):N0} | {grp.OrderBy(r => r.Seed).First().Levels} |"));
+                sb.AppendLine(string.Create(Inv, $"| {grp.Key.Epochs} | {grp.Key.Method} | {grp.Key.Distribution} | {grp.Key.Sparsity:0.##} | {mean:F2} +- {std:F2} | {grp.Count()} | {grp.Average(r => r.TrainSeconds):F1} | {grp.Average(r => r.StateBytes) / (1 << 20):F2} | {Mib(grp, r => r.PeakRssBytes)} | {Mib(grp.Where(r => r.PeakFromRunStart), r => r.PeakRssBytes - r.RssBeforeBytes)} | {grp.Average(r => (double)r.Nonzeros):N0} | {grp.OrderBy(r => r.Seed).First().Levels} |"));
             }
             sb.AppendLine();
         }

@@ -54,6 +54,7 @@ public class ResultsCommandTests
                 long before = r.GetProperty("RssBeforeBytes").GetInt64(), peak = r.GetProperty("PeakRssBytes").GetInt64();
                 Assert.That(before, Is.GreaterThan(0), "RSS after loading the data");
                 Assert.That(peak, Is.GreaterThan(before), "the run's peak RSS is above the RSS it started from");
+                Assert.That(r.GetProperty("PeakFromRunStart").GetBoolean(), Is.True, "the peak was reset after loading the data (Linux /proc/self/clear_refs)");
                 Assert.That(r.GetProperty("TestAccuracy").GetDouble(), Is.InRange(0.2, 1.0), "one epoch on 512 samples learns something");
             }
             Assert.That(runs[1].GetProperty("Nonzeros").GetInt64(), Is.LessThan(runs[0].GetProperty("Nonzeros").GetInt64() / 5), "RigL at 90 % keeps about a tenth of the weights");
