@@ -85,7 +85,7 @@ internal static class ResultsCommand
                     if (!SparsityOptions.Methods.Contains(m)) throw new ArgumentException($"--methods: unknown method '{m}'; use {string.Join(", ", SparsityOptions.Methods)}.");
                 foreach (var d in grid.Distributions) LayerDensities.Parse(d);
                 if (!parse.GetValue(renderOnly)) RunGrid(grid, parse.GetValue(data)!, runsFile, md, parse.GetValue(note), t);
-                Render(ReadRuns(runsFile), md, parse.GetValue(note), grid);
+                Render(ReadRuns(runsFile), md, parse.GetValue(note), grid, parse.GetValue(renderOnly));
                 AnsiConsole.MarkupLine($"wrote {Markup.Escape(md)} and its plots");
                 return 0;
             }
@@ -219,7 +219,7 @@ internal static class ResultsCommand
         return (mean, std);
     }
 
-    public static void Render(List<RunResult> runs, string md, string? note, Grid g)
+    public static void Render(List<RunResult> runs, string md, string? note, Grid g, bool renderOnly = false)
     {
         var sb = new StringBuilder();
         sb.AppendLine("# Sparse-training results (issue 7)");
@@ -227,7 +227,7 @@ internal static class ResultsCommand
         sb.AppendLine("Fashion-MNIST, CPU backend, SGD (momentum 0.9, weight decay 5e-4, lr 0.05 cosine, batch 128). The whole grid is");
         sb.AppendLine("`bash docs/results.sh` (it runs `train results` once per sub-grid; finished runs are kept in `results.runs.jsonl` beside this");
         sb.AppendLine("file and skipped on a rerun; `--render-only` redraws). This file was last written by");
-        sb.AppendLine($"`train results --models \"{string.Join(';', g.Models)}\" --methods {string.Join(',', g.Methods)} --sparsities {string.Join(',', g.Sparsities.Select(s => s.ToString(Inv)))} --distributions {string.Join(',', g.Distributions)} --seeds {g.Seeds} --epochs {g.Epochs} --imp-levels {g.ImpLevels}{(g.TrainLimit > 0 ? $" --train-limit {g.TrainLimit}" : "")}`.");
+        sb.AppendLine($"`train results --models \"{string.Join(';', g.Models)}\" --methods {string.Join(',', g.Methods)} --sparsities {string.Join(',', g.Sparsities.Select(s => s.ToString(Inv)))} --distributions {string.Join(',', g.Distributions)} --seeds {g.Seeds} --epochs {g.Epochs} --imp-levels {g.ImpLevels}{(g.TrainLimit > 0 ? $" --train-limit {g.TrainLimit}" : "")}{(renderOnly ? " --render-only" : "")}`.");
         sb.AppendLine();
         // The analysis of the figures is hand-written beside the runs: results.notes.md (or --note) goes under the title.
         string notesFile = Path.ChangeExtension(md, ".notes.md");
@@ -242,7 +242,7 @@ internal static class ResultsCommand
         sb.AppendLine("gradients, optimizer state, topology work and garbage the GC has not collected yet; '-' where not measured that way");
         sb.AppendLine("(runs from before each run had its own process, or before the reset). nnz: nonzero weights at the end.");
         sb.AppendLine();
-        foreach (var model in runs.Select(r => r.Model).Distinct())
+        foreach (var model in runs.GroupBy(r => r.Model).OrderBy(x => x.First().Weights).Select(x => x.Key))
         {
             sb.AppendLine($"## {model}");
             sb.AppendLine();
