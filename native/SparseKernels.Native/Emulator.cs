@@ -11,7 +11,7 @@ namespace SparseKernels.Native;
 internal static unsafe partial class Emulator
 {
     public const string LibraryName = "sparsekernels_emu";
-    public const int AbiVersion = 1;
+    public const int AbiVersion = 2;
     public const int ErrorCapacity = 2048;
 
     [LibraryImport(LibraryName, EntryPoint = "sk_emu_abi_version")]
@@ -34,6 +34,9 @@ internal static unsafe partial class Emulator
 
     [LibraryImport(LibraryName, EntryPoint = "sk_emu_free")]
     public static partial int Free(void* ptr);
+
+    [LibraryImport(LibraryName, EntryPoint = "sk_emu_park")]
+    public static partial int Park(void* ptr, int parked);
 
     [LibraryImport(LibraryName, EntryPoint = "sk_emu_check_range")]
     public static partial int CheckRange(void* ptr, ulong bytes, byte* error, int errorCapacity);
@@ -113,6 +116,12 @@ internal static unsafe class EmulatorOps
 {
     /// <summary>Allocates device memory (poisoned with 0xFF bytes); Null when the arena is exhausted.</summary>
     public static DevicePtr Allocate(long bytes) => new((ulong)Emulator.Malloc((ulong)bytes));
+
+    /// <summary>
+    /// Parks a live allocation in a caching allocator's free list (accesses are then reported as use after free)
+    /// or takes it back out; false when the address is not an allocation in the expected state.
+    /// </summary>
+    public static bool Park(DevicePtr pointer, bool parked) => Emulator.Park((void*)pointer.Address, parked ? 1 : 0) == 0;
 
     public static void CopyIn<T>(ReadOnlySpan<T> source, DevicePtr destination) where T : unmanaged
     {

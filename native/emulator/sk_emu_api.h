@@ -3,7 +3,7 @@
 #pragma once
 
 #define SK_EMU_API __attribute__((visibility("default")))
-#define SK_EMU_ABI_VERSION 1
+#define SK_EMU_ABI_VERSION 2
 
 extern "C" {
 typedef void (*sk_emu_thunk)(void** args);
@@ -22,6 +22,7 @@ SK_EMU_API int sk_emu_launch(const char* kernel, unsigned gx, unsigned gy, unsig
     unsigned shared_bytes, void** args, char* error, int error_capacity);
 SK_EMU_API void* sk_emu_malloc(unsigned long long bytes);
 SK_EMU_API int sk_emu_free(void* ptr);
+SK_EMU_API int sk_emu_park(void* ptr, int parked);
 SK_EMU_API int sk_emu_check_range(const void* ptr, unsigned long long bytes, char* error, int error_capacity);
 SK_EMU_API void sk_emu_memcpy(void* dst, const void* src, unsigned long long bytes);
 SK_EMU_API void sk_emu_memset32(void* dst, unsigned value, unsigned long long count);

@@ -1103,6 +1103,23 @@ SK_EMU_API int sk_emu_free(void* ptr)
     return 0;
 }
 
+// Parks (parked != 0) a live allocation in a caching allocator's free list, or takes it back out: while parked,
+// every access to it is reported as a use after free, exactly as for freed memory. Returns 0, or 1 when ptr is not
+// the start of a live (to park) or parked (to unpark) allocation. sk_emu_free needs the allocation unparked.
+SK_EMU_API int sk_emu_park(void* ptr, int parked)
+{
+    Arena* a = arena();
+    auto addr = reinterpret_cast<uintptr_t>(ptr);
+    if (addr - g_arena_base >= g_arena_size || (addr - g_arena_base) % kGranule != 0) return 1;
+    size_t start = (addr - g_arena_base) >> kGranuleShift;
+    std::lock_guard<std::mutex> lock(a->mutex);
+    const uint32_t live = static_cast<uint32_t>(start + 1), want = parked ? live : (live | kFreedBit);
+    if (a->owner[start] != want) return 1;
+    size_t granules = (std::max<uint64_t>(a->size_at[start], 1) + kGranule - 1) >> kGranuleShift;
+    for (size_t g = 0; g < granules; g++) a->owner[start + g] = parked ? (live | kFreedBit) : live;
+    return 0;
+}
+
 // Checks that [ptr, ptr+bytes) lies inside one live allocation; on failure writes why.
 SK_EMU_API int sk_emu_check_range(const void* ptr, unsigned long long bytes, char* error, int error_capacity)
 {

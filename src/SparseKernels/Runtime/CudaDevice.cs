@@ -23,7 +23,11 @@ public sealed class CudaDevice : IDevice
     {
         Ordinal = ordinal; CuDevice = cuDevice; Context = context; Info = info;
         _stream = new CudaStream(this, CudaStreamHandle.Create(context));
+        MemoryPool = new DeviceMemoryPool(bytes => CudaMemoryHandle.Allocate(context, bytes));
     }
+
+    /// <summary>The caching allocator every <see cref="Allocate{T}"/> goes through (see <see cref="DeviceMemoryPool"/>).</summary>
+    public DeviceMemoryPool MemoryPool { get; }
 
     /// <summary>Opens device <paramref name="ordinal"/>; throws <see cref="CudaUnavailableException"/> saying why CUDA cannot be used.</summary>
     public static CudaDevice Open(int ordinal = 0)
@@ -81,7 +85,7 @@ public sealed class CudaDevice : IDevice
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         ObjectDisposedException.ThrowIf(_disposed, this);
         long bytes = checked(length * Unsafe.SizeOf<T>());
-        return new DeviceBuffer<T>(this, CudaMemoryHandle.Allocate(Context, bytes), length);
+        return new DeviceBuffer<T>(this, MemoryPool.Rent(bytes), length);
     }
 
     private void CheckBuffer<T>(DeviceBuffer<T> buffer, string name) where T : unmanaged
@@ -299,6 +303,7 @@ public sealed class CudaDevice : IDevice
         if (_disposed) return;
         try { Synchronize(); } catch (CudaException) { /* report nothing on teardown; resources are still released */ }
         _disposed = true;
+        MemoryPool.Close();
         lock (_modulesLock)
         {
             foreach (var m in _ownedModules) m.Dispose();

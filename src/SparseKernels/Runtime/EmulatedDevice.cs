@@ -37,6 +37,39 @@ public sealed class EmulatedDevice : IDevice
         var (_, total) = EmulatorOps.MemoryInfo();
         Info = new DeviceInfo("Emulated device (CPU)", 0, 9, 0, total, 1, 0, 1024, 48 * 1024, 32);
         _stream = new EmulatedStream(this);
+        MemoryPool = new DeviceMemoryPool(AllocateFromArena, Poison, Park);
+    }
+
+    /// <summary>The caching allocator every <see cref="Allocate{T}"/> goes through (see <see cref="DeviceMemoryPool"/>).</summary>
+    public DeviceMemoryPool MemoryPool { get; }
+
+    private static EmulatorMemoryHandle AllocateFromArena(long bytes)
+    {
+        DevicePtr p = EmulatorOps.Allocate(bytes);
+        if (p.IsNull)
+            throw new OutOfMemoryException($"The emulated device cannot allocate {bytes} bytes: its arena is exhausted.");
+        return new EmulatorMemoryHandle(p, bytes);
+    }
+
+    /// <summary>A cached block is parked in the arena: a kernel that still uses it is reported as using freed memory.</summary>
+    private static void Park(DeviceMemoryHandle block, bool parked)
+    {
+        // Parking runs when a buffer is released, possibly on the finalizer thread: it must not throw there.
+        if (block.Bytes > 0 && !EmulatorOps.Park(block.Pointer, parked) && !parked)
+            throw new InvalidOperationException($"The emulated device could not {(parked ? "park" : "unpark")} the {block.Bytes}-byte block at {block.Pointer}.");
+    }
+
+    /// <summary>A reused block reads as never-written memory again: 0xFF bytes (NaN), as the arena's fresh blocks do.</summary>
+    private static void Poison(DeviceMemoryHandle block)
+    {
+        EmulatorOps.Fill32(block.Pointer, 0xFFFFFFFFu, block.Bytes / 4);
+        long tail = block.Bytes % 4;
+        if (tail > 0)
+        {
+            Span<byte> ones = stackalloc byte[4];
+            ones.Fill(0xFF);
+            EmulatorOps.CopyIn<byte>(ones[..(int)tail], block.Pointer.Offset(block.Bytes - tail));
+        }
     }
 
     public DeviceKind Kind => DeviceKind.Emulated;
@@ -54,10 +87,11 @@ public sealed class EmulatedDevice : IDevice
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         long bytes = checked(length * Unsafe.SizeOf<T>());
-        DevicePtr p = EmulatorOps.Allocate(bytes);
-        if (p.IsNull)
-            throw new OutOfMemoryException($"The emulated device cannot allocate {bytes} bytes ({length} x {typeof(T).Name}): its arena is exhausted.");
-        return new DeviceBuffer<T>(this, new EmulatorMemoryHandle(p, bytes), length);
+        try { return new DeviceBuffer<T>(this, MemoryPool.Rent(bytes), length); }
+        catch (OutOfMemoryException e)
+        {
+            throw new OutOfMemoryException($"The emulated device cannot allocate {bytes} bytes ({length} x {typeof(T).Name}): its arena is exhausted.", e);
+        }
     }
 
     private void CheckBuffer<T>(DeviceBuffer<T> buffer, long offset, long count, string name) where T : unmanaged
@@ -142,7 +176,11 @@ public sealed class EmulatedDevice : IDevice
     public DeviceEvent CreateEvent() => new EmulatedEvent();
 
     /// <summary>Marks the device unusable; buffers free themselves (the arena outlives devices).</summary>
-    public void Dispose() { _disposed = true; }
+    public void Dispose()
+    {
+        _disposed = true;
+        MemoryPool.Close();
+    }
 
     internal bool IsDisposed => _disposed;
 

@@ -147,8 +147,8 @@ public class EmulatorPlantedBugTests
         var device = Get();
         var din = device.Upload(TestData.NonZeroArray(s_rng, 8));
         var address = din.Pointer;
-        din.Dispose();
-        using var dout = device.Poisoned<float>(8);
+        din.Dispose();   // parked in the device's memory pool: accesses are reported as use after free
+        using var dout = device.Poisoned<float>(9);   // another size, so the pool does not hand din's block straight back
         string m = device.RunExpectingFailure("emu_bug_use_after_free", 1, 8, 0, Args(address, dout.Pointer));
         Assert.That(m, Does.Contain($"use after free: inside a 32-byte buffer at {address}"));
     }
