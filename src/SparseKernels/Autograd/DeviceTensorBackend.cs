@@ -8,14 +8,26 @@ namespace SparseKernels.Autograd;
 /// <summary>
 /// The device backend of the autograd: our kernels (SpmmCsr, SddmmCsr, Elementwise, BiasRows,
 /// SoftmaxCrossEntropy, OptimizerUpdate, GatherColumns) and, for dense matmul, cuBLAS on a CUDA
-/// device or <c>dense_gemm_v1</c> on the emulated device. Every new tensor is a fresh device allocation.
+/// device or <c>dense_gemm_v1</c> on the emulated device.
 /// </summary>
+/// <remarks>
+/// <para>A sparse layer's matmuls go through <see cref="SparseMatmulDispatch"/>: at or above the crossover sparsity
+/// (for the dense operand's column count) our SpMM / SDDMM (<see cref="SpmmVersion"/>, <see cref="SddmmVersion"/>);
+/// below it the dense path: the CSR weight scattered into a dense matrix (<see cref="CsrDense.Scatter"/>) and
+/// multiplied by cuBLAS (dense_gemm on the emulated device), and the weight gradient computed densely and gathered
+/// back at the pattern (<see cref="CsrDense.Gather"/>). The masked GEMM kernel is not used here: it takes
+/// batch-major activations, and the autograd's are feature-major.</para>
+/// <para>Tensors come from the device's caching allocator (<see cref="DeviceMemoryPool"/>): a training step after
+/// the first allocates no driver memory and frees none.</para>
+/// </remarks>
 public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
 {
     private readonly CublasContext? _cublas;
+    private IReadOnlyList<CrossoverRow> _crossover = SparseMatmulDispatch.DefaultTable;
 
     public DeviceTensorBackend(IDevice device)
     {
+        ArgumentNullException.ThrowIfNull(device);
         Device = device;
         if (device.Kind == DeviceKind.Cuda) _cublas = new CublasContext(device);
     }
@@ -24,27 +36,91 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
     IDevice? ITensorBackend.Device => Device;
     public string Name => $"{Device.Kind} '{Device.Name}'";
 
+    /// <summary>The crossover table the sparse matmuls are dispatched by (default <see cref="SparseMatmulDispatch.DefaultTable"/>).</summary>
+    public IReadOnlyList<CrossoverRow> CrossoverTable
+    {
+        get => _crossover;
+        set
+        {
+            SparseMatmulDispatch.Choose(Device.Kind, 0.5, 1, SparseMatmulKernel.Auto, value);   // validates the table
+            _crossover = value;
+        }
+    }
+
+    /// <summary>Forces one path for every sparse matmul (default Auto: by <see cref="CrossoverTable"/>).</summary>
+    public SparseMatmulKernel ForceKernel { get; set; } = SparseMatmulKernel.Auto;
+
+    /// <summary>The SpMM kernel version of the sparse path (default V2).</summary>
+    public SpmmCsrVersion SpmmVersion { get; set; } = SpmmCsrVersion.V2;
+
+    /// <summary>The SDDMM kernel version of the sparse path (default V2).</summary>
+    public SddmmCsrVersion SddmmVersion { get; set; } = SddmmCsrVersion.V2;
+
+    /// <summary>When set, every op is timed on the device under its name (see <see cref="DeviceOpProfiler"/>).</summary>
+    public DeviceOpProfiler? Profiler { get; set; }
+
+    /// <summary>The path a sparse matmul on <paramref name="a"/> with <paramref name="n"/> dense columns takes.</summary>
+    public SparseMatmulKernel PathFor(CsrMatrix a, int n)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        long size = (long)a.Rows * a.Cols;
+        double sparsity = size == 0 ? 1.0 : 1.0 - (double)a.Nnz / size;
+        return SparseMatmulDispatch.Choose(Device.Kind, sparsity, n, ForceKernel, _crossover);
+    }
+
+    private int Begin() => Profiler?.Begin() ?? -1;
+
+    private void End(string op, int token)
+    {
+        if (token >= 0) Profiler?.End(op, token);
+    }
+
     private DenseTensor New(int rows, int cols) => DenseTensor.Allocate(Device, rows, cols);
 
     public DenseTensor Full(int rows, int cols, float value)
     {
+        int token = Begin();
         var t = New(rows, cols);
         Elementwise.Fill(Device, t, value);
+        End("Full", token);
         return t;
     }
 
     public DenseTensor Upload(DenseTensor host) => host.ToDevice(Device);
-    public DenseTensor Copy(DenseTensor x) => x.ToDevice(Device);
-    public void AddInPlace(DenseTensor y, DenseTensor x) => Elementwise.Axpy(Device, 1f, x, y);
+
+    public DenseTensor Copy(DenseTensor x)
+    {
+        int token = Begin();
+        var c = x.ToDevice(Device);
+        End("Copy", token);
+        return c;
+    }
+
+    public void AddInPlace(DenseTensor y, DenseTensor x)
+    {
+        int token = Begin();
+        Elementwise.Axpy(Device, 1f, x, y);
+        End("AddInPlace", token);
+    }
 
     public DenseTensor Scale(DenseTensor x, float alpha)
     {
+        int token = Begin();
         var o = New(x.Rows, x.Cols);
         Elementwise.Scale(Device, alpha, x, o);
+        End("Scale", token);
         return o;
     }
 
     public DenseTensor Matmul(DenseTensor a, DenseTensor b, bool transA, bool transB)
+    {
+        int token = Begin();
+        var c = DenseMatmul(a, b, transA, transB);
+        End("Matmul", token);
+        return c;
+    }
+
+    private DenseTensor DenseMatmul(DenseTensor a, DenseTensor b, bool transA, bool transB)
     {
         int m = transA ? a.Cols : a.Rows, n = transB ? b.Rows : b.Cols;
         var c = New(m, n);
@@ -57,25 +133,73 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         return c;
     }
 
-    public DenseTensor Spmm(CsrMatrix a, DenseTensor b) => SpmmCsr.Compute(Device, a, b);
+    public DenseTensor Spmm(CsrMatrix a, DenseTensor b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        int token = Begin();
+        bool sparse = PathFor(a, b.Cols) == SparseMatmulKernel.Spmm;
+        DenseTensor c;
+        if (sparse)
+        {
+            c = New(a.Rows, b.Cols);
+            try { SpmmCsr.Run(Device, a, b, c, SpmmVersion); }
+            catch { c.Dispose(); throw; }
+        }
+        else
+        {
+            using var dense = New(a.Rows, a.Cols);
+            CsrDense.Scatter(Device, a, dense);
+            c = DenseMatmul(dense, b, false, false);
+        }
+        End(sparse ? "Spmm" : "Spmm (dense path)", token);
+        return c;
+    }
 
     public DenseTensor Sddmm(CsrMatrix pattern, DenseTensor x, DenseTensor y)
     {
+        ArgumentNullException.ThrowIfNull(pattern);
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(y);
+        int token = Begin();
+        bool sparse = PathFor(pattern, x.Cols) == SparseMatmulKernel.Spmm;
         var o = New(1, pattern.Nnz);
-        try { SddmmCsr.Run(Device, x, y, pattern, o.DeviceData); }
+        try
+        {
+            if (sparse) SddmmCsr.Run(Device, x, y, pattern, o.DeviceData, SddmmVersion);
+            else
+            {
+                if (x.Rows != pattern.Rows || y.Rows != pattern.Cols || x.Cols != y.Cols)
+                    throw new ArgumentException($"Sddmm: X is {x.Rows}x{x.Cols} and Y is {y.Rows}x{y.Cols}; the {pattern.Rows}x{pattern.Cols} pattern needs X {pattern.Rows}xk and Y {pattern.Cols}xk.", nameof(x));
+                using var dense = DenseMatmul(x, y, false, true);
+                CsrDense.Gather(Device, dense, pattern, o.DeviceData);
+            }
+        }
         catch { o.Dispose(); throw; }
+        End(sparse ? "Sddmm" : "Sddmm (dense path)", token);
         return o;
     }
 
     public void GatherValues(CsrMatrix source, SparsePermutation perm, CsrMatrix destination)
-        => GatherColumns.GatherValues(Device, source.DeviceValues, perm.Device ?? throw new InvalidOperationException("The permutation was built for the host; build it with this device."), destination.DeviceValues);
+    {
+        int token = Begin();
+        GatherColumns.GatherValues(Device, source.DeviceValues, perm.Device ?? throw new InvalidOperationException("The permutation was built for the host; build it with this device."), destination.DeviceValues);
+        End("GatherValues", token);
+    }
 
-    public void AddBiasRows(DenseTensor x, DenseTensor bias) => BiasRows.Add(Device, x, bias);
+    public void AddBiasRows(DenseTensor x, DenseTensor bias)
+    {
+        int token = Begin();
+        BiasRows.Add(Device, x, bias);
+        End("AddBiasRows", token);
+    }
 
     public DenseTensor RowSum(DenseTensor x, float scale)
     {
+        int token = Begin();
         var o = New(x.Rows, 1);
         BiasRows.Sum(Device, x, o, scale);
+        End("RowSum", token);
         return o;
     }
 
@@ -101,40 +225,56 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
 
     public DenseTensor Relu(DenseTensor x)
     {
+        int token = Begin();
         var o = New(x.Rows, x.Cols);
         Elementwise.Relu(Device, x, o);
+        End("Relu", token);
         return o;
     }
 
     public DenseTensor ReluBackward(DenseTensor x, DenseTensor dy)
     {
+        int token = Begin();
         var o = New(x.Rows, x.Cols);
         Elementwise.ReluBackward(Device, x, dy, o);
+        End("ReluBackward", token);
         return o;
     }
 
     public (DenseTensor Probs, DenseTensor Loss) SoftmaxCrossEntropy(DenseTensor logits, Labels? labels, DenseTensor? targets)
     {
+        int token = Begin();
         var p = New(logits.Rows, logits.Cols);
         var l = New(1, logits.Cols);
         try { Ops.SoftmaxCrossEntropy.Forward(Device, logits, DeviceLabels(labels), targets, p, l); }
         catch { p.Dispose(); l.Dispose(); throw; }
+        End("SoftmaxCrossEntropy", token);
         return (p, l);
     }
 
     public DenseTensor SoftmaxCrossEntropyBackward(DenseTensor probs, Labels? labels, DenseTensor? targets, DenseTensor dloss)
     {
+        int token = Begin();
         var d = New(probs.Rows, probs.Cols);
         try { Ops.SoftmaxCrossEntropy.Backward(Device, probs, DeviceLabels(labels), targets, dloss, d); }
         catch { d.Dispose(); throw; }
+        End("SoftmaxCrossEntropyBackward", token);
         return d;
     }
 
     public void SgdMomentum(DenseTensor w, DenseTensor g, DenseTensor velocity, float lr, float momentum, float weightDecay, bool nesterov)
-        => OptimizerUpdate.SgdMomentum(Device, w.DeviceData, g.DeviceData, velocity.DeviceData, lr, momentum, weightDecay, nesterov);
+    {
+        int token = Begin();
+        OptimizerUpdate.SgdMomentum(Device, w.DeviceData, g.DeviceData, velocity.DeviceData, lr, momentum, weightDecay, nesterov);
+        End("SgdMomentum", token);
+    }
 
     public void Adam(DenseTensor w, DenseTensor g, DenseTensor m, DenseTensor v, float lr, float beta1, float beta2, float eps, float weightDecay, long step)
-        => OptimizerUpdate.Adam(Device, w.DeviceData, g.DeviceData, m.DeviceData, v.DeviceData, lr, beta1, beta2, eps, weightDecay, step);
+    {
+        int token = Begin();
+        OptimizerUpdate.Adam(Device, w.DeviceData, g.DeviceData, m.DeviceData, v.DeviceData, lr, beta1, beta2, eps, weightDecay, step);
+        End("Adam", token);
+    }
 
     public void Synchronize() => Device.Synchronize();
 
