@@ -36,6 +36,8 @@ internal enum KernelId
     MaskCsrRowCountsV1,
     MaskCsrFillV1,
     MaskFromCsrV1,
+    SpmmCsrV3Scalar,
+    SpmmCsrV3Vec4,
 }
 
 /// <summary>
@@ -78,6 +80,8 @@ internal static class KernelCache
         "mask_csr_row_counts_v1",
         "mask_csr_fill_v1",
         "mask_from_csr_v1",
+        "spmm_csr_v3_scalar",
+        "spmm_csr_v3_vec4",
     ];
 
     private static readonly ConditionalWeakTable<IDevice, Kernel?[]> s_tables = new();
