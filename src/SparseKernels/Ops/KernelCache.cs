@@ -38,6 +38,8 @@ internal enum KernelId
     MaskFromCsrV1,
     SpmmCsrV3Scalar,
     SpmmCsrV3Vec4,
+    SddmmCsrV3Scalar,
+    SddmmCsrV3Vec4,
 }
 
 /// <summary>
@@ -82,6 +84,8 @@ internal static class KernelCache
         "mask_from_csr_v1",
         "spmm_csr_v3_scalar",
         "spmm_csr_v3_vec4",
+        "sddmm_csr_v3_scalar",
+        "sddmm_csr_v3_vec4",
     ];
 
     private static readonly ConditionalWeakTable<IDevice, Kernel?[]> s_tables = new();
