@@ -40,6 +40,7 @@ internal enum KernelId
     SpmmCsrV3Vec4,
     SddmmCsrV3Scalar,
     SddmmCsrV3Vec4,
+    MaskedGemmV2,
 }
 
 /// <summary>
@@ -86,6 +87,7 @@ internal static class KernelCache
         "spmm_csr_v3_vec4",
         "sddmm_csr_v3_scalar",
         "sddmm_csr_v3_vec4",
+        "masked_gemm_v2",
     ];
 
     private static readonly ConditionalWeakTable<IDevice, Kernel?[]> s_tables = new();
