@@ -41,6 +41,7 @@ internal enum KernelId
     SddmmCsrV3Scalar,
     SddmmCsrV3Vec4,
     MaskedGemmV2,
+    TopkSelectHistogramV2,
 }
 
 /// <summary>
@@ -88,6 +89,7 @@ internal static class KernelCache
         "sddmm_csr_v3_scalar",
         "sddmm_csr_v3_vec4",
         "masked_gemm_v2",
+        "topk_select_histogram_v2",
     ];
 
     private static readonly ConditionalWeakTable<IDevice, Kernel?[]> s_tables = new();
