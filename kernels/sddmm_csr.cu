@@ -45,7 +45,7 @@
 //                  reaches every shuffle (the nonzero loop advances the whole warp; an empty row returns
 //                  before it, warp-uniformly).
 //                No shared memory. Registers (ptxas, CUDA 11.8): vec4 56 (sm_90) / 66 (sm_80), scalar 58 /
-//                64, v2 42 / 56; no spills.
+//                64 (v2: vec4 42 / 56, scalar 40 / 40); no spills.
 #include "common.cuh"
 
 extern "C" __global__ void sddmm_csr_v1(int m, int n, int k,
