@@ -135,7 +135,7 @@ std::deque<KernelEntry>& registry() { static std::deque<KernelEntry> r; return r
 
 // ---- workers, fibers ---------------------------------------------------------------------------
 enum class FState : uint8_t { Runnable, BlockBarrier, WarpOp, Exited };
-enum WarpKind : int { ShflIdx = 0, ShflUp = 1, ShflDown = 2, ShflXor = 3, SyncWarp = 4, Ballot = 5, Any = 6, All = 7 };
+enum WarpKind : int { ShflIdx = 0, ShflUp = 1, ShflDown = 2, ShflXor = 3, SyncWarp = 4, Ballot = 5, Any = 6, All = 7, MatchAny = 8 };
 
 struct Fiber
 {
@@ -350,6 +350,7 @@ const char* warp_op_name(int op)
         case SyncWarp: return "__syncwarp";
         case Ballot: return "__ballot_sync";
         case Any: return "__any_sync";
+        case MatchAny: return "__match_any_sync";
         default: return "__all_sync";
     }
 }
@@ -403,6 +404,15 @@ bool release_warp_ops(Worker* w)
                     case Ballot: g.result = ballot; break;
                     case Any: g.result = ballot != 0; break;
                     case All: g.result = ballot == arrived; break;
+                    case MatchAny:
+                    {
+                        // The arrived lanes whose value has the same bits as this lane's (itself included).
+                        unsigned same = 0;
+                        for (unsigned q = 0; q < lanes; q++)
+                            if ((arrived >> q & 1) && w->fibers[base + q].bits == g.bits) same |= 1u << q;
+                        g.result = same;
+                        break;
+                    }
                     case SyncWarp: g.result = 0; break;
                     default:
                     {
@@ -882,6 +892,11 @@ SK_EMU_API unsigned long long sk_emu_shfl(int kind, unsigned mask, unsigned long
 SK_EMU_API unsigned sk_emu_vote(int kind, unsigned mask, int predicate, const char* file, int line)
 {
     return static_cast<unsigned>(warp_op(Ballot + kind, mask, 0, 0, 32, predicate, file, line));
+}
+
+SK_EMU_API unsigned sk_emu_match_any(unsigned mask, unsigned long long bits, const char* file, int line)
+{
+    return static_cast<unsigned>(warp_op(MatchAny, mask, bits, 0, 32, 0, file, line));
 }
 
 SK_EMU_API unsigned sk_emu_activemask(void)

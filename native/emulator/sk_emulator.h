@@ -76,6 +76,7 @@ void sk_emu_syncwarp(unsigned mask, const char* file, int line);
 unsigned long long sk_emu_shfl(int kind, unsigned mask, unsigned long long bits, int lane_or_delta, int width, const char* file, int line);
 unsigned sk_emu_vote(int kind, unsigned mask, int predicate, const char* file, int line); // 0 ballot, 1 any, 2 all
 unsigned sk_emu_activemask(void);
+unsigned sk_emu_match_any(unsigned mask, unsigned long long bits, const char* file, int line); // lanes holding the same bits
 void sk_emu_check_atomic(const void* address, int bytes); // bounds check for atomics (no race tracking)
 void sk_emu_trap(const char* what, const char* file, int line);
 }
@@ -119,6 +120,15 @@ template <typename T> static __forceinline__ T __shfl_sync(unsigned mask, T v, i
 template <typename T> static __forceinline__ T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32, SK_SITE) { return sk_emu_detail::shfl(1, mask, v, static_cast<int>(delta), width, sk_file, sk_line); }
 template <typename T> static __forceinline__ T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32, SK_SITE) { return sk_emu_detail::shfl(2, mask, v, static_cast<int>(delta), width, sk_file, sk_line); }
 template <typename T> static __forceinline__ T __shfl_xor_sync(unsigned mask, T v, int laneMask, int width = 32, SK_SITE) { return sk_emu_detail::shfl(3, mask, v, laneMask, width, sk_file, sk_line); }
+// __match_any_sync (sm_70+): the lanes of mask whose value equals this lane's, compared bit for bit (CUDA's
+// overloads: 32- and 64-bit integers, float, double).
+template <typename T> static __forceinline__ SK_EMU_NOSAN unsigned __match_any_sync(unsigned mask, T v, SK_SITE)
+{
+    static_assert(sizeof(T) == 4 || sizeof(T) == 8, "__match_any_sync: 32- or 64-bit values");
+    unsigned long long bits = 0;
+    std::memcpy(&bits, &v, sizeof(T));
+    return ::sk_emu_match_any(mask, bits, sk_file, sk_line);
+}
 #undef SK_SITE
 
 // ---- atomics: real atomics (blocks run concurrently on worker threads), bounds-checked, never

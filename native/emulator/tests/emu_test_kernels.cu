@@ -37,6 +37,25 @@ extern "C" __global__ void emu_test_vote(const float* in, unsigned* out, int n)
     }
 }
 
+// __match_any_sync: out[i] = the lanes of i's warp holding in[i] (full mask); out[n + i] = the same among the
+// even lanes only (mask 0x55555555, odd lanes do not call it and write 0); out[2n + i] = the match of the
+// 64-bit value in[i] << 32 | 7 over the full warp. Every lane of every warp takes part (i < n or not).
+extern "C" __global__ void emu_test_match_any(const unsigned* in, unsigned* out, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    unsigned v = i < n ? in[i] : 0xFFFFFFFFu;
+    unsigned all = __match_any_sync(0xFFFFFFFFu, v);
+    unsigned even = 0u;
+    if ((threadIdx.x & 1u) == 0u) even = __match_any_sync(0x55555555u, v);
+    unsigned wide = __match_any_sync(0xFFFFFFFFu, ((unsigned long long)v << 32) | 7ull);
+    if (i < n)
+    {
+        out[i] = all;
+        out[n + i] = even;
+        out[2 * n + i] = wide;
+    }
+}
+
 // Every thread of every block hits the same few addresses.
 // ints[0] += 1, ints[1] -= 2, ints[2] = min, ints[3] = max, ints[4] counts successful CAS claims (ints[5] is the CAS target);
 // floats[0] += in[i]; doubles[0] += in[i]; ulls[0] += 3; ulls[1] = max.

@@ -36,6 +36,12 @@ internal enum KernelId
     MaskCsrRowCountsV1,
     MaskCsrFillV1,
     MaskFromCsrV1,
+    SpmmCsrV3Scalar,
+    SpmmCsrV3Vec4,
+    SddmmCsrV3Scalar,
+    SddmmCsrV3Vec4,
+    MaskedGemmV2,
+    TopkSelectHistogramV2,
 }
 
 /// <summary>
@@ -78,6 +84,12 @@ internal static class KernelCache
         "mask_csr_row_counts_v1",
         "mask_csr_fill_v1",
         "mask_from_csr_v1",
+        "spmm_csr_v3_scalar",
+        "spmm_csr_v3_vec4",
+        "sddmm_csr_v3_scalar",
+        "sddmm_csr_v3_vec4",
+        "masked_gemm_v2",
+        "topk_select_histogram_v2",
     ];
 
     private static readonly ConditionalWeakTable<IDevice, Kernel?[]> s_tables = new();

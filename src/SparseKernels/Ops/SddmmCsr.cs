@@ -15,6 +15,14 @@ public enum SddmmCsrVersion
     /// of X and Y when k % 4 == 0, subwarp shuffle reductions.
     /// </summary>
     V2 = 2,
+
+    /// <summary>
+    /// <c>sddmm_csr_v3_scalar</c> / <c>sddmm_csr_v3_vec4</c>: V2 with each row of X loaded once into registers (in
+    /// chunks of up to 512 elements of k, any k) and reused for all the row's nonzeros, instead of re-read from
+    /// global memory for each nonzero. Same launch shape and requirements as V2. Not yet measured on a GPU against
+    /// V2, so V2 stays available.
+    /// </summary>
+    V3 = 3,
 }
 
 /// <summary>
@@ -63,12 +71,12 @@ public static class SddmmCsr
             throw new ArgumentException($"{Op}: the output has {output.Length} elements; the {pattern.Rows}x{pattern.Cols} pattern has {pattern.Nnz} nonzeros.", nameof(output));
         OperandChecks.NotSame(output, x.DeviceData, Op, nameof(output), "X");
         OperandChecks.NotSame(output, y.DeviceData, Op, nameof(output), "Y");
-        if (version is not (SddmmCsrVersion.V1 or SddmmCsrVersion.V2))
-            throw new ArgumentOutOfRangeException(nameof(version), version, $"{Op}: unknown kernel version {version}; available: V1, V2.");
+        if (version is not (SddmmCsrVersion.V1 or SddmmCsrVersion.V2 or SddmmCsrVersion.V3))
+            throw new ArgumentOutOfRangeException(nameof(version), version, $"{Op}: unknown kernel version {version}; available: V1, V2, V3.");
         if (pattern.Nnz == 0) return; // nothing to write
-        if (version == SddmmCsrVersion.V2)
+        if (version != SddmmCsrVersion.V1)
         {
-            LaunchV2(device, pattern, px, py, pout, x.Cols, stream);
+            LaunchTiled(device, pattern, px, py, pout, x.Cols, version, stream);
             return;
         }
 
@@ -88,10 +96,11 @@ public static class SddmmCsr
         device.Launch(KernelCache.Get(device, KernelId.SddmmCsrV1), config, ref args, stream);
     }
 
-    /// <summary>The v2 subwarp width (lanes per nonzero) for a dot product of k terms read V at a time.</summary>
+    /// <summary>The v2/v3 subwarp width (lanes per nonzero) for a dot product of k terms read V at a time.</summary>
     internal static int SubwarpFor(int k, int v) => (long)k >= 32L * v ? 32 : (long)k >= 16L * v ? 16 : 8;
 
-    private static void LaunchV2(IDevice device, CsrMatrix pattern, DevicePtr px, DevicePtr py, DevicePtr pout, int k, DeviceStream? stream)
+    /// <summary>V2 and V3: the same arguments and launch shape, different kernels.</summary>
+    private static void LaunchTiled(IDevice device, CsrMatrix pattern, DevicePtr px, DevicePtr py, DevicePtr pout, int k, SddmmCsrVersion version, DeviceStream? stream)
     {
         bool vec4 = k % 4 == 0 && px.Address % 16 == 0 && py.Address % 16 == 0;
         int v = vec4 ? 4 : 1;
@@ -111,6 +120,9 @@ public static class SddmmCsr
             new Dim3(OperandChecks.Blocks(pattern.Rows, WarpsPerBlockV1, Op)),
             new Dim3(32, WarpsPerBlockV1),
             0);
-        device.Launch(KernelCache.Get(device, vec4 ? KernelId.SddmmCsrV2Vec4 : KernelId.SddmmCsrV2Scalar), config, ref args, stream);
+        KernelId id = version == SddmmCsrVersion.V3
+            ? (vec4 ? KernelId.SddmmCsrV3Vec4 : KernelId.SddmmCsrV3Scalar)
+            : (vec4 ? KernelId.SddmmCsrV2Vec4 : KernelId.SddmmCsrV2Scalar);
+        device.Launch(KernelCache.Get(device, id), config, ref args, stream);
     }
 }

@@ -15,6 +15,14 @@ public enum SpmmCsrVersion
     /// sparse tile, aligned vector loads, pre-scaled byte offsets); float4 on B and C when N % 4 == 0.
     /// </summary>
     V2 = 2,
+
+    /// <summary>
+    /// <c>spmm_csr_v3_scalar</c> / <c>spmm_csr_v3_vec4</c>: V2 with the staged sparse tile stored by 16-byte vector
+    /// stores into per-subwarp shared-memory slices padded to 4*S+4 words, so that the staging stores and the
+    /// subwarps' broadcast reads no longer conflict on shared-memory banks (see kernels/spmm_csr.cu). Same launch
+    /// shape, requirements and results as V2. Not yet measured on a GPU against V2, so V2 stays available.
+    /// </summary>
+    V3 = 3,
 }
 
 /// <summary>
@@ -31,7 +39,10 @@ public static class SpmmCsr
 
     private const string Op = "SpmmCsr";
 
-    /// <summary>Tests only: disables the v2 byte-offset pre-scaling, to exercise the 64-bit fallback on small shapes.</summary>
+    /// <summary>Warps per block of the v3 kernels: block = (32, 4) (SK_SPMM_V3_WARPS in kernels/spmm_csr.cu).</summary>
+    public const int WarpsPerBlockV3 = 4;
+
+    /// <summary>Tests only: disables the v2/v3 byte-offset pre-scaling, to exercise the 64-bit fallback on small shapes.</summary>
     internal static bool ForceNoPrescale { get; set; }
 
     /// <summary>Whether the v2 kernels may stage column indices as 32-bit byte offsets c*n*4 (all of B's rows, k*n*4 bytes, fit in int32).</summary>
@@ -105,13 +116,13 @@ public static class SpmmCsr
         DevicePtr pb = OperandChecks.On(device, b, op, bName);
         DevicePtr pc = OperandChecks.On(device, c, op, cName);
         OperandChecks.NotSame(c.DeviceData, b.DeviceData, op, cName, bName);
-        if (version is not (SpmmCsrVersion.V1 or SpmmCsrVersion.V2))
-            throw new ArgumentOutOfRangeException(nameof(version), version, $"{op}: unknown kernel version {version}; available: V1, V2.");
+        if (version is not (SpmmCsrVersion.V1 or SpmmCsrVersion.V2 or SpmmCsrVersion.V3))
+            throw new ArgumentOutOfRangeException(nameof(version), version, $"{op}: unknown kernel version {version}; available: V1, V2, V3.");
         if (a.Rows == 0 || b.Cols == 0) return; // C has no elements
-        // V2 tiles the columns of B on the grid's y axis (at most 65535 tiles of >= 32 columns); wider B runs V1.
-        if (version == SpmmCsrVersion.V2 && (b.Cols + 31L) / 32 <= 65535)
+        // V2/V3 tile the columns of B on the grid's y axis (at most 65535 tiles of >= 32 columns); wider B runs V1.
+        if (version != SpmmCsrVersion.V1 && (b.Cols + 31L) / 32 <= 65535)
         {
-            LaunchV2(device, a, pb, pc, b.Cols, stream, op, aName);
+            LaunchTiled(device, a, pb, pc, b.Cols, version, stream, op, aName);
             return;
         }
         DevicePtr rowOffsets = a.DeviceRowOffsets.Pointer, columns = a.DeviceColumnIndices.Pointer, values = a.DeviceValues.Pointer;
@@ -132,11 +143,12 @@ public static class SpmmCsr
         device.Launch(KernelCache.Get(device, KernelId.SpmmCsrV1), config, ref args, stream);
     }
 
-    private static void LaunchV2(IDevice device, CsrMatrix a, DevicePtr pb, DevicePtr pc, int n, DeviceStream? stream, string op, string aName)
+    /// <summary>V2 and V3: the same arguments and launch shape (SK_SPMM_V2_WARPS == SK_SPMM_V3_WARPS), different kernels.</summary>
+    private static void LaunchTiled(IDevice device, CsrMatrix a, DevicePtr pb, DevicePtr pc, int n, SpmmCsrVersion version, DeviceStream? stream, string op, string aName)
     {
         DevicePtr columns = a.DeviceColumnIndices.Pointer, values = a.DeviceValues.Pointer;
         if (columns.Address % 16 != 0 || values.Address % 16 != 0)
-            throw new ArgumentException($"{op}: V2 loads {aName}'s column indices and values as 16-byte vectors; their device addresses ({columns}, {values}) must be 16-byte aligned (use a matrix from CsrMatrix.ToDevice).", aName);
+            throw new ArgumentException($"{op}: {version} loads {aName}'s column indices and values as 16-byte vectors; their device addresses ({columns}, {values}) must be 16-byte aligned (use a matrix from CsrMatrix.ToDevice).", aName);
         bool vec4 = n % 4 == 0 && pb.Address % 16 == 0 && pc.Address % 16 == 0;
         int v = vec4 ? 4 : 1;
         int subwarp = SubwarpFor(n, v);
@@ -155,12 +167,16 @@ public static class SpmmCsr
         args.Add(values.Address);
         args.Add(pb.Address);
         args.Add(pc.Address);
-        int rowsPerBlock = WarpsPerBlockV2 * 32 / subwarp;
+        int warps = version == SpmmCsrVersion.V3 ? WarpsPerBlockV3 : WarpsPerBlockV2;
+        int rowsPerBlock = warps * 32 / subwarp;
         long tile = (long)subwarp * v;
         var config = new LaunchConfig(
             new Dim3(OperandChecks.Blocks(a.Rows, rowsPerBlock, op), OperandChecks.Blocks(n, tile, op)),
-            new Dim3(32, WarpsPerBlockV2),
+            new Dim3(32, (uint)warps),
             0);
-        device.Launch(KernelCache.Get(device, vec4 ? KernelId.SpmmCsrV2Vec4 : KernelId.SpmmCsrV2Scalar), config, ref args, stream);
+        KernelId id = version == SpmmCsrVersion.V3
+            ? (vec4 ? KernelId.SpmmCsrV3Vec4 : KernelId.SpmmCsrV3Scalar)
+            : (vec4 ? KernelId.SpmmCsrV2Vec4 : KernelId.SpmmCsrV2Scalar);
+        device.Launch(KernelCache.Get(device, id), config, ref args, stream);
     }
 }

@@ -64,6 +64,27 @@ public sealed class CsrMatrix : IDisposable
 
     public int RowLength(int row) => RowOffsets[row + 1] - RowOffsets[row];
 
+    private int _patternVersion;
+
+    /// <summary>
+    /// Counts the calls of <see cref="NotifyPatternChanged"/>: data derived from the sparsity pattern and cached with
+    /// this matrix (the row swizzle of the V2/V3 SpMM and SDDMM kernels) is rebuilt when it has changed.
+    /// </summary>
+    public int PatternVersion => Volatile.Read(ref _patternVersion);
+
+    /// <summary>
+    /// Tells the engine that this device matrix's pattern (<see cref="DeviceRowOffsets"/> or
+    /// <see cref="DeviceColumnIndices"/>) was changed in place, e.g. by the framework that owns the arrays of a
+    /// matrix wrapped with <see cref="SparseKernels.Runtime.External.WrapCsr"/>: what the engine cached about the
+    /// old pattern (the row swizzle, computed on the host from the row offsets) is recomputed at the next launch
+    /// that needs it. Call it after the change is complete on the device and before the next operation on this
+    /// matrix. Changing only the values needs no call, and neither does a new pattern in a new matrix (a new
+    /// wrapper has nothing cached). Forgetting the call after an in-place pattern change leaves a stale row order:
+    /// results stay correct (any permutation of the rows covers each row once) but the load balance is that of
+    /// the old pattern.
+    /// </summary>
+    public void NotifyPatternChanged() => Interlocked.Increment(ref _patternVersion);
+
     /// <summary>Checks CSR invariants and throws <see cref="CsrFormatException"/> naming the first violation.</summary>
     public static void Validate(int rows, int cols, ReadOnlySpan<int> rowOffsets, ReadOnlySpan<int> columnIndices, int valueCount)
     {

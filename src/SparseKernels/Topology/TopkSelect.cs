@@ -4,6 +4,20 @@ using SparseKernels.Runtime;
 
 namespace SparseKernels.Topology;
 
+/// <summary>The variant of the radix-select histogram kernel (kernels/topk_select.cu lists what each assumes); the selection is the same.</summary>
+public enum TopkSelectVersion
+{
+    /// <summary><c>topk_select_histogram_v1</c>: one shared-memory atomicAdd per counted element.</summary>
+    V1 = 1,
+
+    /// <summary>
+    /// <c>topk_select_histogram_v2</c>: lanes of a warp with the same bin are grouped with <c>__match_any_sync</c> and
+    /// one lane per group adds the group's count (fewer shared atomics on the few hot bins of the first pass). The
+    /// histograms, hence the selection, are exactly V1's. The default; its speed-up is not yet measured on a GPU.
+    /// </summary>
+    V2 = 2,
+}
+
 /// <summary>
 /// The k largest |x| of one array, or of many arrays at once (global selection across layers), on a device:
 /// radix selection on the float bits (kernels/topk_select.cu: four 8-bit histogram passes over the keys, then up
@@ -19,14 +33,22 @@ public static class TopkSelect
     private const int MaxBlocks = 1024;
     internal const int Tile = 1024;
 
-    /// <summary>Sets flags[i] = 1 for the k largest |values[i]| (exactly k), 0 elsewhere.</summary>
+    /// <summary>
+    /// Sets flags[i] = 1 for the k largest |values[i]| (exactly k), 0 elsewhere. <paramref name="version"/> picks
+    /// the histogram kernel (the result does not depend on it).
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">k is negative or more than the array holds (the message names the layer).</exception>
     /// <exception cref="ArgumentException">values hold a NaN (named with its layer and position), or flags is too short.</exception>
-    public static void Run(IDevice device, DeviceBuffer<float> values, long k, DeviceBuffer<byte> flags, string layer = "values")
-        => Run(device, [values], [layer], k, [flags]);
+    public static void Run(IDevice device, DeviceBuffer<float> values, long k, DeviceBuffer<byte> flags, string layer = "values",
+                           TopkSelectVersion version = TopkSelectVersion.V2)
+        => Run(device, [values], [layer], k, [flags], version);
 
-    /// <summary>Global selection: the k largest |x| over all arrays together; flags[a][i] = 1 for the selected.</summary>
-    public static void Run(IDevice device, IReadOnlyList<DeviceBuffer<float>> arrays, IReadOnlyList<string>? names, long k, IReadOnlyList<DeviceBuffer<byte>> flags)
+    /// <summary>
+    /// Global selection: the k largest |x| over all arrays together; flags[a][i] = 1 for the selected.
+    /// <paramref name="version"/> picks the histogram kernel (the result does not depend on it).
+    /// </summary>
+    public static void Run(IDevice device, IReadOnlyList<DeviceBuffer<float>> arrays, IReadOnlyList<string>? names, long k, IReadOnlyList<DeviceBuffer<byte>> flags,
+                           TopkSelectVersion version = TopkSelectVersion.V2)
     {
         OperandChecks.Device(device, Op);
         ArgumentNullException.ThrowIfNull(arrays);
@@ -45,17 +67,18 @@ public static class TopkSelect
         string label = arrays.Count == 1 ? TopologyChecks.Name(names, 0) : $"{arrays.Count} layers together";
         TopologyChecks.Count(Op, label, k, total, "values");
         TopologyChecks.SizeFitsInt(Op, label, total, "values");
+        CheckVersion(version);
         if (total == 0) return;
 
         using var keys = device.Allocate<uint>(total);
         MagnitudeKeys(device, arrays, names, keys);
         if (arrays.Count == 1)
         {
-            SelectKeys(device, keys, total, k, flags[0]);
+            SelectKeys(device, keys, total, k, flags[0], version);
             return;
         }
         using var all = device.Allocate<byte>(total);
-        SelectKeys(device, keys, total, k, all);
+        SelectKeys(device, keys, total, k, all, version);
         long at = 0;
         for (int a = 0; a < arrays.Count; a++)
         {
@@ -92,9 +115,10 @@ public static class TopkSelect
     }
 
     /// <summary>flags[i] = 1 for the k largest keys[0..n) (ties: lower i), by radix selection.</summary>
-    internal static void SelectKeys(IDevice device, DeviceBuffer<uint> keys, long n, long k, DeviceBuffer<byte> flags)
+    internal static void SelectKeys(IDevice device, DeviceBuffer<uint> keys, long n, long k, DeviceBuffer<byte> flags,
+                                    TopkSelectVersion version = TopkSelectVersion.V2)
     {
-        var (threshold, lastTie) = FindCut(device, keys, n, k);
+        var (threshold, lastTie) = FindCut(device, keys, n, k, version);
         var args = new KernelArgs();
         args.Add(n);
         args.Add(keys.Pointer.Address);
@@ -105,8 +129,10 @@ public static class TopkSelect
     }
 
     /// <summary>The selection as (threshold key, last selected position among the keys equal to it).</summary>
-    internal static (uint Threshold, long LastTie) FindCut(IDevice device, DeviceBuffer<uint> keys, long n, long k)
+    internal static (uint Threshold, long LastTie) FindCut(IDevice device, DeviceBuffer<uint> keys, long n, long k,
+                                                           TopkSelectVersion version = TopkSelectVersion.V2)
     {
+        CheckVersion(version);
         if (k <= 0) return (uint.MaxValue, -1);
         if (k >= n) return (0u, n - 1);
         using var hist = device.Allocate<uint>(256);
@@ -115,7 +141,7 @@ public static class TopkSelect
         long remaining = k, tieCount = 0;
         for (int shift = 24; shift >= 0; shift -= 8)
         {
-            Histogram(device, keys, n, false, 0, prefix, mask, shift, hist, h);
+            Histogram(device, keys, n, false, 0, prefix, mask, shift, hist, h, version);
             int d = 255;
             for (; d > 0; d--)
             {
@@ -135,7 +161,7 @@ public static class TopkSelect
         {
             im |= 0xFFu << shift;
             if (shift > 0 && ((n - 1) >> shift) == 0) continue; // every index has digit 0 here
-            Histogram(device, keys, n, true, tie, ip, im & ~(0xFFu << shift), shift, hist, h);
+            Histogram(device, keys, n, true, tie, ip, im & ~(0xFFu << shift), shift, hist, h, version);
             int d = 0;
             for (; d < 255; d++)
             {
@@ -147,7 +173,9 @@ public static class TopkSelect
         return (tie, ip);
     }
 
-    private static void Histogram(IDevice device, DeviceBuffer<uint> keys, long n, bool byIndex, uint tieKey, uint prefix, uint mask, int shift, DeviceBuffer<uint> hist, uint[] h)
+    /// <summary>One radix pass into <paramref name="h"/> (256 counts) through <paramref name="hist"/> (see topk_select_histogram_*).</summary>
+    internal static void Histogram(IDevice device, DeviceBuffer<uint> keys, long n, bool byIndex, uint tieKey, uint prefix, uint mask, int shift,
+                                   DeviceBuffer<uint> hist, uint[] h, TopkSelectVersion version)
     {
         device.Fill32(hist, 0u);
         var args = new KernelArgs();
@@ -159,7 +187,8 @@ public static class TopkSelect
         args.Add(mask);
         args.Add(shift);
         args.Add(hist.Pointer.Address);
-        Launch(device, KernelId.TopkSelectHistogramV1, n, ref args, 256 * sizeof(uint));
+        // Both versions: the same arguments, 256 threads (whole warps, as v2 needs), 1024 bytes of shared memory.
+        Launch(device, version == TopkSelectVersion.V1 ? KernelId.TopkSelectHistogramV1 : KernelId.TopkSelectHistogramV2, n, ref args, 256 * sizeof(uint));
         hist.CopyTo(h);
     }
 
@@ -194,6 +223,12 @@ public static class TopkSelect
         args2.Add(indices.Pointer.Address);
         device.Launch(KernelCache.Get(device, KernelId.TopkSelectCompactV1), new LaunchConfig(new Dim3((uint)tiles), new Dim3(Threads), 2 * Threads * sizeof(uint)), ref args2);
         return (indices, (int)total);
+    }
+
+    private static void CheckVersion(TopkSelectVersion version)
+    {
+        if (version is not (TopkSelectVersion.V1 or TopkSelectVersion.V2))
+            throw new ArgumentOutOfRangeException(nameof(version), version, $"{Op}: unknown histogram kernel version {version}; available: V1, V2.");
     }
 
     internal static void Launch(IDevice device, KernelId id, long n, ref KernelArgs args, int sharedBytes = 0)

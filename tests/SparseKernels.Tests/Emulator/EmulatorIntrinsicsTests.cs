@@ -120,6 +120,38 @@ public class EmulatorIntrinsicsTests
     }
 
     [Test]
+    public void MatchAny()
+    {
+        var device = Get();
+        const int n = 80; // warps 0 and 1 full, warp 2 half in data (its lanes past n hold 0xFFFFFFFF)
+        var input = new uint[n];
+        for (int i = 0; i < n; i++) input[i] = (uint)s_rng.Next(4);   // few values: many peers
+        for (int i = 32; i < 64; i++) input[i] = 9u;                  // warp 1: all equal
+        input[0] = 123u;                                              // a value held by one lane only
+        using var din = device.Upload(input);
+        using var dout = device.Poisoned<uint>(3 * n);
+        device.Run("emu_test_match_any", 2, 64, 0, Args(din.Pointer, dout.Pointer, n));
+        var r = dout.ToArray();
+        uint At(int warp, int lane) => warp * 32 + lane < n ? input[warp * 32 + lane] : 0xFFFFFFFFu;
+        for (int i = 0; i < n; i++)
+        {
+            int warp = i / 32, lane = i % 32;
+            uint all = 0, even = 0;
+            for (int q = 0; q < 32; q++)
+            {
+                if (At(warp, q) != input[i]) continue;
+                all |= 1u << q;
+                if (q % 2 == 0) even |= 1u << q;
+            }
+            Assert.That(r[i], Is.EqualTo(all), $"__match_any_sync(full) at {i}");
+            Assert.That(r[n + i], Is.EqualTo(lane % 2 == 0 ? even : 0u), $"__match_any_sync(even lanes) at {i}");
+            Assert.That(r[2 * n + i], Is.EqualTo(all), $"__match_any_sync(64-bit) at {i}");
+        }
+        Assert.That(r[0], Is.EqualTo(1u), "a value only lane 0 holds");
+        Assert.That(r[32], Is.EqualTo(0xFFFFFFFFu), "the all-equal warp");
+    }
+
+    [Test]
     public void BitAndFloatIntrinsics()
     {
         var device = Get();

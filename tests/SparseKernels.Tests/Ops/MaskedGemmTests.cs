@@ -8,7 +8,7 @@ using SparseKernels.Tests.Support;
 namespace SparseKernels.Tests.Ops;
 
 /// <summary>masked_gemm kernels on the test device against CpuReference.Matmul of X and the masked W, transposed.</summary>
-[TestFixture(MaskedGemmVersion.V1), Category("Gpu")]
+[TestFixture(MaskedGemmVersion.V1), TestFixture(MaskedGemmVersion.V2), Category("Gpu")]
 public class MaskedGemmTests(MaskedGemmVersion version)
 {
     // (m = batch, n = out, k = in, keep probability of the mask; 0 = no mask)
@@ -18,6 +18,7 @@ public class MaskedGemmTests(MaskedGemmVersion version)
     [TestCase(70, 130, 37, 0.9)]    // partial tiles everywhere
     [TestCase(33, 5, 100, 0.0)]     // no mask: plain X . W^T
     [TestCase(9, 11, 1, 0.5)]       // k = 1
+    [TestCase(130, 70, 48, 0.0)]    // no mask, 3 full k-steps, 3 x 2 blocks with partial edges
     public void MatchesReference(int m, int n, int k, double keep)
     {
         var device = TestDevice.Get();

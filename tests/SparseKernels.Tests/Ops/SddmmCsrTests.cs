@@ -8,7 +8,7 @@ using SparseKernels.Tests.Support;
 namespace SparseKernels.Tests.Ops;
 
 /// <summary>sddmm_csr kernels (every version) on the test device against CpuReference.SddmmCsr.</summary>
-[TestFixture(SddmmCsrVersion.V1), TestFixture(SddmmCsrVersion.V2), Category("Gpu")]
+[TestFixture(SddmmCsrVersion.V1), TestFixture(SddmmCsrVersion.V2), TestFixture(SddmmCsrVersion.V3), Category("Gpu")]
 public class SddmmCsrTests(SddmmCsrVersion version)
 {
     // (pattern rows m, pattern columns n, inner k, density, empty rows, long row)
@@ -26,6 +26,9 @@ public class SddmmCsrTests(SddmmCsrVersion version)
         new object[] { 25, 35, 64, 0.2, 3, false },     // k % 4 == 0: vec4, 16-lane subwarps
         new object[] { 14, 33, 260, 0.2, 0, false },    // vec4, 32 lanes, k past two float4 warp strides
         new object[] { 130, 20, 3, 0.05, 40, false },   // many short and empty rows: swizzle, several blocks
+        new object[] { 7, 20, 1100, 0.3, 1, false },    // vec4, k > 2 v3 register chunks (512): the last chunk partial
+        new object[] { 6, 25, 1031, 0.3, 1, false },    // scalar, k > 2 v3 register chunks (512), k odd
+        new object[] { 5, 300, 513, 0.1, 1, true },     // scalar, one element past a v3 chunk, with a long row
     ];
 
     [TestCaseSource(nameof(Shapes))]

@@ -8,7 +8,7 @@ using SparseKernels.Tests.Support;
 namespace SparseKernels.Tests.Ops;
 
 /// <summary>spmm_csr kernels (every version) on the test device against CpuReference.SpmmCsr / SpmmCsrTransposed.</summary>
-[TestFixture(SpmmCsrVersion.V1), TestFixture(SpmmCsrVersion.V2), Category("Gpu")]
+[TestFixture(SpmmCsrVersion.V1), TestFixture(SpmmCsrVersion.V2), TestFixture(SpmmCsrVersion.V3), Category("Gpu")]
 public class SpmmCsrTests(SpmmCsrVersion version)
 {
     // (rows m, inner k, columns n, density, empty rows, long row)

@@ -61,17 +61,17 @@ public class TopkSelectCpuTests
     }
 }
 
-/// <summary>TopkSelect kernels (kernels/topk_select.cu) on the test device against CpuReference (exact sets).</summary>
-[TestFixture, Category("Gpu")]
-public class TopkSelectTests
+/// <summary>TopkSelect kernels (kernels/topk_select.cu, every histogram version) on the test device against CpuReference (exact sets).</summary>
+[TestFixture(TopkSelectVersion.V1), TestFixture(TopkSelectVersion.V2), Category("Gpu")]
+public class TopkSelectTests(TopkSelectVersion version)
 {
-    private static bool[] RunDevice(IDevice device, float[] v, long k)
+    private bool[] RunDevice(IDevice device, float[] v, long k)
     {
         using var dv = device.Allocate<float>(Math.Max(v.Length, 1));
         dv.CopyFrom(v);
         using var flags = TopologyTestData.PoisonedFlags(device, v.Length);
         if (v.Length == 0) return [];
-        TopkSelect.Run(device, dv, k, flags, "layer");
+        TopkSelect.Run(device, dv, k, flags, "layer", version);
         return TopologyTestData.ToBool(flags.ToArray(), v.Length);
     }
 
@@ -96,6 +96,57 @@ public class TopkSelectTests
         Assert.That(RunDevice(device, v, 2_001), Is.EqualTo(CpuReference.TopkSelect(v, 2_001)));
     }
 
+    [TestCase(70_001, 21_000)]   // weights of similar magnitude: the first pass counts into a few exponent bins
+    [TestCase(4_099, 1)]         // n not a multiple of a warp or a block
+    public void MatchesReferenceSimilarMagnitudes(int n, int k)
+    {
+        var device = TestDevice.Get();
+        var rng = TopologyTestData.Fresh();
+        var v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float)((rng.NextDouble() - 0.5) * 0.02);   // |x| < 0.01: top bytes 0x3b, 0x3c
+        v[n / 2] = v[n / 3];                                                             // at least one tie
+        Assert.That(RunDevice(device, v, k), Is.EqualTo(CpuReference.TopkSelect(v, k)));
+    }
+
+    /// <summary>Each histogram pass (value digits, then index digits among ties) gives exactly the counts of a host count.</summary>
+    [TestCase(false, 0u, 0u, 0u, 24)]            // the first pass
+    [TestCase(false, 0u, 0x3C000000u, 0xFF000000u, 16)]
+    [TestCase(true, 0x3C000000u, 0u, 0u, 8)]     // an index pass among the keys equal to the tie key
+    [TestCase(true, 0x3C000000u, 0x100u, 0xFFFFFF00u, 0)]
+    public void HistogramCountsMatchAHostCount(bool byIndex, uint tieKey, uint prefix, uint mask, int shift)
+    {
+        var device = TestDevice.Get();
+        var rng = TopologyTestData.Fresh();
+        const int n = 3_001;
+        var keys = new uint[n];
+        for (int i = 0; i < n; i++)
+            keys[i] = rng.Next(5) == 0 ? tieKey : (uint)rng.Next(0x3B000000, 0x3D000000) & (rng.Next(2) == 0 ? 0xFFFFFFFFu : 0xFF00FFFFu);
+        var want = new uint[256];
+        for (int i = 0; i < n; i++)
+        {
+            if (byIndex && keys[i] != tieKey) continue;
+            uint v = byIndex ? (uint)i : keys[i];
+            if ((v & mask) == prefix) want[(v >> shift) & 255]++;
+        }
+        using var dKeys = device.Allocate<uint>(n);
+        dKeys.CopyFrom(keys);
+        using var hist = device.Allocate<uint>(256);
+        var got = new uint[256];
+        TopkSelect.Histogram(device, dKeys, n, byIndex, tieKey, prefix, mask, shift, hist, got, version);
+        Assert.That(got, Is.EqualTo(want));
+        Assert.That(got.Sum(c => (long)c), Is.GreaterThan(0), "the case counts something");
+    }
+
+    [Test]
+    public void UnknownVersionIsRejected()
+    {
+        var device = TestDevice.Get();
+        using var dv = device.Allocate<float>(4);
+        dv.CopyFrom(new float[4]);
+        using var flags = device.Allocate<byte>(4);
+        Assert.Throws<ArgumentOutOfRangeException>(() => TopkSelect.Run(device, dv, 1, flags, "fc", (TopkSelectVersion)7));
+    }
+
     [Test]
     public void AllEqualValuesTakeTheFirstK()
     {
@@ -118,7 +169,7 @@ public class TopkSelectTests
         var flags = layers.Select(l => TopologyTestData.PoisonedFlags(device, l.Length)).ToArray();
         try
         {
-            TopkSelect.Run(device, bufs, names, 600, flags);
+            TopkSelect.Run(device, bufs, names, 600, flags, version);
             for (int a = 0; a < layers.Length; a++)
                 Assert.That(TopologyTestData.ToBool(flags[a].ToArray(), layers[a].Length), Is.EqualTo(expected[a]), $"layer {names[a]}");
         }
@@ -139,7 +190,7 @@ public class TopkSelectTests
         using var dv = device.Allocate<float>(v.Length);
         dv.CopyFrom(v);
         using var flags = TopologyTestData.PoisonedFlags(device, v.Length);
-        TopkSelect.Run(device, dv, 1234, flags);
+        TopkSelect.Run(device, dv, 1234, flags, "values", version);
         var (idx, count) = TopkSelect.Compact(device, flags, v.Length);
         using (idx)
         {
@@ -160,7 +211,7 @@ public class TopkSelectTests
         using var dv = device.Allocate<float>(v.Length);
         dv.CopyFrom(v);
         using var flags = device.Allocate<byte>(v.Length);
-        var e = Assert.Throws<ArgumentException>(() => TopkSelect.Run(device, dv, 10, flags, "encoder.q"))!;
+        var e = Assert.Throws<ArgumentException>(() => TopkSelect.Run(device, dv, 10, flags, "encoder.q", version))!;
         Assert.That(e.Message, Does.Contain("encoder.q").And.Contain("NaN").And.Contain("position 2047"));
     }
 
@@ -171,9 +222,9 @@ public class TopkSelectTests
         using var dv = device.Allocate<float>(10);
         dv.CopyFrom(new float[10]);
         using var flags = device.Allocate<byte>(10);
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => TopkSelect.Run(device, dv, 11, flags, "fc3"))!;
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => TopkSelect.Run(device, dv, 11, flags, "fc3", version))!;
         Assert.That(e.Message, Does.Contain("fc3").And.Contain("k = 11"));
-        e = Assert.Throws<ArgumentOutOfRangeException>(() => TopkSelect.Run(device, dv, -2, flags, "fc3"))!;
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => TopkSelect.Run(device, dv, -2, flags, "fc3", version))!;
         Assert.That(e.Message, Does.Contain("fc3").And.Contain("k = -2"));
     }
 }
