@@ -39,6 +39,9 @@ public static class External
     /// <summary>
     /// Wraps a CSR matrix whose three arrays live on the device (not owned, not validated: the caller vouches for
     /// sorted, unique, in-range column indices and offsets running from 0 to <paramref name="nnz"/>).
+    /// The kernels cache a row order per pattern (the v2/v3 row swizzle): when the caller changes the row offsets or
+    /// column indices in place, it must call <see cref="CsrMatrix.NotifyPatternChanged"/> before the next launch
+    /// (a stale order stays a permutation of the rows, so results stay right, but the load balance is lost).
     /// </summary>
     public static CsrMatrix WrapCsr(IDevice device, int rows, int cols, int nnz, ulong rowOffsets, ulong columnIndices, ulong values)
     {
