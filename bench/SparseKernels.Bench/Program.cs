@@ -23,6 +23,7 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "verify") return Verify.VerifyCommand.Run(args[1..]);   // the lean GPU harness (bench/gpu/verify.sh)
         var rest = new List<string>(args);
         bool inProcess = rest.Remove("--inprocess");
         string? suite = TakeOption(rest, "--suite");
