@@ -39,7 +39,7 @@ if [ "$mode" = pack ]; then
   [ -d "$dlmc" ] || die "no DLMC matrices at $dlmc (../shared/dlmc beside the repository)"
   fm=${SK_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
   [ -f "$fm/t10k-images-idx3-ubyte.gz" ] || die "no Fashion-MNIST in $fm (apt-get install dataset-fashion-mnist, or set SK_FASHION_MNIST)"
-  subset=${SK_TRAIN_SUBSET:-10000}
+  subset=${SK_TRAIN_SUBSET:-20000}
   case "$subset" in ''|*[!0-9]*) die "SK_TRAIN_SUBSET='$subset' is not a number of training images" ;; esac
 
   echo "pack: building the kernels (CMake, nvcc) and the emulator" >&2
