@@ -103,6 +103,19 @@ public static class GpuBench
     /// <summary>Launches queued per invocation before the one synchronization (OperationsPerInvoke): times are per launch.</summary>
     public const int Launches = 10;
 
+    private static readonly Lazy<(SparseKernels.Runtime.IDevice Device, SparseKernels.Linalg.CusparseContext Cusparse, SparseKernels.Linalg.CublasContext Cublas)> s_shared = new(() =>
+    {
+        var device = TopologyBenchSupport.Cuda ?? SparseKernels.Runtime.Devices.Open(SparseKernels.Runtime.DevicePreference.Cuda);
+        return (device, new SparseKernels.Linalg.CusparseContext(device), new SparseKernels.Linalg.CublasContext(device));
+    });
+
+    /// <summary>The one CUDA device of the whole benchmark run (opened on first use, never disposed: the process ends).</summary>
+    public static SparseKernels.Runtime.IDevice Device => s_shared.Value.Device;
+    /// <summary>The run's one cuSPARSE handle on <see cref="Device"/>.</summary>
+    public static SparseKernels.Linalg.CusparseContext Cusparse => s_shared.Value.Cusparse;
+    /// <summary>The run's one cuBLAS handle on <see cref="Device"/>.</summary>
+    public static SparseKernels.Linalg.CublasContext Cublas => s_shared.Value.Cublas;
+
     /// <summary>A GPU class: in the Gpu category, or a *Gpu* twin of a CPU class.</summary>
     public static bool IsGpu(Type t)
         => t.GetCustomAttributes(typeof(BenchmarkDotNet.Attributes.BenchmarkCategoryAttribute), true)

@@ -25,8 +25,8 @@ public class RooflineBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _device = Devices.Open(DevicePreference.Cuda);
-        _cublas = new CublasContext(_device);
+        _device = GpuBench.Device;   // one device (and one cuBLAS handle) for the whole run
+        _cublas = GpuBench.Cublas;
         _src = _device.Allocate<float>(CopyFloats);
         _dst = _device.Allocate<float>(CopyFloats);
         _device.Fill32(_src, 0x3f800000u);
@@ -40,7 +40,7 @@ public class RooflineBenchmarks
     public void Cleanup()
     {
         _c.Dispose(); _b.Dispose(); _a.Dispose(); _dst.Dispose(); _src.Dispose();
-        _cublas.Dispose(); _device.Dispose();
+        _device.Synchronize();
     }
 
     private const int R = GpuBench.Launches;

@@ -36,9 +36,9 @@ public class SddmmCsrBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _device = Devices.Open(DevicePreference.Cuda);
-        _cusparse = new CusparseContext(_device);
-        _cublas = new CublasContext(_device);
+        _device = GpuBench.Device;   // one device (and one cuSPARSE / cuBLAS handle) for the whole run
+        _cusparse = GpuBench.Cusparse;
+        _cublas = GpuBench.Cublas;
         _p = BenchData.Load(Matrix);
         _x = BenchData.Dense(_p.Rows, K, 11);
         _y = BenchData.Dense(_p.Cols, K, 13);
@@ -55,7 +55,7 @@ public class SddmmCsrBenchmarks
     {
         _plan.Dispose();
         _dDense.Dispose(); _dY.Dispose(); _dX.Dispose(); _dP.Dispose();
-        _cublas.Dispose(); _cusparse.Dispose(); _device.Dispose();
+        _device.Synchronize();
     }
 
     private void Repeat(Action launch) { for (int i = 0; i < R; i++) launch(); _device.Synchronize(); }

@@ -38,9 +38,9 @@ public class SpmmCsrBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _device = Devices.Open(DevicePreference.Cuda);
-        _cusparse = new CusparseContext(_device);
-        _cublas = new CublasContext(_device);
+        _device = GpuBench.Device;   // one device (and one cuSPARSE / cuBLAS handle) for the whole run
+        _cusparse = GpuBench.Cusparse;
+        _cublas = GpuBench.Cublas;
         _a = BenchData.Load(Matrix);
         _b = BenchData.Dense(_a.Cols, N, 7);
         _dA = _a.ToDevice(_device);
@@ -75,7 +75,7 @@ public class SpmmCsrBenchmarks
     {
         foreach (var p in _plans) p?.Dispose();
         _dDenseA.Dispose(); _dC.Dispose(); _dB.Dispose(); _dA.Dispose();
-        _cublas.Dispose(); _cusparse.Dispose(); _device.Dispose();
+        _device.Synchronize();
     }
 
     [Benchmark(OperationsPerInvoke = R)]
