@@ -73,6 +73,7 @@ public static class MatmulStages
         var versions = Enum.GetValues<SpmmCsrVersion>();
         var times = new Dictionary<(string, int), CaseTimes>();
         var problems = Problems(ctx, result);
+        var baselineErrors = new Dictionary<string, (int Count, string First)>();
         using var sparse = ctx.IsCuda ? new CusparseContext(dev) : null;
         using var blas = ctx.IsCuda ? new CublasContext(dev) : null;
         foreach (var problem in problems)
@@ -116,7 +117,7 @@ public static class MatmulStages
                         caseRows.Add((method, null, double.NaN, $"ERROR {e.GetType().Name}: {e.Message}"));
                         // our kernels failing is a failure; a baseline that cannot run is reported, not failed
                         if (!method.StartsWith("cu", StringComparison.Ordinal)) result.Failures.Add($"spmm {method} on {problem.Name} N={n}: {e.GetType().Name}: {e.Message}");
-                        else result.SummaryLines.Add($"- baseline {method} on {problem.Name} N={n} could not run: {e.Message}");
+                        else BaselineFailed(baselineErrors, method, e.Message);
                     }
                 }
                 foreach (var v in versions)
@@ -129,6 +130,7 @@ public static class MatmulStages
                         catch (Exception e) when (e is SparseKernels.Native.CusparseException or EntryPointNotFoundException or ArgumentException)
                         {
                             caseRows.Add(($"{Cusparse} {alg}", null, double.NaN, $"not run: {e.Message}"));
+                            BaselineFailed(baselineErrors, $"{Cusparse} {alg}", e.Message);
                             continue;
                         }
                         using (plan) Try($"{Cusparse} {alg}", plan.Run, Fp32Tolerance);
@@ -145,6 +147,7 @@ public static class MatmulStages
             if (result.StoppedByBudget) break;
         }
         Targets(ctx, report, result, problems, times, versions.Select(v => $"Spmm{v}").ToArray(), "N", 2.5, sgemmTargets: true);
+        foreach (var (method, (count, first)) in baselineErrors) result.SummaryLines.Add($"- baseline {method} could not run in {count} cases: {first}");
         report.Flush();
         return result;
     }
@@ -203,6 +206,7 @@ public static class MatmulStages
         var versions = Enum.GetValues<SddmmCsrVersion>();
         var times = new Dictionary<(string, int), CaseTimes>();
         var problems = Problems(ctx, result);
+        var baselineErrors = new Dictionary<string, (int Count, string First)>();
         using var sparse = ctx.IsCuda ? new CusparseContext(dev) : null;
         using var blas = ctx.IsCuda ? new CublasContext(dev) : null;
         foreach (var problem in problems)
@@ -250,7 +254,7 @@ public static class MatmulStages
                     {
                         caseRows.Add((method, null, double.NaN, $"ERROR {e.GetType().Name}: {e.Message}"));
                         if (!method.StartsWith("cu", StringComparison.Ordinal)) result.Failures.Add($"sddmm {method} on {problem.Name} K={k}: {e.GetType().Name}: {e.Message}");
-                        else result.SummaryLines.Add($"- baseline {method} on {problem.Name} K={k} could not run: {e.Message}");
+                        else BaselineFailed(baselineErrors, method, e.Message);
                     }
                 }
                 double ValuesError(DeviceBuffer<float> values)
@@ -287,6 +291,7 @@ public static class MatmulStages
                     catch (Exception e) when (e is SparseKernels.Native.CusparseException or EntryPointNotFoundException or ArgumentException)
                     {
                         caseRows.Add(($"{Cusparse} SDDMM", null, double.NaN, $"not run: {e.Message}"));
+                        BaselineFailed(baselineErrors, $"{Cusparse} SDDMM", e.Message);
                     }
                     if (plan is not null)
                         using (plan) Try($"{Cusparse} SDDMM", plan.Run, () => ValuesError(dP2!.DeviceValues), () => dev.Fill32(dP2!.DeviceValues, 0x7FC0DEADu), Fp32Tolerance);
@@ -303,9 +308,14 @@ public static class MatmulStages
             if (result.StoppedByBudget) break;
         }
         Targets(ctx, report, result, problems, times, versions.Select(v => $"Sddmm{v}").ToArray(), "K", 2.0, sgemmTargets: false);
+        foreach (var (method, (count, first)) in baselineErrors) result.SummaryLines.Add($"- baseline {method} could not run in {count} cases: {first}");
         report.Flush();
         return result;
     }
+
+    /// <summary>A baseline (cuSPARSE, cuBLAS) that cannot run is reported once per method with a count, not failed.</summary>
+    private static void BaselineFailed(Dictionary<string, (int Count, string First)> errors, string method, string message)
+        => errors[method] = errors.TryGetValue(method, out var e) ? (e.Count + 1, e.First) : (1, message.Length > 200 ? message[..200] + "..." : message);
 
     private static int[] RowOf(CsrMatrix p)
     {
