@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up (tests/setup.sh) and runs every test: the CPU tests and the Gpu category, which runs on the real GPU
 # when there is one, else on the emulated device. Prints, alone on its last line, "N passed, N failed, N skipped"
-# and exits non-zero on any failure. Extra arguments go to the test runner (e.g. --treenode-filter ...).
+# and exits non-zero on any failure. Extra arguments go to the test runner (e.g. --filter ...); without them, the GPU
+# verification script is rehearsed too (bash bench/gpu/verify.sh run --rehearse), each of its stages counting as one test.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -20,5 +21,25 @@ num() { grep -E "^\s*$1:\s*[0-9]+" "$out" | tail -n 1 | grep -oE '[0-9]+' || ech
 passed=$(num succeeded); failed=$(num failed); skipped=$(num skipped)
 rm -f "$out"
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi   # a crash or a run with no tests counts as a failure
+
+# The GPU verification script, rehearsed on the emulated device (so the script itself never fails on the GPU machine):
+# each stage counts as one test (passed; "not available" = skipped; anything else failed). Skipped when extra runner
+# arguments (e.g. a filter) were given.
+if [ $# -eq 0 ]; then
+  vout=$(mktemp -d)
+  OUT=$vout bash bench/gpu/verify.sh run --rehearse > "$vout.log" 2>&1
+  vrc=$?
+  sed -n '/^# GPU verification/,$p' "$vout.log"
+  if [ -s "$vout/stages.tsv" ]; then
+    passed=$((passed + $(awk -F'\t' '$2 == "passed"' "$vout/stages.tsv" | wc -l)))
+    skipped=$((skipped + $(awk -F'\t' '$2 == "not available"' "$vout/stages.tsv" | wc -l)))
+    failed=$((failed + $(awk -F'\t' '$2 != "passed" && $2 != "not available"' "$vout/stages.tsv" | wc -l)))
+  else
+    tail -n 20 "$vout.log"
+    failed=$((failed + 1))   # the script died before its first stage
+  fi
+  echo "verify.sh run --rehearse: exit $vrc"
+  rm -rf "$vout" "$vout.log"
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]

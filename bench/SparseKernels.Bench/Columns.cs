@@ -96,3 +96,50 @@ public sealed class SpeedupColumn(string name, params string[] baselines)
         return best / MeanNs(summary, c);
     }
 }
+
+/// <summary>The GPU benchmarks' shared settings.</summary>
+public static class GpuBench
+{
+    /// <summary>Launches queued per invocation before the one synchronization (OperationsPerInvoke): times are per launch.</summary>
+    public const int Launches = 10;
+
+    private static readonly Lazy<(SparseKernels.Runtime.IDevice Device, SparseKernels.Linalg.CusparseContext Cusparse, SparseKernels.Linalg.CublasContext Cublas)> s_shared = new(() =>
+    {
+        var device = TopologyBenchSupport.Cuda ?? SparseKernels.Runtime.Devices.Open(SparseKernels.Runtime.DevicePreference.Cuda);
+        return (device, new SparseKernels.Linalg.CusparseContext(device), new SparseKernels.Linalg.CublasContext(device));
+    });
+
+    /// <summary>The one CUDA device of the whole benchmark run (opened on first use, never disposed: the process ends).</summary>
+    public static SparseKernels.Runtime.IDevice Device => s_shared.Value.Device;
+    /// <summary>The run's one cuSPARSE handle on <see cref="Device"/>.</summary>
+    public static SparseKernels.Linalg.CusparseContext Cusparse => s_shared.Value.Cusparse;
+    /// <summary>The run's one cuBLAS handle on <see cref="Device"/>.</summary>
+    public static SparseKernels.Linalg.CublasContext Cublas => s_shared.Value.Cublas;
+
+    /// <summary>A GPU class: in the Gpu category, or a *Gpu* twin of a CPU class.</summary>
+    public static bool IsGpu(Type t)
+        => t.GetCustomAttributes(typeof(BenchmarkDotNet.Attributes.BenchmarkCategoryAttribute), true)
+               .OfType<BenchmarkDotNet.Attributes.BenchmarkCategoryAttribute>().Any(a => a.Categories.Contains(Program.GpuCategory))
+           || t.Name.Contains("Gpu", StringComparison.Ordinal);
+}
+
+/// <summary>
+/// "warm" on GPU methods: the R launches of an invocation run back to back, so operands that fit in L2 stay there
+/// (BenchmarkDotNet cannot flush L2 cheaply per launch; the lean harness, <c>verify</c>, flushes between repetitions).
+/// </summary>
+public sealed class L2Column : IColumn
+{
+    public string Id => "L2";
+    public string ColumnName => "L2";
+    public bool AlwaysShow => true;
+    public ColumnCategory Category => ColumnCategory.Custom;
+    public int PriorityInCategory => -1;
+    public bool IsNumeric => false;
+    public UnitType UnitType => UnitType.Dimensionless;
+    public string Legend => $"warm: GPU times are the mean over {GpuBench.Launches} back-to-back launches per invocation, operands left in L2 between them";
+    public bool IsAvailable(Summary summary) => true;
+    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+        => GpuBench.IsGpu(benchmarkCase.Descriptor.Type) && benchmarkCase.Descriptor.WorkloadMethod.Name != "CpuBackend" ? "warm" : "-";
+}

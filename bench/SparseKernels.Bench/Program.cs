@@ -23,6 +23,7 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "verify") return Verify.VerifyCommand.Run(args[1..]);   // the lean GPU harness (bench/gpu/verify.sh)
         var rest = new List<string>(args);
         bool inProcess = rest.Remove("--inprocess");
         string? suite = TakeOption(rest, "--suite");
@@ -30,7 +31,7 @@ public static class Program
 
         var columns = new BenchmarkDotNet.Columns.IColumn[]
         {
-            new GflopsColumn(), new GbpsColumn(),
+            new L2Column(), new GflopsColumn(), new GbpsColumn(),
             new SpeedupColumn("cuSPARSE", "CusparseAlg1", "CusparseAlg2", "CusparseAlg3", "CusparseSddmm"),
             new SpeedupColumn("SGEMM", "CublasSgemm"), new SpeedupColumn("TF32", "CublasTf32"), new SpeedupColumn("CPU", "CpuBackend"),
         };
@@ -71,22 +72,64 @@ public static class Program
             types.RemoveAll(IsGpu);
         }
 
-        var summaries = BenchmarkSwitcher.FromTypes(types.ToArray()).Run(rest.ToArray(), config).ToList();
-        if (ownArtifacts)
+        // With a --filter, the classes run one at a time and each class's report is copied as soon as it finishes (a
+        // run cut short keeps the finished classes); without one, BenchmarkDotNet's switcher asks which to run.
+        var filters = FilterPatterns(rest);
+        var summaries = new List<BenchmarkDotNet.Reports.Summary>();
+        string target = Path.Combine(ResultsDir(), suite ?? (types.Where(IsGpu).Any(t => Matches(t, filters)) ? "gpu" : "cpu"));
+        if (filters.Count > 0)
         {
-            bool ranGpu = summaries.Any(s => s.BenchmarksCases.Any(c => IsGpu(c.Descriptor.Type)));
-            string target = Path.Combine(ResultsDir(), suite ?? (ranGpu ? "gpu" : "cpu"));
-            Directory.CreateDirectory(target);
-            foreach (var s in summaries)
-                if (Directory.Exists(s.ResultsDirectoryPath))
-                    foreach (var file in Directory.EnumerateFiles(s.ResultsDirectoryPath))
-                        File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
-            Console.WriteLine($"Reports copied to {target}");
+            foreach (var type in types.Where(t => Matches(t, filters)))
+            {
+                var done = BenchmarkSwitcher.FromTypes([type]).Run(rest.ToArray(), config).ToList();
+                summaries.AddRange(done);
+                if (ownArtifacts) CopyReports(done, target);
+            }
+        }
+        else
+        {
+            summaries = BenchmarkSwitcher.FromTypes(types.ToArray()).Run(rest.ToArray(), config).ToList();
+            if (ownArtifacts)
+            {
+                bool ranGpu = summaries.Any(s => s.BenchmarksCases.Any(c => IsGpuClass(c.Descriptor.Type)));
+                CopyReports(summaries, Path.Combine(ResultsDir(), suite ?? (ranGpu ? "gpu" : "cpu")));
+            }
         }
         return summaries.Any(s => s.HasCriticalValidationErrors) ? 1 : 0;
     }
 
     private static bool IsGpu(Type t) => t.GetCustomAttributes<BenchmarkCategoryAttribute>().Any(a => a.Categories.Contains(GpuCategory));
+
+    private static bool IsGpuClass(Type t) => GpuBench.IsGpu(t);
+
+    private static void CopyReports(IEnumerable<BenchmarkDotNet.Reports.Summary> summaries, string target)
+    {
+        Directory.CreateDirectory(target);
+        foreach (var s in summaries)
+            if (Directory.Exists(s.ResultsDirectoryPath))
+                foreach (var file in Directory.EnumerateFiles(s.ResultsDirectoryPath))
+                    File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
+        Console.WriteLine($"Reports copied to {target}");
+    }
+
+    /// <summary>The glob patterns after --filter / -f (BenchmarkDotNet's syntax: several values, '*' and '?').</summary>
+    private static List<string> FilterPatterns(List<string> args)
+    {
+        var patterns = new List<string>();
+        for (int i = 0; i < args.Count; i++)
+            if (args[i] is "--filter" or "-f")
+                for (int j = i + 1; j < args.Count && !args[j].StartsWith('-'); j++) patterns.Add(args[j]);
+        return patterns;
+    }
+
+    /// <summary>Whether a glob matches one of the class's benchmarks by full name (Namespace.Class.Method), as BenchmarkDotNet's filter does.</summary>
+    private static bool Matches(Type t, List<string> patterns)
+    {
+        var regexes = patterns.Select(p => new System.Text.RegularExpressions.Regex(
+            "^" + System.Text.RegularExpressions.Regex.Escape(p).Replace("\\*", ".*").Replace("\\?", ".") + "$", System.Text.RegularExpressions.RegexOptions.IgnoreCase));
+        var names = t.GetMethods().Where(m => m.GetCustomAttribute<BenchmarkAttribute>() is not null).Select(m => $"{t.FullName}.{m.Name}").ToList();
+        return regexes.Any(r => names.Any(r.IsMatch));
+    }
 
     private static string? TakeOption(List<string> args, string name)
     {

@@ -9,8 +9,10 @@ namespace SparseKernels.Bench;
 /// <summary>
 /// GPU SDDMM (the weight gradient: out[p] = X[i,:] . Y[j,:] for each nonzero (i, j) of the pattern) on every DLMC
 /// pattern and the uniform 4096x4096 sweep, K = 256 and 2048: sddmm_csr v1 and v2 against cuSPARSE SDDMM, cuBLAS
-/// SGEMM (fp32 and TF32) computing the whole dense X.Y^T, and the CPU backend. GPU methods synchronize before
-/// returning. Left out by Program when no CUDA device can be opened.
+/// SGEMM (fp32 and TF32) computing the whole dense X.Y^T, and the CPU backend. Each GPU invocation queues
+/// <see cref="GpuBench.Launches"/> launches and synchronizes once (OperationsPerInvoke); cuSPARSE's descriptors,
+/// workspace and preprocessing are made once in GlobalSetup. L2-warm (see <see cref="SpmmCsrBenchmarks"/>).
+/// Left out by Program when no CUDA device can be opened.
 /// </summary>
 [BenchmarkCategory(Program.GpuCategory)]
 public class SddmmCsrBenchmarks
@@ -28,13 +30,15 @@ public class SddmmCsrBenchmarks
     private CublasContext _cublas = null!;
     private CsrMatrix _p = null!, _dP = null!;
     private DenseTensor _x = null!, _y = null!, _dX = null!, _dY = null!, _dDense = null!;
+    private CusparseSddmmPlan _plan = null!;
+    private const int R = GpuBench.Launches;
 
     [GlobalSetup]
     public void Setup()
     {
-        _device = Devices.Open(DevicePreference.Cuda);
-        _cusparse = new CusparseContext(_device);
-        _cublas = new CublasContext(_device);
+        _device = GpuBench.Device;   // one device (and one cuSPARSE / cuBLAS handle) for the whole run
+        _cusparse = GpuBench.Cusparse;
+        _cublas = GpuBench.Cublas;
         _p = BenchData.Load(Matrix);
         _x = BenchData.Dense(_p.Rows, K, 11);
         _y = BenchData.Dense(_p.Cols, K, 13);
@@ -42,30 +46,34 @@ public class SddmmCsrBenchmarks
         _dX = _x.ToDevice(_device);
         _dY = _y.ToDevice(_device);
         _dDense = DenseTensor.Allocate(_device, _p.Rows, _p.Cols);
+        _plan = _cusparse.PrepareSddmm(_dX, _dY, _dP);
         _device.Synchronize();
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
+        _plan.Dispose();
         _dDense.Dispose(); _dY.Dispose(); _dX.Dispose(); _dP.Dispose();
-        _cublas.Dispose(); _cusparse.Dispose(); _device.Dispose();
+        _device.Synchronize();
     }
 
-    [Benchmark]
-    public void SddmmV1() { SddmmCsr.Run(_device, _dX, _dY, _dP, SddmmCsrVersion.V1); _device.Synchronize(); }
+    private void Repeat(Action launch) { for (int i = 0; i < R; i++) launch(); _device.Synchronize(); }
 
-    [Benchmark]
-    public void SddmmV2() { SddmmCsr.Run(_device, _dX, _dY, _dP, SddmmCsrVersion.V2); _device.Synchronize(); }
+    [Benchmark(OperationsPerInvoke = R)]
+    public void SddmmV1() => Repeat(() => SddmmCsr.Run(_device, _dX, _dY, _dP, SddmmCsrVersion.V1));
 
-    [Benchmark]
-    public void CusparseSddmm() { _cusparse.Sddmm(_dX, _dY, _dP); _device.Synchronize(); }
+    [Benchmark(OperationsPerInvoke = R)]
+    public void SddmmV2() => Repeat(() => SddmmCsr.Run(_device, _dX, _dY, _dP, SddmmCsrVersion.V2));
 
-    [Benchmark]
-    public void CublasSgemm() { _cublas.Sgemm(_dX, _dY, _dDense, false, true); _device.Synchronize(); }
+    [Benchmark(OperationsPerInvoke = R)]
+    public void CusparseSddmm() => Repeat(_plan.Run);
 
-    [Benchmark]
-    public void CublasTf32() { _cublas.Sgemm(_dX, _dY, _dDense, false, true, tf32: true); _device.Synchronize(); }
+    [Benchmark(OperationsPerInvoke = R)]
+    public void CublasSgemm() => Repeat(() => _cublas.Sgemm(_dX, _dY, _dDense, false, true));
+
+    [Benchmark(OperationsPerInvoke = R)]
+    public void CublasTf32() => Repeat(() => _cublas.Sgemm(_dX, _dY, _dDense, false, true, tf32: true));
 
     [Benchmark]
     public CsrMatrix CpuBackend() => SparseKernels.Cpu.CpuBackend.SddmmCsr(_p, _x, _y);

@@ -35,6 +35,8 @@ internal static unsafe partial class CusparseNative
         void* beta, IntPtr matC, int computeType, int alg, out nuint bufferSize);
     [LibraryImport(Lib)] internal static partial int cusparseSpMM(IntPtr handle, int opA, int opB, void* alpha, IntPtr matA, IntPtr matB,
         void* beta, IntPtr matC, int computeType, int alg, ulong externalBuffer);
+    [LibraryImport(Lib)] internal static partial int cusparseSpMM_preprocess(IntPtr handle, int opA, int opB, void* alpha, IntPtr matA, IntPtr matB,
+        void* beta, IntPtr matC, int computeType, int alg, ulong externalBuffer);
     [LibraryImport(Lib)] internal static partial int cusparseSDDMM_bufferSize(IntPtr handle, int opA, int opB, void* alpha, IntPtr matA, IntPtr matB,
         void* beta, IntPtr matC, int computeType, int alg, out nuint bufferSize);
     [LibraryImport(Lib)] internal static partial int cusparseSDDMM_preprocess(IntPtr handle, int opA, int opB, void* alpha, IntPtr matA, IntPtr matB,
@@ -73,6 +75,20 @@ internal static unsafe partial class CusparseNative
 
     public static void Spmm(IntPtr handle, bool transA, IntPtr a, IntPtr b, IntPtr c, float alpha, float beta, int alg, ulong buffer)
         => Check(cusparseSpMM(handle, Op(transA), CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, a, b, &beta, c, CUDA_R_32F, alg, buffer), nameof(cusparseSpMM));
+
+    /// <summary>cusparseSpMM_preprocess: analyses A once for later SpMM calls with the same operands (CSR ALG3 uses it).</summary>
+    public static void SpmmPreprocess(IntPtr handle, bool transA, IntPtr a, IntPtr b, IntPtr c, float alpha, float beta, int alg, ulong buffer)
+        => Check(cusparseSpMM_preprocess(handle, Op(transA), CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, a, b, &beta, c, CUDA_R_32F, alg, buffer),
+            nameof(cusparseSpMM_preprocess));
+
+    /// <summary>cusparseSDDMM_preprocess alone (once per pattern and operands); then <see cref="SddmmCompute"/> per product.</summary>
+    public static void SddmmPreprocess(IntPtr handle, bool transA, bool transB, IntPtr a, IntPtr b, IntPtr c, float alpha, float beta, ulong buffer)
+        => Check(cusparseSDDMM_preprocess(handle, Op(transA), Op(transB), &alpha, a, b, &beta, c, CUDA_R_32F, CUSPARSE_SDDMM_ALG_DEFAULT, buffer),
+            nameof(cusparseSDDMM_preprocess));
+
+    /// <summary>cusparseSDDMM alone, after <see cref="SddmmPreprocess"/> with the same operands and buffer.</summary>
+    public static void SddmmCompute(IntPtr handle, bool transA, bool transB, IntPtr a, IntPtr b, IntPtr c, float alpha, float beta, ulong buffer)
+        => Check(cusparseSDDMM(handle, Op(transA), Op(transB), &alpha, a, b, &beta, c, CUDA_R_32F, CUSPARSE_SDDMM_ALG_DEFAULT, buffer), nameof(cusparseSDDMM));
 
     /// <summary>SDDMM: C = alpha*(op(A)*op(B)) sampled at C's pattern + beta*C.</summary>
     public static long SddmmBufferSize(IntPtr handle, bool transA, bool transB, IntPtr a, IntPtr b, IntPtr c, float alpha, float beta)

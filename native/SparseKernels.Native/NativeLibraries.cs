@@ -17,7 +17,10 @@ internal static class NativeLibraries
     public const string Cublas = "cublas";
     public const string Cusparse = "cusparse";
 
-    /// <summary>Extra folder searched for CUDA libraries, before the standard CUDA install folders.</summary>
+    /// <summary>
+    /// Folders searched for CUDA libraries before the standard CUDA install folders: a list separated by
+    /// <see cref="Path.PathSeparator"/> (':' on Linux), searched in order.
+    /// </summary>
     public const string LibraryDirEnvironmentVariable = "SPARSEKERNELS_CUDA_LIB_DIR";
 
     private static readonly ConcurrentDictionary<string, Lazy<Result>> s_results = new(StringComparer.Ordinal);
@@ -47,24 +50,91 @@ internal static class NativeLibraries
         };
     }
 
-    /// <summary>The folders searched after the default search path, in order (existing or not).</summary>
+    /// <summary>The folders searched after the default search path, in order (existing or not, except the globbed ones).</summary>
     public static IReadOnlyList<string> SearchFolders()
+        => SearchFolders(Environment.GetEnvironmentVariable(LibraryDirEnvironmentVariable), Environment.GetEnvironmentVariable("CUDA_HOME"),
+            Environment.GetEnvironmentVariable("VIRTUAL_ENV"), Environment.GetEnvironmentVariable("CONDA_PREFIX"), Environment.GetEnvironmentVariable("HOME"), "/");
+
+    /// <summary>
+    /// The search folders for the given environment, with the Linux globs expanded under <paramref name="fileSystemRoot"/>
+    /// (tests pass a fake root): each folder of <see cref="LibraryDirEnvironmentVariable"/>, CUDA_HOME's lib64 (and
+    /// targets/x86_64-linux/lib), /usr/local/cuda's, every versioned /usr/local/cuda-X.Y's (newest first), then the
+    /// <c>nvidia/*/lib</c> folders of Python's site-packages / dist-packages (a virtualenv's, conda's, the user's and
+    /// the system's; PyTorch's pip wheels put cuBLAS and cuSPARSE there).
+    /// </summary>
+    internal static IReadOnlyList<string> SearchFolders(string? libDirs, string? cudaHome, string? virtualEnv, string? condaPrefix, string? home, string fileSystemRoot)
     {
         var folders = new List<string>();
         void AddIf(string? dir) { if (!string.IsNullOrWhiteSpace(dir) && !folders.Contains(dir)) folders.Add(dir); }
-        AddIf(Environment.GetEnvironmentVariable(LibraryDirEnvironmentVariable));
-        string? cudaHome = Environment.GetEnvironmentVariable("CUDA_HOME");
+        if (!string.IsNullOrWhiteSpace(libDirs))
+            foreach (string dir in libDirs.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                AddIf(dir);
         if (!string.IsNullOrWhiteSpace(cudaHome))
         {
             AddIf(Path.Combine(cudaHome, "lib64"));
             if (OperatingSystem.IsWindows()) AddIf(Path.Combine(cudaHome, "bin"));
+            else AddIf(Path.Combine(cudaHome, "targets", "x86_64-linux", "lib"));
         }
         if (!OperatingSystem.IsWindows())
         {
+            // Globs are expanded under fileSystemRoot and reported as absolute paths of the real machine.
+            IEnumerable<string> G(string pattern) => Glob(fileSystemRoot, pattern)
+                .Select(p => "/" + Path.GetRelativePath(fileSystemRoot, p).Replace('\\', '/'));
             AddIf("/usr/local/cuda/lib64");
             AddIf("/usr/local/cuda/targets/x86_64-linux/lib");
+            foreach (string cuda in NewestFirst(G("/usr/local/cuda-*")))
+            {
+                AddIf(cuda + "/lib64");
+                AddIf(cuda + "/targets/x86_64-linux/lib");
+            }
+            var sitePackages = new List<string>();
+            foreach (string? prefix in new[] { virtualEnv, condaPrefix })
+                if (!string.IsNullOrWhiteSpace(prefix))
+                    sitePackages.AddRange(NewestFirst(G(prefix.TrimEnd('/') + "/lib/python3*/site-packages")));
+            if (!string.IsNullOrWhiteSpace(home))
+                sitePackages.AddRange(NewestFirst(G(home.TrimEnd('/') + "/.local/lib/python3*/site-packages")));
+            foreach (string pattern in new[] { "/usr/local/lib/python3*/dist-packages", "/usr/local/lib/python3*/site-packages",
+                                               "/usr/lib/python3/dist-packages", "/usr/lib/python3*/site-packages", "/opt/conda/lib/python3*/site-packages" })
+                sitePackages.AddRange(NewestFirst(G(pattern)));
+            foreach (string site in sitePackages)
+                foreach (string lib in G(site + "/nvidia/*/lib").Order(StringComparer.Ordinal))
+                    AddIf(lib);
         }
         return folders;
+    }
+
+    /// <summary>The existing directories matching an absolute pattern whose segments may hold '*' (under <paramref name="root"/>).</summary>
+    internal static IEnumerable<string> Glob(string root, string pattern)
+    {
+        IEnumerable<string> current = [root];
+        foreach (string segment in pattern.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!segment.Contains('*'))
+            {
+                current = current.Select(d => Path.Combine(d, segment)).Where(Directory.Exists).ToList();
+                continue;
+            }
+            current = current.SelectMany(d =>
+            {
+                try { return Directory.EnumerateDirectories(d, segment); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return []; }
+            }).ToList();
+        }
+        return current;
+    }
+
+    /// <summary>Versioned folders (cuda-12.4, python3.11) newest first: by the numbers in the name, then by name.</summary>
+    private static IEnumerable<string> NewestFirst(IEnumerable<string> folders)
+        => folders.OrderByDescending(f => VersionKey(Path.GetFileName(f)), Comparer<long[]>.Create(CompareVersions)).ThenBy(f => f, StringComparer.Ordinal);
+
+    private static long[] VersionKey(string name)
+        => System.Text.RegularExpressions.Regex.Matches(name, "[0-9]+").Select(m => long.TryParse(m.Value, out long v) ? v : 0).ToArray();
+
+    private static int CompareVersions(long[] a, long[] b)
+    {
+        for (int i = 0; i < Math.Min(a.Length, b.Length); i++)
+            if (a[i] != b[i]) return a[i].CompareTo(b[i]);
+        return a.Length.CompareTo(b.Length);
     }
 
     private static IntPtr Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath)
@@ -115,6 +185,7 @@ internal static class NativeLibraries
                 if (!File.Exists(path)) continue;
                 try
                 {
+                    PreloadCompanions(file, folder, folders);
                     return new Result(logicalName, NativeLibrary.Load(path), path, null);
                 }
                 catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
@@ -128,6 +199,34 @@ internal static class NativeLibraries
             + (failures.Count > candidates.Count ? $"; failed loads: {string.Join("; ", failures.Skip(candidates.Count))}" : "")
             + $". Install the NVIDIA driver / CUDA toolkit or point {LibraryDirEnvironmentVariable} at the folder holding it.";
         return new Result(logicalName, IntPtr.Zero, null, new CudaUnavailableException(message));
+    }
+
+    /// <summary>
+    /// The libraries a CUDA library needs that may sit in another folder off the loader's path: cuBLAS needs cuBLASLt
+    /// of its major version; cuSPARSE 12+ needs nvJitLink (PyTorch's wheels keep it in nvidia/nvjitlink/lib).
+    /// </summary>
+    internal static IReadOnlyList<string> CompanionsOf(string file)
+    {
+        if (file.StartsWith("libcublas.so.", StringComparison.Ordinal)) return ["libcublasLt.so." + file["libcublas.so.".Length..]];
+        if (file.StartsWith("libcusparse.so.", StringComparison.Ordinal)) return ["libnvJitLink.so.13", "libnvJitLink.so.12"];
+        return [];
+    }
+
+    /// <summary>
+    /// Loads each companion of <paramref name="file"/> found beside it or in another search folder, unless the loader
+    /// finds it on its own path: once loaded, the loader resolves the library's dependency by its soname. Best effort.
+    /// </summary>
+    private static void PreloadCompanions(string file, string folder, IReadOnlyList<string> folders)
+    {
+        foreach (string companion in CompanionsOf(file))
+        {
+            if (NativeLibrary.TryLoad(companion, out _)) return;
+            foreach (string dir in folders.Prepend(folder))
+            {
+                string path = Path.Combine(dir, companion);
+                if (File.Exists(path) && NativeLibrary.TryLoad(path, out _)) return;
+            }
+        }
     }
 
     /// <summary>The full path of a library the loader found by bare name, from /proc/self/maps (Linux); null elsewhere.</summary>

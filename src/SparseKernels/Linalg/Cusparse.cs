@@ -118,7 +118,44 @@ public sealed class CusparseContext : IDisposable
         }
     }
 
-    private static CusparseSpMatHandle Csr(CsrMatrix m)
+    /// <summary>
+    /// A prepared SpMM c = op(a) * b on these operands: descriptors, workspace (and, for CSR ALG3, cuSPARSE's
+    /// preprocessing) made once here, so <see cref="CusparseSpmmPlan.Run"/> queues only the product. For repeated
+    /// products on fixed buffers (benchmarks). The operands must outlive the plan.
+    /// </summary>
+    public CusparseSpmmPlan PrepareSpmm(CsrMatrix a, DenseTensor b, DenseTensor c, bool transposeA = false,
+        CusparseSpmmAlgorithm algorithm = CusparseSpmmAlgorithm.Default, float alpha = 1, float beta = 0)
+    {
+        CheckOnDevice(a, nameof(a)); CheckOnDevice(b, nameof(b)); CheckOnDevice(c, nameof(c));
+        int m = transposeA ? a.Cols : a.Rows, k = transposeA ? a.Rows : a.Cols;
+        if (b.Rows != k || c.Rows != m || c.Cols != b.Cols)
+            throw new ArgumentException($"PrepareSpmm: op(a) is {m}x{k}, b {b.Rows}x{b.Cols}, c {c.Rows}x{c.Cols}: the shapes do not chain.");
+        if (transposeA && algorithm == CusparseSpmmAlgorithm.CsrAlg3)
+            throw new ArgumentException("PrepareSpmm: CUSPARSE_SPMM_CSR_ALG3 supports only a non-transposed A.", nameof(algorithm));
+        if (a.Nnz == 0 || m == 0 || b.Cols == 0)
+            throw new ArgumentException($"PrepareSpmm: a ({a.Rows}x{a.Cols}, {a.Nnz} nonzeros) times b ({b.Rows}x{b.Cols}) is empty; use Spmm.", nameof(a));
+        return new CusparseSpmmPlan(this, a, b, c, transposeA, algorithm, alpha, beta);
+    }
+
+    /// <summary>
+    /// A prepared SDDMM (see <see cref="Sddmm"/>): descriptors, workspace and cusparseSDDMM_preprocess done once here,
+    /// so <see cref="CusparseSddmmPlan.Run"/> queues only cusparseSDDMM. The operands must outlive the plan.
+    /// </summary>
+    public CusparseSddmmPlan PrepareSddmm(DenseTensor x, DenseTensor y, CsrMatrix pattern)
+    {
+        CheckOnDevice(x, nameof(x)); CheckOnDevice(y, nameof(y)); CheckOnDevice(pattern, nameof(pattern));
+        if (x.Rows != pattern.Rows || y.Rows != pattern.Cols || y.Cols != x.Cols)
+            throw new ArgumentException($"PrepareSddmm: x {x.Rows}x{x.Cols}, y {y.Rows}x{y.Cols} and the {pattern.Rows}x{pattern.Cols} pattern do not agree.");
+        if (pattern.Nnz == 0 || x.Cols == 0)
+            throw new ArgumentException($"PrepareSddmm: the pattern has {pattern.Nnz} nonzeros and K = {x.Cols}: nothing to prepare; use Sddmm.", nameof(pattern));
+        return new CusparseSddmmPlan(this, x, y, pattern);
+    }
+
+    internal CudaDevice CudaDevice => _device;
+    internal object Lock => _lock;
+    internal IntPtr RawHandle { get { ObjectDisposedException.ThrowIf(_handle.IsClosed, this); return _handle.DangerousGetHandle(); } }
+
+    internal static CusparseSpMatHandle Csr(CsrMatrix m)
         => CusparseSpMatHandle.Csr(m.Rows, m.Cols, m.Nnz, m.DeviceRowOffsets.Pointer, m.DeviceColumnIndices.Pointer, m.DeviceValues.Pointer);
 
     /// <summary>A workspace of at least <paramref name="bytes"/> (kept; grown, never shrunk). The previous one is freed after the stream's queued work.</summary>
@@ -159,5 +196,108 @@ public sealed class CusparseContext : IDisposable
             _workspace = null;
             _handle.Dispose();
         }
+    }
+}
+
+/// <summary>A cuSPARSE SpMM whose descriptors and workspace were made once (<see cref="CusparseContext.PrepareSpmm"/>).</summary>
+public sealed class CusparseSpmmPlan : IDisposable
+{
+    private readonly CusparseContext _context;
+    private readonly CusparseSpMatHandle _a;
+    private readonly CusparseDnMatHandle _b, _c;
+    private readonly DeviceBuffer<byte>? _workspace;
+    private readonly bool _transposeA;
+    private readonly int _algorithm;
+    private readonly float _alpha, _beta;
+
+    internal CusparseSpmmPlan(CusparseContext context, CsrMatrix a, DenseTensor b, DenseTensor c, bool transposeA, CusparseSpmmAlgorithm algorithm, float alpha, float beta)
+    {
+        _context = context; _transposeA = transposeA; _algorithm = (int)algorithm; _alpha = alpha; _beta = beta;
+        Algorithm = algorithm;
+        var device = context.CudaDevice;
+        lock (context.Lock)
+        {
+            using var scope = device.Context.Enter();
+            _a = CusparseContext.Csr(a);
+            _b = CusparseDnMatHandle.RowMajor(b.Rows, b.Cols, b.DeviceData.Pointer);
+            _c = CusparseDnMatHandle.RowMajor(c.Rows, c.Cols, c.DeviceData.Pointer);
+            IntPtr h = context.RawHandle;
+            long size = CusparseNative.SpmmBufferSize(h, transposeA, _a.DangerousGetHandle(), _b.DangerousGetHandle(), _c.DangerousGetHandle(), alpha, beta, _algorithm);
+            if (size > 0) _workspace = device.Allocate<byte>(size);
+            WorkspaceBytes = size;
+            if (algorithm == CusparseSpmmAlgorithm.CsrAlg3)
+                CusparseNative.SpmmPreprocess(h, transposeA, _a.DangerousGetHandle(), _b.DangerousGetHandle(), _c.DangerousGetHandle(), alpha, beta, _algorithm, Buffer);
+        }
+    }
+
+    public CusparseSpmmAlgorithm Algorithm { get; }
+
+    /// <summary>The workspace cuSPARSE asked for, in bytes.</summary>
+    public long WorkspaceBytes { get; }
+
+    private ulong Buffer => _workspace?.Pointer.Address ?? 0;
+
+    /// <summary>Queues the product on the context's stream.</summary>
+    public void Run()
+    {
+        lock (_context.Lock)
+        {
+            using var scope = _context.CudaDevice.Context.Enter();
+            CusparseNative.Spmm(_context.RawHandle, _transposeA, _a.DangerousGetHandle(), _b.DangerousGetHandle(), _c.DangerousGetHandle(), _alpha, _beta, _algorithm, Buffer);
+        }
+    }
+
+    public void Dispose()
+    {
+        try { _context.CudaDevice.Synchronize(); } catch (Exception e) when (e is CudaException or ObjectDisposedException) { }
+        _workspace?.Dispose(); _c.Dispose(); _b.Dispose(); _a.Dispose();
+    }
+}
+
+/// <summary>A cuSPARSE SDDMM whose descriptors, workspace and preprocessing were made once (<see cref="CusparseContext.PrepareSddmm"/>).</summary>
+public sealed class CusparseSddmmPlan : IDisposable
+{
+    private readonly CusparseContext _context;
+    private readonly CusparseDnMatHandle _x, _y;
+    private readonly CusparseSpMatHandle _p;
+    private readonly DeviceBuffer<byte>? _workspace;
+
+    internal CusparseSddmmPlan(CusparseContext context, DenseTensor x, DenseTensor y, CsrMatrix pattern)
+    {
+        _context = context;
+        var device = context.CudaDevice;
+        lock (context.Lock)
+        {
+            using var scope = device.Context.Enter();
+            _x = CusparseDnMatHandle.RowMajor(x.Rows, x.Cols, x.DeviceData.Pointer);
+            _y = CusparseDnMatHandle.RowMajor(y.Rows, y.Cols, y.DeviceData.Pointer);
+            _p = CusparseContext.Csr(pattern);
+            IntPtr h = context.RawHandle;
+            long size = CusparseNative.SddmmBufferSize(h, false, true, _x.DangerousGetHandle(), _y.DangerousGetHandle(), _p.DangerousGetHandle(), 1f, 0f);
+            if (size > 0) _workspace = device.Allocate<byte>(size);
+            WorkspaceBytes = size;
+            CusparseNative.SddmmPreprocess(h, false, true, _x.DangerousGetHandle(), _y.DangerousGetHandle(), _p.DangerousGetHandle(), 1f, 0f, Buffer);
+        }
+    }
+
+    /// <summary>The workspace cuSPARSE asked for, in bytes.</summary>
+    public long WorkspaceBytes { get; }
+
+    private ulong Buffer => _workspace?.Pointer.Address ?? 0;
+
+    /// <summary>Queues cusparseSDDMM on the context's stream (the pattern's values are overwritten).</summary>
+    public void Run()
+    {
+        lock (_context.Lock)
+        {
+            using var scope = _context.CudaDevice.Context.Enter();
+            CusparseNative.SddmmCompute(_context.RawHandle, false, true, _x.DangerousGetHandle(), _y.DangerousGetHandle(), _p.DangerousGetHandle(), 1f, 0f, Buffer);
+        }
+    }
+
+    public void Dispose()
+    {
+        try { _context.CudaDevice.Synchronize(); } catch (Exception e) when (e is CudaException or ObjectDisposedException) { }
+        _workspace?.Dispose(); _p.Dispose(); _y.Dispose(); _x.Dispose();
     }
 }

@@ -143,4 +143,35 @@ public class CusparseTests
         Assert.That(cols.Length, Is.EqualTo(head[2]), $"{path}: nnz");
         return new CsrMatrix(head[0], head[1], offsets, cols, TestData.NonZeroArray(rng, cols.Length));
     }
+
+    [Test]
+    public void PreparedPlans_RunRepeatedly_MatchTheNaiveLoops([Values(CusparseSpmmAlgorithm.CsrAlg1, CusparseSpmmAlgorithm.CsrAlg2, CusparseSpmmAlgorithm.CsrAlg3)] CusparseSpmmAlgorithm alg)
+    {
+        var device = TestDevice.GetCuda();
+        var rng = new Random(31);
+        var a = TestData.Csr(rng, 70, 50, 0.2, emptyRows: 3);
+        var b = TestData.Dense(rng, 50, 24);
+        var x = TestData.Dense(rng, 70, 16);
+        var y = TestData.Dense(rng, 50, 16);
+        using var da = a.ToDevice(device);
+        using var db = b.ToDevice(device);
+        using var dc = DenseTensor.Allocate(device, 70, 24);
+        using var dx = x.ToDevice(device);
+        using var dy = y.ToDevice(device);
+        using var sparse = new CusparseContext(device);
+        using (var plan = sparse.PrepareSpmm(da, db, dc, algorithm: alg))
+            for (int i = 0; i < 3; i++)
+            {
+                device.Fill32(dc.DeviceData, TestDevice.PoisonBits);
+                plan.Run();
+                Approx.AssertAllClose(dc.ToArray(), Spmm(a, b, false), 1e-5, 1e-5, $"prepared SpMM {alg}, run {i}", 24);
+            }
+        using (var plan = sparse.PrepareSddmm(dx, dy, da))
+            for (int i = 0; i < 3; i++)
+            {
+                device.Fill32(da.DeviceValues, TestDevice.PoisonBits);
+                plan.Run();
+                Approx.AssertAllClose(da.DeviceValues.ToArray(), Sddmm(a, x, y), 1e-5, 1e-5, $"prepared SDDMM, run {i}");
+            }
+    }
 }

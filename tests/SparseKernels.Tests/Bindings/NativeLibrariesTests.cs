@@ -81,11 +81,12 @@ public class NativeLibrariesTests
         string? oldHome = Environment.GetEnvironmentVariable("CUDA_HOME");
         try
         {
-            Environment.SetEnvironmentVariable(NativeLibraries.LibraryDirEnvironmentVariable, "/opt/sk-test-libs");
+            Environment.SetEnvironmentVariable(NativeLibraries.LibraryDirEnvironmentVariable, $"/opt/sk-test-libs{Path.PathSeparator}/opt/sk-test-libs2");
             Environment.SetEnvironmentVariable("CUDA_HOME", "/opt/sk-test-cuda");
             var folders = NativeLibraries.SearchFolders();
             Assert.That(folders[0], Is.EqualTo("/opt/sk-test-libs"));
-            Assert.That(folders[1], Is.EqualTo(Path.Combine("/opt/sk-test-cuda", "lib64")));
+            Assert.That(folders[1], Is.EqualTo("/opt/sk-test-libs2"), "the override variable is a list of folders");
+            Assert.That(folders[2], Is.EqualTo(Path.Combine("/opt/sk-test-cuda", "lib64")));
             if (!OperatingSystem.IsWindows())
                 Assert.That(folders, Does.Contain("/usr/local/cuda/lib64").And.Contain("/usr/local/cuda/targets/x86_64-linux/lib"));
         }
@@ -94,6 +95,45 @@ public class NativeLibrariesTests
             Environment.SetEnvironmentVariable(NativeLibraries.LibraryDirEnvironmentVariable, oldDir);
             Environment.SetEnvironmentVariable("CUDA_HOME", oldHome);
         }
+    }
+
+    [Test]
+    public void SearchFolders_FindVersionedCudaInstalls_AndPythonWheels_NewestFirst()
+    {
+        if (OperatingSystem.IsWindows()) Assert.Ignore("Linux folder layout.");
+        string root = Path.Combine(Path.GetTempPath(), "sk-fakeroot-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            foreach (string dir in new[]
+            {
+                "usr/local/cuda-12.4/lib64", "usr/local/cuda-13.0/targets/x86_64-linux/lib", "usr/local/cuda-12.10/lib64",
+                "usr/local/lib/python3.12/dist-packages/nvidia/cublas/lib", "usr/local/lib/python3.12/dist-packages/nvidia/cusparse/lib",
+                "venv/lib/python3.11/site-packages/nvidia/nvjitlink/lib", "home/u/.local/lib/python3.10/site-packages/nvidia/cublas/lib",
+                "usr/lib/python3/dist-packages/nvidia/cusparse/lib",
+            })
+                Directory.CreateDirectory(Path.Combine(root, dir));
+            var folders = NativeLibraries.SearchFolders("/a:/b", null, "/venv", null, "/home/u", root);
+            Assert.That(folders.Take(4), Is.EqualTo(new[] { "/a", "/b", "/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib" }));
+            int At(string f) { int i = folders.ToList().IndexOf(f); Assert.That(i, Is.GreaterThanOrEqualTo(0), $"{f} missing from {string.Join(", ", folders)}"); return i; }
+            Assert.That(At("/usr/local/cuda-13.0/targets/x86_64-linux/lib"), Is.LessThan(At("/usr/local/cuda-12.10/lib64")), "newest CUDA first");
+            Assert.That(At("/usr/local/cuda-12.10/lib64"), Is.LessThan(At("/usr/local/cuda-12.4/lib64")), "12.10 is newer than 12.4");
+            Assert.That(At("/venv/lib/python3.11/site-packages/nvidia/nvjitlink/lib"),
+                Is.LessThan(At("/usr/local/lib/python3.12/dist-packages/nvidia/cublas/lib")), "the virtualenv before the system's packages");
+            At("/home/u/.local/lib/python3.10/site-packages/nvidia/cublas/lib");
+            At("/usr/local/lib/python3.12/dist-packages/nvidia/cusparse/lib");
+            At("/usr/lib/python3/dist-packages/nvidia/cusparse/lib");
+            Assert.That(folders, Is.Unique);
+            Assert.That(folders.Any(f => f.Contains(root)), Is.False, "paths are the real machine's, not the fake root's");
+        }
+        finally { Directory.Delete(root, true); }
+    }
+
+    [Test]
+    public void Companions_CublasNeedsItsLt_CusparseNeedsNvJitLink()
+    {
+        Assert.That(NativeLibraries.CompanionsOf("libcublas.so.13"), Is.EqualTo(new[] { "libcublasLt.so.13" }));
+        Assert.That(NativeLibraries.CompanionsOf("libcusparse.so.12"), Does.Contain("libnvJitLink.so.12"));
+        Assert.That(NativeLibraries.CompanionsOf("libcuda.so.1"), Is.Empty);
     }
 
     [Test]

@@ -62,7 +62,7 @@ public class CudaDeviceTests
     {
         var device = TestDevice.GetCuda();
         const long Bytes = 64L << 20;
-        device.Synchronize();
+        Settle(device);
         long before = device.GetMemoryInfo().FreeBytes;
         using (var big = device.Allocate<byte>(4 * Bytes))
         {
@@ -74,9 +74,21 @@ public class CudaDeviceTests
             using var b = device.Allocate<float>(Bytes / 4 + i);
             Assert.That(b.Pointer.IsNull, Is.False);
         }
-        device.Synchronize();
+        Settle(device);
         long after = device.GetMemoryInfo().FreeBytes;
         Assert.That(Math.Abs(after - before), Is.LessThanOrEqualTo(4L << 20), $"free memory before {before}, after {after}");
+    }
+
+    /// <summary>
+    /// Frees what earlier tests left to the finalizer (buffers they did not dispose free themselves there) and waits
+    /// for the device, so the free-memory readings compare this test's allocations only.
+    /// </summary>
+    private static void Settle(IDevice device)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        device.Synchronize();
     }
 
     [Test, Category("Gpu")]

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using NUnit.Framework;
+using SparseKernels.Tests.Support;
 using SparseKernels.Autograd;
 using SparseKernels.Sparsity;
 using SparseKernels.Training;
@@ -19,9 +20,9 @@ public class SparsityRunTests
     {
         if (s_data.Train is null)
         {
-            if (!File.Exists(Path.Combine(FashionMnist.DefaultFolder, "train-images-idx3-ubyte.gz")))
-                Assert.Ignore($"Fashion-MNIST is not installed in {FashionMnist.DefaultFolder} (apt-get install dataset-fashion-mnist).");
-            var (train, test) = FashionMnist.Load();
+            if (!File.Exists(Path.Combine(TestData.FashionMnistFolder, "train-images-idx3-ubyte.gz")))
+                Assert.Ignore($"Fashion-MNIST is not installed in {TestData.FashionMnistFolder} (apt-get install dataset-fashion-mnist).");
+            var (train, test) = FashionMnist.Load(TestData.FashionMnistFolder);
             s_data = (train.Take(512), test.Take(256));
         }
         return s_data;

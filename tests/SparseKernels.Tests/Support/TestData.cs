@@ -5,6 +5,21 @@ namespace SparseKernels.Tests.Support;
 /// <summary>Fresh random test data: values are never zero; patterns can have empty rows and long rows.</summary>
 public static class TestData
 {
+    /// <summary>
+    /// Fashion-MNIST for the training tests: $SPARSEKERNELS_DATA/fashion-mnist when it holds the files (the GPU
+    /// machine's packed copy, bench/gpu/verify.sh), else Debian's <see cref="SparseKernels.Training.FashionMnist.DefaultFolder"/>.
+    /// </summary>
+    public static string FashionMnistFolder
+    {
+        get
+        {
+            string? data = Environment.GetEnvironmentVariable("SPARSEKERNELS_DATA");
+            if (!string.IsNullOrEmpty(data) && File.Exists(Path.Combine(data, "fashion-mnist", "train-images-idx3-ubyte.gz")))
+                return Path.Combine(data, "fashion-mnist");
+            return SparseKernels.Training.FashionMnist.DefaultFolder;
+        }
+    }
+
     /// <summary>A random value in [-1, -0.05] U [0.05, 1]: never zero, never tiny.</summary>
     public static float NonZero(Random rng)
     {

@@ -17,9 +17,9 @@ public class TrainingTests
     {
         if (s_data.Train is null)
         {
-            if (!File.Exists(Path.Combine(FashionMnist.DefaultFolder, "train-images-idx3-ubyte.gz")))
-                Assert.Ignore($"Fashion-MNIST is not installed in {FashionMnist.DefaultFolder} (apt-get install dataset-fashion-mnist).");
-            var (train, test) = FashionMnist.Load();
+            if (!File.Exists(Path.Combine(TestData.FashionMnistFolder, "train-images-idx3-ubyte.gz")))
+                Assert.Ignore($"Fashion-MNIST is not installed in {TestData.FashionMnistFolder} (apt-get install dataset-fashion-mnist).");
+            var (train, test) = FashionMnist.Load(TestData.FashionMnistFolder);
             s_data = (train.Take(3000), test.Take(1000));
         }
         return s_data;
