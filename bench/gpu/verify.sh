@@ -268,7 +268,7 @@ stage roofline 10 roofline_stage
 stage spmm 60 spmm_stage
 stage sddmm 50 sddmm_stage
 stage topology 45 topology_stage
-stage training-step 60 training_step_stage   # slot: the 784-4096-4096-4096-10 step profile (not available until added)
+stage training-step 60 training_step_stage   # the 784-4096-4096-4096-10 step profile (dense vs RigL 90 % ERK)
 stage training 60 training_stage
 
 # ----------------------------------------------------------------------------------------------------------- summary

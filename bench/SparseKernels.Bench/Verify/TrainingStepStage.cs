@@ -26,7 +26,24 @@ public static class TrainingStepStage
     private sealed record Result(string Label, double StepMs, double UpdateStepMs, int UpdateSteps, long WeightBytes, long GradBytes,
                                  long StateBytes, long PeakInUseBytes, IReadOnlyDictionary<string, (double Ms, int Calls)> Ops, int ProfiledSteps, double ProfiledWallMs);
 
-    public static int Run(IDevice device, string outDir, bool rehearse, TextWriter log)
+    /// <summary>The stage as <see cref="Stages"/> runs it: the report files and a few summary lines.</summary>
+    public static StageResult RunStage(VerifyContext context)
+    {
+        var result = new StageResult();
+        var results = Measure(context.Device, context.OutDir, context.Rehearse, Console.Out);
+        var dense = results[0];
+        long denseMem = dense.WeightBytes + dense.GradBytes + dense.StateBytes;
+        foreach (var r in results.Skip(1))
+        {
+            long mem = r.WeightBytes + r.GradBytes + r.StateBytes;
+            result.SummaryLines.Add($"- {r.Label}: step {VerifyContext.F(r.StepMs, "F3")} ms vs dense {VerifyContext.F(dense.StepMs, "F3")} ms "
+                + $"({VerifyContext.F(dense.StepMs / r.StepMs)}x; target > 1x); weights+grads+state {VerifyContext.F((double)mem / denseMem, "F3")}x dense "
+                + $"(target < 0.3x); mask-update step {VerifyContext.F(r.UpdateStepMs, "F3")} ms");
+        }
+        return result;
+    }
+
+    private static List<Result> Measure(IDevice device, string outDir, bool rehearse, TextWriter log)
     {
         int[] layers = rehearse ? [64, 48, 48, 48, 10] : [784, 4096, 4096, 4096, 10];
         int batch = rehearse ? 32 : 1024, warm = 2, timed = rehearse ? 4 : 12, profiled = rehearse ? 2 : 4;
@@ -55,7 +72,7 @@ public static class TrainingStepStage
         Directory.CreateDirectory(outDir);
         WriteAtomically(Path.Combine(outDir, "training-step.md"), Markdown(device, layers, batch, results));
         WriteAtomically(Path.Combine(outDir, "training-step.csv"), Csv(results));
-        return 0;
+        return results;
     }
 
     private static Result RunOne(IDevice device, Config c, int[] layers, int batch, int warm, int timed, int profiled, ImageDataset data, ImageDataset test)
