@@ -123,6 +123,15 @@ internal static class TrainCommand
 
     private static (ITensorBackend Backend, IDisposable? Owner) OpenBackend(string device)
     {
+        try { return OpenBackendOrThrow(device); }
+        catch (SparseKernels.Native.CudaUnavailableException e)
+        {
+            throw new InvalidOperationException($"--device {device}: {e.Message}", e);
+        }
+    }
+
+    private static (ITensorBackend Backend, IDisposable? Owner) OpenBackendOrThrow(string device)
+    {
         switch (device.ToLowerInvariant())
         {
             case "cpu": return (CpuTensorBackend.Instance, null);

@@ -81,4 +81,15 @@ public class ResultsCommandTests
         Assert.That(output, Does.Contain(expected));
         Assert.That(Directory.Exists(dir), Is.False, "nothing was written");
     }
+
+    [Test]
+    public void TrainOnCudaWithoutAGpu_ExitsWithTwoAndSaysWhy()
+    {
+        if (SparseKernels.Runtime.Devices.ProbeCuda() is null) Assert.Ignore("This machine has a usable GPU.");
+        Assert.That(File.Exists(Cli), $"{Cli} was not copied beside the tests");
+        var (exit, output) = RunCli("train", "--device", "cuda", "--epochs", "1");
+        Assert.That(exit, Is.EqualTo(2), output);
+        Assert.That(output, Does.Contain("--device cuda:"));
+        Assert.That(output, Does.Not.Contain("Unhandled exception"));
+    }
 }
