@@ -10,6 +10,9 @@ namespace SparseKernels.Ops;
 /// </summary>
 public static class BiasRows
 {
+    private static readonly KernelRef s_biasRowsSumV1 = new("bias_rows_sum_v1");
+    private static readonly KernelRef s_biasRowsAddV1 = new("bias_rows_add_v1");
+
     private const string Op = "BiasRows";
     private const int SumBlock = 256;
 
@@ -24,7 +27,7 @@ public static class BiasRows
         if (x.Length == 0) return;
         var args = new KernelArgs();
         args.Add(x.Rows); args.Add(x.Cols); args.Add(pb.Address); args.Add(px.Address);
-        TrainingKernels.LaunchFlat(device, "bias_rows_add_v1", x.Length, ref args, stream);
+        s_biasRowsAddV1.LaunchFlat(device, x.Length, ref args, stream);
     }
 
     /// <summary>x[0, c] += bias[0] over a flat buffer of x.Length elements (broadcasts a 1-element device scalar).</summary>
@@ -36,7 +39,7 @@ public static class BiasRows
         if (x.Length == 0) return;
         var args = new KernelArgs();
         args.Add(1); args.Add(checked((int)x.Length)); args.Add(pb.Address); args.Add(px.Address);
-        TrainingKernels.LaunchFlat(device, "bias_rows_add_v1", x.Length, ref args, stream);
+        s_biasRowsAddV1.LaunchFlat(device, x.Length, ref args, stream);
     }
 
     /// <summary>output[r] = scale * sum_c x[r, c] (+ output[r] when <paramref name="accumulate"/>); output has x.Rows elements.</summary>
@@ -52,6 +55,6 @@ public static class BiasRows
         var args = new KernelArgs();
         args.Add(x.Rows); args.Add(x.Cols); args.Add(scale); args.Add(accumulate ? 1 : 0); args.Add(px.Address); args.Add(po.Address);
         var config = new LaunchConfig(new Dim3((uint)x.Rows), new Dim3(SumBlock), SumBlock * sizeof(float));
-        device.Launch(TrainingKernels.Get(device, "bias_rows_sum_v1"), config, ref args, stream);
+        s_biasRowsSumV1.Launch(device, config, ref args, stream);
     }
 }

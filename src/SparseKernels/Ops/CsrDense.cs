@@ -15,6 +15,7 @@ public static class CsrDense
     public const int WarpsPerBlock = 4;
 
     private const string Op = "CsrDense";
+    private static readonly KernelRef s_scatter = new("csr_scatter_dense_v1"), s_gather = new("csr_gather_dense_v1");
 
     /// <summary>dense = <paramref name="a"/> (m x n), zeros where <paramref name="a"/> has no nonzero.</summary>
     /// <exception cref="ArgumentException">An operand is on the host or another device, or the shapes disagree.</exception>
@@ -26,7 +27,7 @@ public static class CsrDense
         DevicePtr pd = OperandChecks.On(device, dense, op, nameof(dense));
         if (dense.Rows != a.Rows || dense.Cols != a.Cols)
             throw new ArgumentException($"{op}: dense is {dense.Rows}x{dense.Cols} but the CSR matrix is {a.Rows}x{a.Cols}; they must have the same shape.", nameof(dense));
-        Launch(device, "csr_scatter_dense_v1", a, a.DeviceValues.Pointer, pd, stream, op);
+        Launch(device, s_scatter, a, a.DeviceValues.Pointer, pd, stream, op);
     }
 
     /// <summary>values[p] = dense[row(p), column(p)] for every nonzero p of <paramref name="pattern"/> (its own values are not read).</summary>
@@ -43,10 +44,10 @@ public static class CsrDense
         if (values.Length != pattern.Nnz)
             throw new ArgumentException($"{op}: values has {values.Length} elements; the {pattern.Rows}x{pattern.Cols} pattern has {pattern.Nnz} nonzeros.", nameof(values));
         OperandChecks.NotSame(values, dense.DeviceData, op, nameof(values), nameof(dense));
-        Launch(device, "csr_gather_dense_v1", pattern, pd, pv, stream, op);
+        Launch(device, s_gather, pattern, pd, pv, stream, op);
     }
 
-    private static void Launch(IDevice device, string kernel, CsrMatrix a, DevicePtr input, DevicePtr output, DeviceStream? stream, string op)
+    private static void Launch(IDevice device, KernelRef kernel, CsrMatrix a, DevicePtr input, DevicePtr output, DeviceStream? stream, string op)
     {
         if (a.Rows == 0 || a.Cols == 0) return;
         var args = new KernelArgs();
@@ -57,6 +58,6 @@ public static class CsrDense
         args.Add(input.Address);
         args.Add(output.Address);
         var config = new LaunchConfig(new Dim3(OperandChecks.Blocks(a.Rows, WarpsPerBlock, op)), new Dim3(32, WarpsPerBlock), 0);
-        device.Launch(TrainingKernels.Get(device, kernel), config, ref args, stream);
+        kernel.Launch(device, config, ref args, stream);
     }
 }

@@ -10,6 +10,8 @@ namespace SparseKernels.Ops;
 /// </summary>
 public static class DenseGemm
 {
+    private static readonly KernelRef s_denseGemmV1 = new("dense_gemm_v1");
+
     private const string Op = "DenseGemm";
     public const int Tile = 16;
 
@@ -33,6 +35,6 @@ public static class DenseGemm
         args.Add(m); args.Add(n); args.Add(k); args.Add(transA ? 1 : 0); args.Add(transB ? 1 : 0);
         args.Add(pa.Address); args.Add(pb.Address); args.Add(pc.Address);
         var config = new LaunchConfig(new Dim3((uint)((n + Tile - 1) / Tile), (uint)((m + Tile - 1) / Tile)), new Dim3(Tile, Tile), 2 * Tile * Tile * sizeof(float));
-        device.Launch(TrainingKernels.Get(device, "dense_gemm_v1"), config, ref args, stream);
+        s_denseGemmV1.Launch(device, config, ref args, stream);
     }
 }

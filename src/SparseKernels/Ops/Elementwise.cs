@@ -12,6 +12,15 @@ namespace SparseKernels.Ops;
 /// </summary>
 public static class Elementwise
 {
+    private static readonly KernelRef s_elementwiseAdd = new("elementwise_add");
+    private static readonly KernelRef s_elementwiseMul = new("elementwise_mul");
+    private static readonly KernelRef s_elementwiseScale = new("elementwise_scale");
+    private static readonly KernelRef s_elementwiseAxpy = new("elementwise_axpy");
+    private static readonly KernelRef s_elementwiseRelu = new("elementwise_relu");
+    private static readonly KernelRef s_elementwiseReluBackward = new("elementwise_relu_backward");
+    private static readonly KernelRef s_elementwiseAddRowBias = new("elementwise_add_row_bias");
+    private static readonly KernelRef s_elementwiseFill = new("elementwise_fill");
+
     /// <summary>Threads per block of every elementwise kernel.</summary>
     public const int BlockSize = 256;
 
@@ -22,27 +31,27 @@ public static class Elementwise
 
     /// <summary>out = a + b.</summary>
     public static void Add(IDevice device, DenseTensor a, DenseTensor b, DenseTensor output, DeviceStream? stream = null)
-        => Binary(device, KernelId.ElementwiseAdd, "Elementwise.Add", a, b, output, stream);
+        => Binary(device, s_elementwiseAdd, "Elementwise.Add", a, b, output, stream);
 
     /// <summary>out = a * b (element by element).</summary>
     public static void Mul(IDevice device, DenseTensor a, DenseTensor b, DenseTensor output, DeviceStream? stream = null)
-        => Binary(device, KernelId.ElementwiseMul, "Elementwise.Mul", a, b, output, stream);
+        => Binary(device, s_elementwiseMul, "Elementwise.Mul", a, b, output, stream);
 
     /// <summary>out = alpha * x.</summary>
     public static void Scale(IDevice device, float alpha, DenseTensor x, DenseTensor output, DeviceStream? stream = null)
-        => ScalarUnary(device, KernelId.ElementwiseScale, "Elementwise.Scale", alpha, x, output, stream);
+        => ScalarUnary(device, s_elementwiseScale, "Elementwise.Scale", alpha, x, output, stream);
 
     /// <summary>y += alpha * x (in place in <paramref name="y"/>).</summary>
     public static void Axpy(IDevice device, float alpha, DenseTensor x, DenseTensor y, DeviceStream? stream = null)
-        => ScalarUnary(device, KernelId.ElementwiseAxpy, "Elementwise.Axpy", alpha, x, y, stream);
+        => ScalarUnary(device, s_elementwiseAxpy, "Elementwise.Axpy", alpha, x, y, stream);
 
     /// <summary>out = max(x, 0).</summary>
     public static void Relu(IDevice device, DenseTensor x, DenseTensor output, DeviceStream? stream = null)
-        => Unary(device, KernelId.ElementwiseRelu, "Elementwise.Relu", x, output, stream);
+        => Unary(device, s_elementwiseRelu, "Elementwise.Relu", x, output, stream);
 
     /// <summary>dx = dy where x &gt; 0, else 0.</summary>
     public static void ReluBackward(IDevice device, DenseTensor x, DenseTensor dy, DenseTensor dx, DeviceStream? stream = null)
-        => Binary(device, KernelId.ElementwiseReluBackward, "Elementwise.ReluBackward", x, dy, dx, stream, "x", "dy", "dx");
+        => Binary(device, s_elementwiseReluBackward, "Elementwise.ReluBackward", x, dy, dx, stream, "x", "dy", "dx");
 
     /// <summary>x[r, c] += bias[c] (in place); <paramref name="bias"/> has x.Cols elements.</summary>
     public static void AddRowBias(IDevice device, DenseTensor x, DeviceBuffer<float> bias, DeviceStream? stream = null)
@@ -59,7 +68,7 @@ public static class Elementwise
         args.Add(x.Cols);
         args.Add(pbias.Address);
         args.Add(px.Address);
-        Launch(device, KernelId.ElementwiseAddRowBias, x.Length, ref args, stream);
+        Launch(device, s_elementwiseAddRowBias, x.Length, ref args, stream);
     }
 
     /// <summary>x[r, c] += bias[0, c] (in place); <paramref name="bias"/> is 1 x x.Cols.</summary>
@@ -85,27 +94,27 @@ public static class Elementwise
 
     /// <summary>out = a + b over whole buffers of one length.</summary>
     public static void Add(IDevice device, DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> output, DeviceStream? stream = null)
-        => Binary(device, KernelId.ElementwiseAdd, "Elementwise.Add", a, b, output, stream, "a", "b", "output");
+        => Binary(device, s_elementwiseAdd, "Elementwise.Add", a, b, output, stream, "a", "b", "output");
 
     /// <summary>out = a * b over whole buffers of one length.</summary>
     public static void Mul(IDevice device, DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> output, DeviceStream? stream = null)
-        => Binary(device, KernelId.ElementwiseMul, "Elementwise.Mul", a, b, output, stream, "a", "b", "output");
+        => Binary(device, s_elementwiseMul, "Elementwise.Mul", a, b, output, stream, "a", "b", "output");
 
     /// <summary>out = alpha * x over whole buffers of one length.</summary>
     public static void Scale(IDevice device, float alpha, DeviceBuffer<float> x, DeviceBuffer<float> output, DeviceStream? stream = null)
-        => ScalarUnary(device, KernelId.ElementwiseScale, "Elementwise.Scale", alpha, x, output, stream, "x", "output");
+        => ScalarUnary(device, s_elementwiseScale, "Elementwise.Scale", alpha, x, output, stream, "x", "output");
 
     /// <summary>y += alpha * x over whole buffers of one length.</summary>
     public static void Axpy(IDevice device, float alpha, DeviceBuffer<float> x, DeviceBuffer<float> y, DeviceStream? stream = null)
-        => ScalarUnary(device, KernelId.ElementwiseAxpy, "Elementwise.Axpy", alpha, x, y, stream, "x", "y");
+        => ScalarUnary(device, s_elementwiseAxpy, "Elementwise.Axpy", alpha, x, y, stream, "x", "y");
 
     /// <summary>out = max(x, 0) over whole buffers of one length.</summary>
     public static void Relu(IDevice device, DeviceBuffer<float> x, DeviceBuffer<float> output, DeviceStream? stream = null)
-        => Unary(device, KernelId.ElementwiseRelu, "Elementwise.Relu", x, output, stream, "x", "output");
+        => Unary(device, s_elementwiseRelu, "Elementwise.Relu", x, output, stream, "x", "output");
 
     /// <summary>dx = dy where x &gt; 0, else 0, over whole buffers of one length.</summary>
     public static void ReluBackward(IDevice device, DeviceBuffer<float> x, DeviceBuffer<float> dy, DeviceBuffer<float> dx, DeviceStream? stream = null)
-        => Binary(device, KernelId.ElementwiseReluBackward, "Elementwise.ReluBackward", x, dy, dx, stream, "x", "dy", "dx");
+        => Binary(device, s_elementwiseReluBackward, "Elementwise.ReluBackward", x, dy, dx, stream, "x", "dy", "dx");
 
     /// <summary>Sets every element of the buffer to <paramref name="value"/>.</summary>
     public static void Fill(IDevice device, DeviceBuffer<float> output, float value, DeviceStream? stream = null)
@@ -118,12 +127,12 @@ public static class Elementwise
         args.Add(output.Length);
         args.Add(value);
         args.Add(pout.Address);
-        Launch(device, KernelId.ElementwiseFill, output.Length, ref args, stream);
+        Launch(device, s_elementwiseFill, output.Length, ref args, stream);
     }
 
     // ---- shared plumbing ----------------------------------------------------------------
 
-    private static void Binary(IDevice device, KernelId id, string op, DenseTensor a, DenseTensor b, DenseTensor output, DeviceStream? stream,
+    private static void Binary(IDevice device, KernelRef id, string op, DenseTensor a, DenseTensor b, DenseTensor output, DeviceStream? stream,
                                string aName = "a", string bName = "b", string outName = "output")
     {
         OperandChecks.Device(device, op);
@@ -135,7 +144,7 @@ public static class Elementwise
         Binary(device, id, op, a.DeviceData, b.DeviceData, output.DeviceData, stream, aName, bName, outName);
     }
 
-    private static void Binary(IDevice device, KernelId id, string op, DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> output, DeviceStream? stream,
+    private static void Binary(IDevice device, KernelRef id, string op, DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> output, DeviceStream? stream,
                                string aName, string bName, string outName)
     {
         OperandChecks.Device(device, op);
@@ -153,7 +162,7 @@ public static class Elementwise
         Launch(device, id, a.Length, ref args, stream);
     }
 
-    private static void Unary(IDevice device, KernelId id, string op, DenseTensor x, DenseTensor output, DeviceStream? stream)
+    private static void Unary(IDevice device, KernelRef id, string op, DenseTensor x, DenseTensor output, DeviceStream? stream)
     {
         OperandChecks.Device(device, op);
         OperandChecks.On(device, x, op, "x");
@@ -162,7 +171,7 @@ public static class Elementwise
         Unary(device, id, op, x.DeviceData, output.DeviceData, stream, "x", "output");
     }
 
-    private static void Unary(IDevice device, KernelId id, string op, DeviceBuffer<float> x, DeviceBuffer<float> output, DeviceStream? stream, string xName, string outName)
+    private static void Unary(IDevice device, KernelRef id, string op, DeviceBuffer<float> x, DeviceBuffer<float> output, DeviceStream? stream, string xName, string outName)
     {
         OperandChecks.Device(device, op);
         DevicePtr px = OperandChecks.On(device, x, op, xName);
@@ -176,9 +185,9 @@ public static class Elementwise
         Launch(device, id, x.Length, ref args, stream);
     }
 
-    private static void ScalarUnary(IDevice device, KernelId id, string op, float alpha, DenseTensor x, DenseTensor output, DeviceStream? stream)
+    private static void ScalarUnary(IDevice device, KernelRef id, string op, float alpha, DenseTensor x, DenseTensor output, DeviceStream? stream)
     {
-        string outName = id == KernelId.ElementwiseAxpy ? "y" : "output";
+        string outName = id == s_elementwiseAxpy ? "y" : "output";
         OperandChecks.Device(device, op);
         OperandChecks.On(device, x, op, "x");
         OperandChecks.On(device, output, op, outName);
@@ -186,7 +195,7 @@ public static class Elementwise
         ScalarUnary(device, id, op, alpha, x.DeviceData, output.DeviceData, stream, "x", outName);
     }
 
-    private static void ScalarUnary(IDevice device, KernelId id, string op, float alpha, DeviceBuffer<float> x, DeviceBuffer<float> output, DeviceStream? stream, string xName, string outName)
+    private static void ScalarUnary(IDevice device, KernelRef id, string op, float alpha, DeviceBuffer<float> x, DeviceBuffer<float> output, DeviceStream? stream, string xName, string outName)
     {
         OperandChecks.Device(device, op);
         DevicePtr px = OperandChecks.On(device, x, op, xName);
@@ -221,9 +230,9 @@ public static class Elementwise
         return (uint)Math.Max(1, Math.Min(blocks, Math.Min(cap, int.MaxValue)));
     }
 
-    private static void Launch(IDevice device, KernelId id, long count, ref KernelArgs args, DeviceStream? stream)
+    private static void Launch(IDevice device, KernelRef id, long count, ref KernelArgs args, DeviceStream? stream)
     {
         var config = new LaunchConfig(new Dim3(GridFor(device, count)), new Dim3(BlockSize), 0);
-        device.Launch(KernelCache.Get(device, id), config, ref args, stream);
+        device.Launch(id.Get(device), config, ref args, stream);
     }
 }

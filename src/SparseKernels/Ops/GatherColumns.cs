@@ -11,6 +11,9 @@ namespace SparseKernels.Ops;
 /// </summary>
 public static class GatherColumns
 {
+    private static readonly KernelRef s_gatherColumnsV1 = new("gather_columns_v1");
+    private static readonly KernelRef s_gatherValuesV1 = new("gather_values_v1");
+
     private const string Op = "GatherColumns";
 
     public static void Run(IDevice device, DenseTensor data, DeviceBuffer<int> index, DenseTensor output,
@@ -34,7 +37,7 @@ public static class GatherColumns
         if (output.Length == 0) return;
         var args = new KernelArgs();
         args.Add(data.Cols); args.Add((int)index.Length); args.Add(pd.Address); args.Add(pi.Address); args.Add(pl); args.Add(po.Address); args.Add(pol);
-        TrainingKernels.LaunchFlat(device, "gather_columns_v1", output.Length, ref args, stream);
+        s_gatherColumnsV1.LaunchFlat(device, output.Length, ref args, stream);
     }
 
     /// <summary>dst[i] = src[perm[i]] over whole buffers (refreshes a transposed CSR's values from the weight's).</summary>
@@ -49,6 +52,6 @@ public static class GatherColumns
         if (dst.Length == 0) return;
         var args = new KernelArgs();
         args.Add(dst.Length); args.Add(ps.Address); args.Add(pp.Address); args.Add(pd.Address);
-        TrainingKernels.LaunchFlat(device, "gather_values_v1", dst.Length, ref args, stream);
+        s_gatherValuesV1.LaunchFlat(device, dst.Length, ref args, stream);
     }
 }

@@ -25,6 +25,9 @@ public enum MaskedGemmVersion
 /// </summary>
 public static class MaskedGemm
 {
+    private static readonly KernelRef s_maskedGemmV2 = new("masked_gemm_v2");
+    private static readonly KernelRef s_maskedGemmV1 = new("masked_gemm_v1");
+
     private const string Op = "MaskedGemm";
 
     /// <summary>
@@ -72,6 +75,6 @@ public static class MaskedGemm
             new Dim3(16, 16),
             0);
         // V1 and V2 take the same arguments and launch shape.
-        device.Launch(KernelCache.Get(device, version == MaskedGemmVersion.V2 ? KernelId.MaskedGemmV2 : KernelId.MaskedGemmV1), config, ref args, stream);
+        (version == MaskedGemmVersion.V2 ? s_maskedGemmV2 : s_maskedGemmV1).Launch(device, config, ref args, stream);
     }
 }

@@ -6,6 +6,9 @@ namespace SparseKernels.Ops;
 /// <summary>Optimizer steps over flat value arrays on a device (kernels/optimizer_update.cu), in place.</summary>
 public static class OptimizerUpdate
 {
+    private static readonly KernelRef s_sgdMomentumV1 = new("sgd_momentum_v1");
+    private static readonly KernelRef s_adamV1 = new("adam_v1");
+
     private const string Op = "OptimizerUpdate";
 
     /// <summary>SGD with momentum, L2 weight decay and optional Nesterov (torch.optim.SGD semantics, dampening 0).</summary>
@@ -21,7 +24,7 @@ public static class OptimizerUpdate
         var args = new KernelArgs();
         args.Add(w.Length); args.Add(lr); args.Add(momentum); args.Add(weightDecay); args.Add(nesterov ? 1 : 0);
         args.Add(pw.Address); args.Add(pg.Address); args.Add(pv.Address);
-        TrainingKernels.LaunchFlat(device, "sgd_momentum_v1", w.Length, ref args, stream);
+        s_sgdMomentumV1.LaunchFlat(device, w.Length, ref args, stream);
     }
 
     /// <summary>Adam (L2 weight decay as torch.optim.Adam); <paramref name="step"/> is 1 on the first update.</summary>
@@ -40,7 +43,7 @@ public static class OptimizerUpdate
         args.Add(w.Length); args.Add(lr); args.Add(beta1); args.Add(beta2); args.Add(eps); args.Add(weightDecay);
         args.Add((float)(1 - Math.Pow(beta1, step))); args.Add((float)(1 - Math.Pow(beta2, step)));
         args.Add(pw.Address); args.Add(pg.Address); args.Add(pm.Address); args.Add(pv.Address);
-        TrainingKernels.LaunchFlat(device, "adam_v1", w.Length, ref args, stream);
+        s_adamV1.LaunchFlat(device, w.Length, ref args, stream);
     }
 
     private static void Same(DeviceBuffer<float> w, DeviceBuffer<float> other, string name)

@@ -32,6 +32,12 @@ public enum SddmmCsrVersion
 /// </summary>
 public static class SddmmCsr
 {
+    private static readonly KernelRef s_sddmmCsrV1 = new("sddmm_csr_v1");
+    private static readonly KernelRef s_sddmmCsrV3Vec4 = new("sddmm_csr_v3_vec4");
+    private static readonly KernelRef s_sddmmCsrV3Scalar = new("sddmm_csr_v3_scalar");
+    private static readonly KernelRef s_sddmmCsrV2Vec4 = new("sddmm_csr_v2_vec4");
+    private static readonly KernelRef s_sddmmCsrV2Scalar = new("sddmm_csr_v2_scalar");
+
     /// <summary>Warps (rows of the pattern) per block of <c>sddmm_csr_v1</c>: block = (32, WarpsPerBlock).</summary>
     public const int WarpsPerBlockV1 = 4;
 
@@ -93,7 +99,7 @@ public static class SddmmCsr
             new Dim3(OperandChecks.Blocks(pattern.Rows, WarpsPerBlockV1, Op)),
             new Dim3(32, WarpsPerBlockV1),
             0);
-        device.Launch(KernelCache.Get(device, KernelId.SddmmCsrV1), config, ref args, stream);
+        s_sddmmCsrV1.Launch(device, config, ref args, stream);
     }
 
     /// <summary>The v2/v3 subwarp width (lanes per nonzero) for a dot product of k terms read V at a time.</summary>
@@ -120,9 +126,9 @@ public static class SddmmCsr
             new Dim3(OperandChecks.Blocks(pattern.Rows, WarpsPerBlockV1, Op)),
             new Dim3(32, WarpsPerBlockV1),
             0);
-        KernelId id = version == SddmmCsrVersion.V3
-            ? (vec4 ? KernelId.SddmmCsrV3Vec4 : KernelId.SddmmCsrV3Scalar)
-            : (vec4 ? KernelId.SddmmCsrV2Vec4 : KernelId.SddmmCsrV2Scalar);
-        device.Launch(KernelCache.Get(device, id), config, ref args, stream);
+        KernelRef id = version == SddmmCsrVersion.V3
+            ? (vec4 ? s_sddmmCsrV3Vec4 : s_sddmmCsrV3Scalar)
+            : (vec4 ? s_sddmmCsrV2Vec4 : s_sddmmCsrV2Scalar);
+        id.Launch(device, config, ref args, stream);
     }
 }

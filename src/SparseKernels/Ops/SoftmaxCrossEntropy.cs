@@ -11,6 +11,9 @@ namespace SparseKernels.Ops;
 /// </summary>
 public static class SoftmaxCrossEntropy
 {
+    private static readonly KernelRef s_softmaxCrossEntropyForwardV1 = new("softmax_cross_entropy_forward_v1");
+    private static readonly KernelRef s_softmaxCrossEntropyBackwardV1 = new("softmax_cross_entropy_backward_v1");
+
     private const string Op = "SoftmaxCrossEntropy";
 
     /// <summary>probs = softmax of each column, loss (1 x batch) = per-sample loss. Exactly one of labels/targets.</summary>
@@ -30,7 +33,7 @@ public static class SoftmaxCrossEntropy
         var args = new KernelArgs();
         args.Add(logits.Rows); args.Add(logits.Cols); args.Add(pz.Address); args.Add(plab); args.Add(ptar); args.Add(pp.Address); args.Add(pl.Address);
         var config = new LaunchConfig(new Dim3(OperandChecks.Blocks(logits.Cols, 128, Op)), new Dim3(128), 0);
-        device.Launch(TrainingKernels.Get(device, "softmax_cross_entropy_forward_v1"), config, ref args, stream);
+        s_softmaxCrossEntropyForwardV1.Launch(device, config, ref args, stream);
     }
 
     /// <summary>dlogits[c, s] = dloss[s] * (probs[c, s] - target[c, s]); dloss holds one upstream gradient per sample.</summary>
@@ -48,7 +51,7 @@ public static class SoftmaxCrossEntropy
         if (probs.Length == 0) return;
         var args = new KernelArgs();
         args.Add(probs.Rows); args.Add(probs.Cols); args.Add(pp.Address); args.Add(plab); args.Add(ptar); args.Add(pdl.Address); args.Add(pd.Address);
-        TrainingKernels.LaunchFlat(device, "softmax_cross_entropy_backward_v1", probs.Length, ref args, stream);
+        s_softmaxCrossEntropyBackwardV1.LaunchFlat(device, probs.Length, ref args, stream);
     }
 
     private static (ulong Labels, ulong Targets) Targets(IDevice device, DenseTensor logits, DeviceBuffer<int>? labels, DenseTensor? targets)

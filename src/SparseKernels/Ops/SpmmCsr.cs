@@ -31,6 +31,12 @@ public enum SpmmCsrVersion
 /// </summary>
 public static class SpmmCsr
 {
+    private static readonly KernelRef s_spmmCsrV1 = new("spmm_csr_v1");
+    private static readonly KernelRef s_spmmCsrV3Vec4 = new("spmm_csr_v3_vec4");
+    private static readonly KernelRef s_spmmCsrV3Scalar = new("spmm_csr_v3_scalar");
+    private static readonly KernelRef s_spmmCsrV2Vec4 = new("spmm_csr_v2_vec4");
+    private static readonly KernelRef s_spmmCsrV2Scalar = new("spmm_csr_v2_scalar");
+
     /// <summary>Warps (rows of A) per block of <c>spmm_csr_v1</c>: block = (32, WarpsPerBlock).</summary>
     public const int WarpsPerBlockV1 = 4;
 
@@ -140,7 +146,7 @@ public static class SpmmCsr
             new Dim3(OperandChecks.Blocks(a.Rows, WarpsPerBlockV1, op)),
             new Dim3(32, WarpsPerBlockV1),
             0);
-        device.Launch(KernelCache.Get(device, KernelId.SpmmCsrV1), config, ref args, stream);
+        s_spmmCsrV1.Launch(device, config, ref args, stream);
     }
 
     /// <summary>V2 and V3: the same arguments and launch shape (SK_SPMM_V2_WARPS == SK_SPMM_V3_WARPS), different kernels.</summary>
@@ -174,9 +180,9 @@ public static class SpmmCsr
             new Dim3(OperandChecks.Blocks(a.Rows, rowsPerBlock, op), OperandChecks.Blocks(n, tile, op)),
             new Dim3(32, (uint)warps),
             0);
-        KernelId id = version == SpmmCsrVersion.V3
-            ? (vec4 ? KernelId.SpmmCsrV3Vec4 : KernelId.SpmmCsrV3Scalar)
-            : (vec4 ? KernelId.SpmmCsrV2Vec4 : KernelId.SpmmCsrV2Scalar);
-        device.Launch(KernelCache.Get(device, id), config, ref args, stream);
+        KernelRef id = version == SpmmCsrVersion.V3
+            ? (vec4 ? s_spmmCsrV3Vec4 : s_spmmCsrV3Scalar)
+            : (vec4 ? s_spmmCsrV2Vec4 : s_spmmCsrV2Scalar);
+        id.Launch(device, config, ref args, stream);
     }
 }

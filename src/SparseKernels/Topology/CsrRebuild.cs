@@ -13,6 +13,9 @@ namespace SparseKernels.Topology;
 /// </summary>
 public static class CsrRebuild
 {
+    private static readonly KernelRef s_csrRebuildRowOffsetsV1 = new("csr_rebuild_row_offsets_v1");
+    private static readonly KernelRef s_csrRebuildMergeV1 = new("csr_rebuild_merge_v1");
+
     internal const string Op = "CsrRebuild";
 
     /// <summary>
@@ -61,7 +64,7 @@ public static class CsrRebuild
             args.Add(pGrown);
             args.Add(grownCount);
             args.Add(rowOffsets.Pointer.Address);
-            TopkSelect.Launch(device, KernelId.CsrRebuildRowOffsetsV1, m + 1, ref args);
+            TopkSelect.Launch(device, s_csrRebuildRowOffsetsV1, m + 1, ref args);
             Merge(device, old, keepIdx, nkeep, pGrown, grownCount, rowOffsets, old.DeviceValues, cols.Pointer.Address, values, conflicts);
             uint clash = conflicts.ToArray()[0];
             if (clash != 0)
@@ -96,7 +99,7 @@ public static class CsrRebuild
         args.Add(outCols);
         args.Add(outValues.Pointer.Address);
         args.Add(conflicts.Pointer.Address);
-        TopkSelect.Launch(device, KernelId.CsrRebuildMergeV1, old.Rows, ref args);
+        TopkSelect.Launch(device, s_csrRebuildMergeV1, old.Rows, ref args);
     }
 
     /// <summary>Grown positions must be ascending and in range (host check of the k positions; "not kept" is checked by the merge kernel).</summary>

@@ -10,6 +10,8 @@ namespace SparseKernels.Topology;
 /// </summary>
 public static class DeviceSort
 {
+    private static readonly KernelRef s_deviceSortBitonicStepV1 = new("device_sort_bitonic_step_v1");
+
     internal const string Op = "DeviceSort";
 
     /// <summary>The |x| keys of <paramref name="values"/> sorted descending, in a new buffer of the next power of two (padded with 0 keys).</summary>
@@ -33,7 +35,7 @@ public static class DeviceSort
                     args.Add(keys.Pointer.Address);
                     args.Add(j);
                     args.Add(k);
-                    TopkSelect.Launch(device, KernelId.DeviceSortBitonicStepV1, n, ref args);
+                    TopkSelect.Launch(device, s_deviceSortBitonicStepV1, n, ref args);
                 }
             return keys;
         }

@@ -16,6 +16,8 @@ namespace SparseKernels.Topology;
 /// </summary>
 public static class GradientGrow
 {
+    private static readonly KernelRef s_gradientGrowScoresV1 = new("gradient_grow_scores_v1");
+
     internal const string Op = "GradientGrow";
 
     private const long MaxGridY = 65535;
@@ -59,7 +61,7 @@ public static class GradientGrow
             args.Add(at);
             args.Add(nanFirst.Pointer.Address);
             var config = new LaunchConfig(new Dim3(OperandChecks.Blocks(n, 16, Op), OperandChecks.Blocks(rows, 16, Op)), new Dim3(16, 16), 2 * 16 * 17 * sizeof(float));
-            device.Launch(KernelCache.Get(device, KernelId.GradientGrowScoresV1), config, ref args);
+            s_gradientGrowScoresV1.Launch(device, config, ref args);
         });
     }
 }

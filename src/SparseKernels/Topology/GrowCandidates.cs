@@ -15,6 +15,9 @@ namespace SparseKernels.Topology;
 /// </summary>
 internal static class GrowCandidates
 {
+    private static readonly KernelRef s_growGatherV1 = new("grow_gather_v1");
+    private static readonly KernelRef s_growExcludePresentV1 = new("grow_exclude_present_v1");
+
     /// <summary>Writes the scores of rows [r0, r0 + rows) at offset `at` of (keys, positions); NaN lowers nanFirst.</summary>
     public delegate void FillChunk(int r0, int rows, DeviceBuffer<uint> keys, DeviceBuffer<int> positions, long at, DeviceBuffer<ulong> nanFirst);
 
@@ -82,7 +85,7 @@ internal static class GrowCandidates
                     args.Add(positions.Pointer.Address);
                     args.Add(tmpKeys.Pointer.Address);
                     args.Add(tmpPositions.Pointer.Address);
-                    TopkSelect.Launch(device, KernelId.GrowGatherV1, c, ref args);
+                    TopkSelect.Launch(device, s_growGatherV1, c, ref args);
                 }
                 device.CopyDeviceToDevice(tmpKeys, 0, keys, 0, k);
                 device.CopyDeviceToDevice(tmpPositions, 0, positions, 0, k);
@@ -114,6 +117,6 @@ internal static class GrowCandidates
         args.Add(keep is null ? 0UL : keep.Pointer.Address);
         args.Add(keys.Pointer.Address);
         args.Add(at);
-        TopkSelect.Launch(device, KernelId.GrowExcludePresentV1, rows, ref args);
+        TopkSelect.Launch(device, s_growExcludePresentV1, rows, ref args);
     }
 }

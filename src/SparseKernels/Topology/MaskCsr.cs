@@ -11,6 +11,10 @@ namespace SparseKernels.Topology;
 /// </summary>
 public static class MaskCsr
 {
+    private static readonly KernelRef s_maskCsrRowCountsV1 = new("mask_csr_row_counts_v1");
+    private static readonly KernelRef s_maskCsrFillV1 = new("mask_csr_fill_v1");
+    private static readonly KernelRef s_maskFromCsrV1 = new("mask_from_csr_v1");
+
     internal const string Op = "MaskCsr";
 
     /// <summary>The CSR of the mask's nonzeros, sorted columns; values from <paramref name="dense"/> (m x n) when given, else 1.</summary>
@@ -36,7 +40,7 @@ public static class MaskCsr
             using var counts = device.Allocate<int>(rows);
             var args = new KernelArgs();
             args.Add(rows); args.Add(cols); args.Add(mask.Pointer.Address); args.Add(counts.Pointer.Address);
-            TopkSelect.Launch(device, KernelId.MaskCsrRowCountsV1, rows, ref args);
+            TopkSelect.Launch(device, s_maskCsrRowCountsV1, rows, ref args);
             var c = counts.ToArray();
             var ro = new int[rows + 1];
             for (int r = 0; r < rows; r++) ro[r + 1] = ro[r] + c[r];
@@ -51,7 +55,7 @@ public static class MaskCsr
             var args = new KernelArgs();
             args.Add(rows); args.Add(cols); args.Add(mask.Pointer.Address); args.Add(pDense);
             args.Add(rowOffsets.Pointer.Address); args.Add(ci.Pointer.Address); args.Add(v.Pointer.Address);
-            TopkSelect.Launch(device, KernelId.MaskCsrFillV1, rows, ref args);
+            TopkSelect.Launch(device, s_maskCsrFillV1, rows, ref args);
         }
         return CsrMatrix.FromDevice(rows, cols, nnz, rowOffsets, ci, v);
     }
@@ -71,7 +75,7 @@ public static class MaskCsr
             args.Add(pattern.Rows); args.Add(pattern.Cols);
             args.Add(pattern.DeviceRowOffsets.Pointer.Address); args.Add(pattern.DeviceColumnIndices.Pointer.Address);
             args.Add(mask.Pointer.Address);
-            TopkSelect.Launch(device, KernelId.MaskFromCsrV1, pattern.Rows, ref args);
+            TopkSelect.Launch(device, s_maskFromCsrV1, pattern.Rows, ref args);
         }
         return mask;
     }

@@ -13,6 +13,8 @@ namespace SparseKernels.Topology;
 /// </summary>
 public static class RandomGrow
 {
+    private static readonly KernelRef s_randomGrowScoresV1 = new("random_grow_scores_v1");
+
     internal const string Op = "RandomGrow";
 
     /// <summary>The k grown positions (row * n + col), ascending, in a new buffer, and k.</summary>
@@ -33,7 +35,7 @@ public static class RandomGrow
             args.Add(keys.Pointer.Address);
             args.Add(positions.Pointer.Address);
             args.Add(at);
-            TopkSelect.Launch(device, KernelId.RandomGrowScoresV1, (long)rows * n, ref args);
+            TopkSelect.Launch(device, s_randomGrowScoresV1, (long)rows * n, ref args);
         });
     }
 }

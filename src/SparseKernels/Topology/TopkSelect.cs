@@ -28,6 +28,13 @@ public enum TopkSelectVersion
 /// </summary>
 public static class TopkSelect
 {
+    private static readonly KernelRef s_topkSelectTileCountsV1 = new("topk_select_tile_counts_v1");
+    private static readonly KernelRef s_topkSelectCompactV1 = new("topk_select_compact_v1");
+    private static readonly KernelRef s_topkSelectKeysV1 = new("topk_select_keys_v1");
+    private static readonly KernelRef s_topkSelectMarkV1 = new("topk_select_mark_v1");
+    private static readonly KernelRef s_topkSelectHistogramV1 = new("topk_select_histogram_v1");
+    private static readonly KernelRef s_topkSelectHistogramV2 = new("topk_select_histogram_v2");
+
     internal const string Op = "TopkSelect";
     private const int Threads = 256;
     private const int MaxBlocks = 1024;
@@ -104,7 +111,7 @@ public static class TopkSelect
                 args.Add(keys.Pointer.Address);
                 args.Add(at);
                 args.Add(nanFirst.PointerAt(a).Address);
-                Launch(device, KernelId.TopkSelectKeysV1, n, ref args);
+                Launch(device, s_topkSelectKeysV1, n, ref args);
             }
             at += n;
         }
@@ -125,7 +132,7 @@ public static class TopkSelect
         args.Add(threshold);
         args.Add(lastTie);
         args.Add(flags.Pointer.Address);
-        Launch(device, KernelId.TopkSelectMarkV1, n, ref args);
+        Launch(device, s_topkSelectMarkV1, n, ref args);
     }
 
     /// <summary>The selection as (threshold key, last selected position among the keys equal to it).</summary>
@@ -188,7 +195,7 @@ public static class TopkSelect
         args.Add(shift);
         args.Add(hist.Pointer.Address);
         // Both versions: the same arguments, 256 threads (whole warps, as v2 needs), 1024 bytes of shared memory.
-        Launch(device, version == TopkSelectVersion.V1 ? KernelId.TopkSelectHistogramV1 : KernelId.TopkSelectHistogramV2, n, ref args, 256 * sizeof(uint));
+        Launch(device, version == TopkSelectVersion.V1 ? s_topkSelectHistogramV1 : s_topkSelectHistogramV2, n, ref args, 256 * sizeof(uint));
         hist.CopyTo(h);
     }
 
@@ -208,7 +215,7 @@ public static class TopkSelect
         args.Add(n);
         args.Add(flags.Pointer.Address);
         args.Add(counts.Pointer.Address);
-        device.Launch(KernelCache.Get(device, KernelId.TopkSelectTileCountsV1), new LaunchConfig(new Dim3((uint)tiles), new Dim3(Threads), sizeof(uint)), ref args);
+        s_topkSelectTileCountsV1.Launch(device, new LaunchConfig(new Dim3((uint)tiles), new Dim3(Threads), sizeof(uint)), ref args);
         var c = counts.ToArray();
         var offsets = new long[tiles];
         long total = 0;
@@ -221,7 +228,7 @@ public static class TopkSelect
         args2.Add(flags.Pointer.Address);
         args2.Add(dOffsets.Pointer.Address);
         args2.Add(indices.Pointer.Address);
-        device.Launch(KernelCache.Get(device, KernelId.TopkSelectCompactV1), new LaunchConfig(new Dim3((uint)tiles), new Dim3(Threads), 2 * Threads * sizeof(uint)), ref args2);
+        s_topkSelectCompactV1.Launch(device, new LaunchConfig(new Dim3((uint)tiles), new Dim3(Threads), 2 * Threads * sizeof(uint)), ref args2);
         return (indices, (int)total);
     }
 
@@ -231,9 +238,9 @@ public static class TopkSelect
             throw new ArgumentOutOfRangeException(nameof(version), version, $"{Op}: unknown histogram kernel version {version}; available: V1, V2.");
     }
 
-    internal static void Launch(IDevice device, KernelId id, long n, ref KernelArgs args, int sharedBytes = 0)
+    internal static void Launch(IDevice device, KernelRef id, long n, ref KernelArgs args, int sharedBytes = 0)
     {
         uint blocks = (uint)Math.Clamp((n + Threads - 1) / Threads, 1, MaxBlocks);
-        device.Launch(KernelCache.Get(device, id), new LaunchConfig(new Dim3(blocks), new Dim3(Threads), sharedBytes), ref args);
+        device.Launch(id.Get(device), new LaunchConfig(new Dim3(blocks), new Dim3(Threads), sharedBytes), ref args);
     }
 }

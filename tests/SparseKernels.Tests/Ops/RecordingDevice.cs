@@ -42,7 +42,7 @@ internal sealed unsafe class RecordingDevice : IDevice
     public DeviceKind Kind => DeviceKind.Emulated;
     public DeviceInfo Info { get; }
     public DeviceStream Stream { get; }
-    public IReadOnlyList<string> KernelNames => SparseKernels.Ops.KernelCache.Names;
+    public IReadOnlyList<string> KernelNames => SparseKernels.Ops.KernelRef.Declared;
 
     public DeviceBuffer<T> Allocate<T>(long length) where T : unmanaged
         => new(this, new HostMemory(length * sizeof(T)), length);
