@@ -1,7 +1,6 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using SparseKernels.Tensors;
-using SparseKernels.Topology;
 
 namespace SparseKernels.Cpu;
 
@@ -21,8 +20,8 @@ public static partial class CpuBackend
         long total = 0;
         foreach (var a in arrays) total += a.Length;
         string label = arrays.Count == 1 ? TopologyChecks.Name(names, 0) : $"{arrays.Count} layers together";
-        TopologyChecks.Count(SparseKernels.Topology.TopkSelect.Op, label, k, total, "values");
-        TopologyChecks.SizeFitsInt(SparseKernels.Topology.TopkSelect.Op, label, total, "values");
+        TopologyChecks.Count(TopologyChecks.TopkSelectOp, label, k, total, "values");
+        TopologyChecks.SizeFitsInt(TopologyChecks.TopkSelectOp, label, total, "values");
         var keys = new uint[total];
         long at = 0;
         for (int a = 0; a < arrays.Count; a++)
@@ -40,7 +39,7 @@ public static partial class CpuBackend
                     keys[offset + i] = key;
                 }
             });
-            if (nanAt != long.MaxValue) throw TopologyChecks.NaN(SparseKernels.Topology.TopkSelect.Op, TopologyChecks.Name(names, a), nanAt, "value");
+            if (nanAt != long.MaxValue) throw TopologyChecks.NaN(TopologyChecks.TopkSelectOp, TopologyChecks.Name(names, a), nanAt, "value");
             at += src.Length;
         }
         var flags = SelectKeys(keys, keys.Length, k);

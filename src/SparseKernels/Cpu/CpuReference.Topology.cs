@@ -1,5 +1,4 @@
 using SparseKernels.Tensors;
-using SparseKernels.Topology;
 
 namespace SparseKernels.Cpu;
 
@@ -18,14 +17,14 @@ public static partial class CpuReference
         long total = 0;
         foreach (var a in arrays) total += a.Length;
         string label = arrays.Count == 1 ? TopologyChecks.Name(names, 0) : $"{arrays.Count} layers together";
-        TopologyChecks.Count(SparseKernels.Topology.TopkSelect.Op, label, k, total, "values");
+        TopologyChecks.Count(TopologyChecks.TopkSelectOp, label, k, total, "values");
         var keys = new uint[total];
         long at = 0;
         for (int a = 0; a < arrays.Count; a++)
             for (int i = 0; i < arrays[a].Length; i++)
             {
                 uint key = TopologyChecks.MagnitudeKey(arrays[a][i]);
-                if (TopologyChecks.IsNaNKey(key)) throw TopologyChecks.NaN(SparseKernels.Topology.TopkSelect.Op, TopologyChecks.Name(names, a), i, "value");
+                if (TopologyChecks.IsNaNKey(key)) throw TopologyChecks.NaN(TopologyChecks.TopkSelectOp, TopologyChecks.Name(names, a), i, "value");
                 keys[at++] = key;
             }
         var selected = SelectKeysBySort(keys, k);

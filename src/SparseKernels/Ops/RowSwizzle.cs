@@ -10,7 +10,7 @@ namespace SparseKernels.Ops;
 /// matrix's row offsets and cached with the matrix (weakly keyed by the <see cref="CsrMatrix"/> object), tagged with
 /// the matrix's <see cref="CsrMatrix.PatternVersion"/>. The engine never changes a device matrix's pattern in place
 /// (training updates values; a new pattern is a new matrix), but a matrix wrapped with
-/// <see cref="External.WrapCsr"/> may have its arrays rewritten by the framework that owns them: the owner then
+/// <see cref="SparseKernels.Embedding.External.WrapCsr"/> may have its arrays rewritten by the framework that owns them: the owner then
 /// calls <see cref="CsrMatrix.NotifyPatternChanged"/>, and the next launch sees a different version and recomputes
 /// the order (into the same device buffer: the row count of a matrix never changes). Until then a stale order is
 /// used, which is still a permutation of the rows: results stay correct, only the balance is the old pattern's.

@@ -26,7 +26,7 @@ public readonly record struct DeviceMemoryPoolStatistics(
 /// <remarks>
 /// Reuse is ordered on the device's default stream (<see cref="IDevice.Stream"/>): a block freed there and handed
 /// out again is only touched by work queued after the free. A buffer used on another stream
-/// (<see cref="IDevice.CreateStream"/>, <see cref="External.WrapStream"/>) must have that stream synchronised
+/// (<see cref="IDevice.CreateStream"/>, <see cref="SparseKernels.Embedding.External.WrapStream"/>) must have that stream synchronised
 /// before it is disposed, or the pool disabled (<see cref="Enabled"/> = false, or the environment variable
 /// <c>SPARSEKERNELS_MEMORY_POOL=0</c> before the device is opened), exactly as with PyTorch's allocator without
 /// <c>record_stream</c>. When the driver runs out of memory the pool gives its cached blocks back and tries once

@@ -75,7 +75,7 @@ public sealed class CsrMatrix : IDisposable
     /// <summary>
     /// Tells the engine that this device matrix's pattern (<see cref="DeviceRowOffsets"/> or
     /// <see cref="DeviceColumnIndices"/>) was changed in place, e.g. by the framework that owns the arrays of a
-    /// matrix wrapped with <see cref="SparseKernels.Runtime.External.WrapCsr"/>: what the engine cached about the
+    /// matrix wrapped with <see cref="SparseKernels.Embedding.External.WrapCsr"/>: what the engine cached about the
     /// old pattern (the row swizzle, computed on the host from the row offsets) is recomputed at the next launch
     /// that needs it. Call it after the change is complete on the device and before the next operation on this
     /// matrix. Changing only the values needs no call, and neither does a new pattern in a new matrix (a new

@@ -2,6 +2,8 @@ using SparseKernels.Native;
 using SparseKernels.Ops;
 using SparseKernels.Runtime;
 
+using SparseKernels.Tensors;
+
 namespace SparseKernels.Topology;
 
 /// <summary>

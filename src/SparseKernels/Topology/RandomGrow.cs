@@ -8,7 +8,7 @@ namespace SparseKernels.Topology;
 /// <summary>
 /// SET growth on a device: k positions absent from a layer's pattern (or from its kept part), uniformly at random
 /// without replacement: every position gets the Philox4x32-10 key of (position; seed) (kernels/random_grow.cu,
-/// <see cref="Philox.GrowKey"/>) and the k largest keys win (ties: lower position). Same seed, same positions, on
+/// <see cref="SparseKernels.Cpu.Philox.GrowKey"/>) and the k largest keys win (ties: lower position). Same seed, same positions, on
 /// the CPU and on any device. Chunked like <see cref="GradientGrow"/> (same memory bound).
 /// </summary>
 public static class RandomGrow

@@ -2,6 +2,8 @@ using SparseKernels.Native;
 using SparseKernels.Ops;
 using SparseKernels.Runtime;
 
+using SparseKernels.Tensors;
+
 namespace SparseKernels.Topology;
 
 /// <summary>The variant of the radix-select histogram kernel (kernels/topk_select.cu lists what each assumes); the selection is the same.</summary>
@@ -35,7 +37,7 @@ public static class TopkSelect
     private static readonly KernelRef s_topkSelectHistogramV1 = new("topk_select_histogram_v1");
     private static readonly KernelRef s_topkSelectHistogramV2 = new("topk_select_histogram_v2");
 
-    internal const string Op = "TopkSelect";
+    internal const string Op = TopologyChecks.TopkSelectOp;
     private const int Threads = 256;
     private const int MaxBlocks = 1024;
     internal const int Tile = 1024;

@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using SparseKernels.Embedding;
 using SparseKernels.Cpu;
 using SparseKernels.Ops;
 using SparseKernels.Runtime;

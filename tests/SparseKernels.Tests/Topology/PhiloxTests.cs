@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using SparseKernels.Cpu;
 using SparseKernels.Topology;
 
 namespace SparseKernels.Tests.Topology;

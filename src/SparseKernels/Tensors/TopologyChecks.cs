@@ -1,10 +1,11 @@
-using SparseKernels.Tensors;
-
-namespace SparseKernels.Topology;
+namespace SparseKernels.Tensors;
 
 /// <summary>The argument checks and messages every topology op (device and CPU) shares, so both say the same thing.</summary>
 internal static class TopologyChecks
 {
+    /// <summary>The op name top-k selection reports in its errors (device and CPU).</summary>
+    public const string TopkSelectOp = "TopkSelect";
+
     /// <summary>
     /// Magnitude pruning's keep flags, per layer (one drop count each) or global (one count over all layers), with
     /// the k-largest-|x| selection of the caller (CpuReference's or CpuBackend's: they give the same set).

@@ -1,8 +1,9 @@
 using System.Runtime.CompilerServices;
 using SparseKernels.Native;
+using SparseKernels.Runtime;
 using SparseKernels.Tensors;
 
-namespace SparseKernels.Runtime;
+namespace SparseKernels.Embedding;
 
 /// <summary>
 /// The embedding API: run this engine's operations on device memory and streams that another framework owns

@@ -1,4 +1,4 @@
-namespace SparseKernels.Topology;
+namespace SparseKernels.Cpu;
 
 /// <summary>
 /// Philox4x32-10 (Salmon et al., SC'11; Random123), the counter-based RNG of kernels/philox.cuh, on the
