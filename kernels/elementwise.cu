@@ -8,7 +8,7 @@
 //   elementwise_axpy         y[i] += alpha * x[i]            (in place)
 //   elementwise_relu         out[i] = x[i] > 0 ? x[i] : 0
 //   elementwise_relu_backward dx[i] = x[i] > 0 ? dy[i] : 0
-//   elementwise_add_row_bias x[r, c] += bias[c]              (in place, x rows x cols row-major)
+//   elementwise_add_bias_per_column x[r, c] += bias[c]              (in place, x rows x cols row-major)
 //   elementwise_fill         out[i] = value
 // Assumes: 1-D blocks and grid; out may equal an input (each element is read then written by the
 // same thread) except where noted; NaN inputs propagate (relu of NaN gives 0 as "NaN > 0" is false).
@@ -52,7 +52,7 @@ extern "C" __global__ void elementwise_relu_backward(long long n, const float* x
     SK_GRID_STRIDE_LOOP(i, n) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-extern "C" __global__ void elementwise_add_row_bias(int rows, int cols, const float* bias, float* x)
+extern "C" __global__ void elementwise_add_bias_per_column(int rows, int cols, const float* bias, float* x)
 {
     const long long count = (long long)rows * cols;
     SK_GRID_STRIDE_LOOP(i, count) x[i] += bias[i % cols];

@@ -4,7 +4,6 @@
 //   gather_columns_v1  out[f, b] = data[index[b], f] for f < features, b < batch (data: samples x
 //                      features, row-major; out: features x batch) and, when labels != null,
 //                      out_labels[b] = labels[index[b]]. Grid-stride over features*batch.
-//   gather_values_v1   dst[i] = src[perm[i]] (see below).
 // Assumes: index entries lie in [0, samples) (the host builds them); out aliases nothing.
 #include "common.cuh"
 
@@ -20,11 +19,4 @@ extern "C" __global__ void gather_columns_v1(int features, int batch, const floa
         out[i] = data[(long long)s * features + f];
         if (labels != nullptr && f == 0) out_labels[b] = labels[s];
     }
-}
-
-// gather_values_v1  dst[i] = src[perm[i]], i < n (a transposed CSR's values from the weight's values).
-extern "C" __global__ void gather_values_v1(long long n, const float* __restrict__ src, const int* __restrict__ perm, float* __restrict__ dst)
-{
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        dst[i] = src[perm[i]];
 }

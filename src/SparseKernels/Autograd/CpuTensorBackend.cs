@@ -29,10 +29,10 @@ public sealed class CpuTensorBackend : ITensorBackend
     }
 
     public DenseTensor Scale(DenseTensor x, float alpha) => DenseTensor.FromArray(x.Rows, x.Cols, CpuBackend.Scale(alpha, x.HostData));
-    public DenseTensor Matmul(DenseTensor a, DenseTensor b, bool transA, bool transB) => CpuBackend.Matmul(a, b, transA, transB);
-    public DenseTensor Spmm(CsrMatrix a, DenseTensor b) => CpuBackend.SpmmCsr(a, b);
+    public DenseTensor DenseGemm(DenseTensor a, DenseTensor b, bool transA, bool transB) => CpuBackend.DenseGemm(a, b, transA, transB);
+    public DenseTensor SpmmCsr(CsrMatrix a, DenseTensor b) => CpuBackend.SpmmCsr(a, b);
 
-    public DenseTensor Sddmm(CsrMatrix pattern, DenseTensor x, DenseTensor y)
+    public DenseTensor SddmmCsr(CsrMatrix pattern, DenseTensor x, DenseTensor y)
         => DenseTensor.FromArray(1, pattern.Nnz, CpuBackend.SddmmCsr(pattern, x, y).Values);
 
     public void GatherValues(CsrMatrix source, SparsePermutation perm, CsrMatrix destination)
@@ -41,9 +41,9 @@ public sealed class CpuTensorBackend : ITensorBackend
         for (int q = 0; q < p.Length; q++) d[q] = s[p[q]];
     }
 
-    public void AddBiasRows(DenseTensor x, DenseTensor bias)
+    public void AddBiasPerRow(DenseTensor x, DenseTensor bias)
     {
-        if (bias.Length != x.Rows) throw new ArgumentException($"AddBiasRows: bias has {bias.Length} elements; x is {x.Rows}x{x.Cols}.", nameof(bias));
+        if (bias.Length != x.Rows) throw new ArgumentException($"AddBiasPerRow: bias has {bias.Length} elements; x is {x.Rows}x{x.Cols}.", nameof(bias));
         var xd = x.HostData; var b = bias.HostData; int cols = x.Cols;
         for (int r = 0; r < x.Rows; r++)
         {

@@ -6,13 +6,13 @@ using SparseKernels.Tensors;
 namespace SparseKernels.Autograd;
 
 /// <summary>
-/// The device backend of the autograd: our kernels (SpmmCsr, SddmmCsr, Elementwise, BiasRows,
+/// The device backend of the autograd: our kernels (SpmmCsr, SddmmCsr, Elementwise, BiasPerRow,
 /// SoftmaxCrossEntropy, OptimizerUpdate, GatherColumns) and, for dense matmul, cuBLAS on a CUDA
 /// device or <c>dense_gemm_v1</c> on the emulated device.
 /// </summary>
 /// <remarks>
 /// <para>A sparse layer's matmuls go through <see cref="SparseMatmulDispatch"/>: at or above the crossover sparsity
-/// (for the dense operand's column count) our SpMM / SDDMM (<see cref="SpmmVersion"/>, <see cref="SddmmVersion"/>);
+/// (for the dense operand's column count) our SpMM / SDDMM (<see cref="SpmmCsrVersion"/>, <see cref="SddmmCsrVersion"/>);
 /// below it the dense path: the CSR weight scattered into a dense matrix (<see cref="CsrDense.Scatter"/>) and
 /// multiplied by cuBLAS (dense_gemm on the emulated device), and the weight gradient computed densely and gathered
 /// back at the pattern (<see cref="CsrDense.Gather"/>). The masked GEMM kernel is not used here: it takes
@@ -112,11 +112,11 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         return o;
     }
 
-    public DenseTensor Matmul(DenseTensor a, DenseTensor b, bool transA, bool transB)
+    public DenseTensor DenseGemm(DenseTensor a, DenseTensor b, bool transA, bool transB)
     {
         int token = Begin();
         var c = DenseMatmul(a, b, transA, transB);
-        End("Matmul", token);
+        End("DenseGemm", token);
         return c;
     }
 
@@ -127,13 +127,13 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         try
         {
             if (_cublas is not null) _cublas.Sgemm(a, b, c, transA, transB);
-            else DenseGemm.Run(Device, a, b, c, transA, transB);
+            else Ops.DenseGemm.Run(Device, a, b, c, transA, transB);
         }
         catch { c.Dispose(); throw; }
         return c;
     }
 
-    public DenseTensor Spmm(CsrMatrix a, DenseTensor b)
+    public DenseTensor SpmmCsr(CsrMatrix a, DenseTensor b)
     {
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
@@ -143,7 +143,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         if (sparse)
         {
             c = New(a.Rows, b.Cols);
-            try { SpmmCsr.Run(Device, a, b, c, SpmmVersion); }
+            try { Ops.SpmmCsr.Run(Device, a, b, c, SpmmVersion); }
             catch { c.Dispose(); throw; }
         }
         else
@@ -152,11 +152,11 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
             CsrDense.Scatter(Device, a, dense);
             c = DenseMatmul(dense, b, false, false);
         }
-        End(sparse ? "Spmm" : "Spmm (dense path)", token);
+        End(sparse ? "SpmmCsr" : "SpmmCsr (dense path)", token);
         return c;
     }
 
-    public DenseTensor Sddmm(CsrMatrix pattern, DenseTensor x, DenseTensor y)
+    public DenseTensor SddmmCsr(CsrMatrix pattern, DenseTensor x, DenseTensor y)
     {
         ArgumentNullException.ThrowIfNull(pattern);
         ArgumentNullException.ThrowIfNull(x);
@@ -166,39 +166,39 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         var o = New(1, pattern.Nnz);
         try
         {
-            if (sparse) SddmmCsr.Run(Device, x, y, pattern, o.DeviceData, SddmmVersion);
+            if (sparse) Ops.SddmmCsr.Run(Device, x, y, pattern, o.DeviceData, SddmmVersion);
             else
             {
                 if (x.Rows != pattern.Rows || y.Rows != pattern.Cols || x.Cols != y.Cols)
-                    throw new ArgumentException($"Sddmm: X is {x.Rows}x{x.Cols} and Y is {y.Rows}x{y.Cols}; the {pattern.Rows}x{pattern.Cols} pattern needs X {pattern.Rows}xk and Y {pattern.Cols}xk.", nameof(x));
+                    throw new ArgumentException($"SddmmCsr: X is {x.Rows}x{x.Cols} and Y is {y.Rows}x{y.Cols}; the {pattern.Rows}x{pattern.Cols} pattern needs X {pattern.Rows}xk and Y {pattern.Cols}xk.", nameof(x));
                 using var dense = DenseMatmul(x, y, false, true);
                 CsrDense.Gather(Device, dense, pattern, o.DeviceData);
             }
         }
         catch { o.Dispose(); throw; }
-        End(sparse ? "Sddmm" : "Sddmm (dense path)", token);
+        End(sparse ? "SddmmCsr" : "SddmmCsr (dense path)", token);
         return o;
     }
 
     public void GatherValues(CsrMatrix source, SparsePermutation perm, CsrMatrix destination)
     {
         int token = Begin();
-        GatherColumns.GatherValues(Device, source.DeviceValues, perm.Device ?? throw new InvalidOperationException("The permutation was built for the host; build it with this device."), destination.DeviceValues);
+        Ops.GatherValues.Run(Device, source.DeviceValues, perm.Device ?? throw new InvalidOperationException("The permutation was built for the host; build it with this device."), destination.DeviceValues);
         End("GatherValues", token);
     }
 
-    public void AddBiasRows(DenseTensor x, DenseTensor bias)
+    public void AddBiasPerRow(DenseTensor x, DenseTensor bias)
     {
         int token = Begin();
-        BiasRows.Add(Device, x, bias);
-        End("AddBiasRows", token);
+        BiasPerRow.Add(Device, x, bias);
+        End("AddBiasPerRow", token);
     }
 
     public DenseTensor RowSum(DenseTensor x, float scale)
     {
         int token = Begin();
         var o = New(x.Rows, 1);
-        BiasRows.Sum(Device, x, o, scale);
+        BiasPerRow.Sum(Device, x, o, scale);
         End("RowSum", token);
         return o;
     }
@@ -211,14 +211,14 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         var o = New(1, 1);
         using var flat = DenseTensor.Allocate(Device, 1, rows.Rows);
         Device.CopyDeviceToDevice(rows.DeviceData, 0, flat.DeviceData, 0, rows.Rows);
-        BiasRows.Sum(Device, flat, o, scale);
+        BiasPerRow.Sum(Device, flat, o, scale);
         return o;
     }
 
     public DenseTensor Broadcast(DenseTensor scalar, int rows, int cols, float scale)
     {
         var o = Full(rows, cols, 0f);
-        BiasRows.AddScalar(Device, o, scalar);
+        BiasPerRow.AddScalar(Device, o, scalar);
         if (scale != 1f) Elementwise.Scale(Device, scale, o, o);
         return o;
     }

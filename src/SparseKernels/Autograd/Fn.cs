@@ -15,10 +15,10 @@ public static class Fn
         var b = t.Backend;
         if (w.Value.Cols != x.Value.Rows)
             throw new ArgumentException($"Linear: the weight is {w.Value.Rows}x{w.Value.Cols} but the input has {x.Value.Rows} features (x is {x.Value.Rows}x{x.Value.Cols}).", nameof(x));
-        return t.Record(b.Matmul(w.Value, x.Value, false, false), [x, w], y =>
+        return t.Record(b.DenseGemm(w.Value, x.Value, false, false), [x, w], y =>
         {
-            if (w.RequiresGrad) t.Accumulate(w, b.Matmul(y.Grad!, x.Value, false, true));
-            if (x.RequiresGrad) t.Accumulate(x, b.Matmul(w.Value, y.Grad!, true, false));
+            if (w.RequiresGrad) t.Accumulate(w, b.DenseGemm(y.Grad!, x.Value, false, true));
+            if (x.RequiresGrad) t.Accumulate(x, b.DenseGemm(w.Value, y.Grad!, true, false));
         });
     }
 
@@ -32,13 +32,13 @@ public static class Fn
         if (w.Cols != x.Value.Rows)
             throw new ArgumentException($"SparseLinear: the weight is {w.Rows}x{w.Cols} but the input has {x.Value.Rows} features (x is {x.Value.Rows}x{x.Value.Cols}).", nameof(x));
         var values = w.Values;
-        return t.Record(b.Spmm(w.Matrix, x.Value), [x, values], y =>
+        return t.Record(b.SpmmCsr(w.Matrix, x.Value), [x, values], y =>
         {
-            if (values.RequiresGrad) t.Accumulate(values, b.Sddmm(w.Matrix, y.Grad!, x.Value));
+            if (values.RequiresGrad) t.Accumulate(values, b.SddmmCsr(w.Matrix, y.Grad!, x.Value));
             if (x.RequiresGrad)
             {
                 w.RefreshTransposed();
-                t.Accumulate(x, b.Spmm(w.Transposed, y.Grad!));
+                t.Accumulate(x, b.SpmmCsr(w.Transposed, y.Grad!));
             }
         });
     }
@@ -50,7 +50,7 @@ public static class Fn
         if (bias.Value.Length != x.Value.Rows)
             throw new ArgumentException($"BiasAdd: the bias has {bias.Value.Length} elements; x is {x.Value.Rows}x{x.Value.Cols} and needs one per feature (row).", nameof(bias));
         var y0 = b.Copy(x.Value);
-        b.AddBiasRows(y0, bias.Value);
+        b.AddBiasPerRow(y0, bias.Value);
         return t.Record(y0, [x, bias], y =>
         {
             if (bias.RequiresGrad) t.Accumulate(bias, Reshape(b.RowSum(y.Grad!, 1f), bias.Value));

@@ -34,15 +34,15 @@ public interface ITensorBackend
     /// <summary>alpha * x.</summary>
     DenseTensor Scale(DenseTensor x, float alpha);
     /// <summary>op(a) . op(b).</summary>
-    DenseTensor Matmul(DenseTensor a, DenseTensor b, bool transA, bool transB);
+    DenseTensor DenseGemm(DenseTensor a, DenseTensor b, bool transA, bool transB);
     /// <summary>A . b for a CSR A on this backend.</summary>
-    DenseTensor Spmm(CsrMatrix a, DenseTensor b);
+    DenseTensor SpmmCsr(CsrMatrix a, DenseTensor b);
     /// <summary>The sampled products x[i,:] . y[j,:] at the pattern's nonzeros, as a 1 x nnz tensor.</summary>
-    DenseTensor Sddmm(CsrMatrix pattern, DenseTensor x, DenseTensor y);
+    DenseTensor SddmmCsr(CsrMatrix pattern, DenseTensor x, DenseTensor y);
     /// <summary>dst values = src values[perm] (refresh a transposed CSR's values).</summary>
     void GatherValues(CsrMatrix source, SparsePermutation perm, CsrMatrix destination);
     /// <summary>x[r, c] += bias[r] in place.</summary>
-    void AddBiasRows(DenseTensor x, DenseTensor bias);
+    void AddBiasPerRow(DenseTensor x, DenseTensor bias);
     /// <summary>A rows x 1 tensor: scale * sum over each row.</summary>
     DenseTensor RowSum(DenseTensor x, float scale);
     /// <summary>A 1 x 1 tensor: scale * sum of all elements.</summary>

@@ -29,9 +29,9 @@ public static partial class CpuBackend
     private const int MatmulRowBlock = 32, MatmulKBlock = 256, MatmulNBlock = 512;
 
     /// <summary>op(a) . op(b): a cache-blocked, register-tiled (4 rows x 2 vectors) kernel for every transpose combination.</summary>
-    public static DenseTensor Matmul(DenseTensor a, DenseTensor b, bool transposeA = false, bool transposeB = false)
+    public static DenseTensor DenseGemm(DenseTensor a, DenseTensor b, bool transposeA = false, bool transposeB = false)
     {
-        var (m, k, n) = Shapes.Matmul(a, b, transposeA, transposeB);
+        var (m, k, n) = Shapes.DenseGemm(a, b, transposeA, transposeB);
         // Bring both operands to row-major op(a) MxK and op(b) KxN: O(MK + KN) copies beside O(MNK) work,
         // after which one well-tuned kernel serves all four combinations.
         float[] ad = transposeA ? TransposeDense(a.HostData, a.Rows, a.Cols) : a.HostData;
@@ -439,7 +439,7 @@ public static partial class CpuBackend
     }
 
     /// <summary>x[r, c] + bias[c] (a new tensor).</summary>
-    public static DenseTensor AddRowBias(DenseTensor x, float[] bias)
+    public static DenseTensor AddBiasPerColumn(DenseTensor x, float[] bias)
     {
         Shapes.RowBias(x, bias);
         int rows = x.Rows, cols = x.Cols;

@@ -9,9 +9,9 @@ namespace SparseKernels.Cpu;
 public static partial class CpuReference
 {
     /// <summary>op(a) . op(b), where op transposes when asked. op(a) is MxK, op(b) is KxN.</summary>
-    public static DenseTensor Matmul(DenseTensor a, DenseTensor b, bool transposeA = false, bool transposeB = false)
+    public static DenseTensor DenseGemm(DenseTensor a, DenseTensor b, bool transposeA = false, bool transposeB = false)
     {
-        var (m, k, n) = Shapes.Matmul(a, b, transposeA, transposeB);
+        var (m, k, n) = Shapes.DenseGemm(a, b, transposeA, transposeB);
         var c = DenseTensor.Zeros(m, n);
         float[] ad = a.HostData, bd = b.HostData, cd = c.HostData;
         for (int i = 0; i < m; i++)
@@ -136,7 +136,7 @@ public static partial class CpuReference
     }
 
     /// <summary>x[r, c] + bias[c] (a new tensor).</summary>
-    public static DenseTensor AddRowBias(DenseTensor x, float[] bias)
+    public static DenseTensor AddBiasPerColumn(DenseTensor x, float[] bias)
     {
         Shapes.RowBias(x, bias);
         var r = DenseTensor.Zeros(x.Rows, x.Cols);

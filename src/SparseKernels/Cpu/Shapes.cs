@@ -19,15 +19,15 @@ internal static class Shapes
             throw new ArgumentException($"{op}: {name} ({m.Rows}x{m.Cols} CSR) lives on device '{m.Device!.Name}'; the CPU backend needs host matrices (call ToHost()).", name);
     }
 
-    public static (int M, int K, int N) Matmul(DenseTensor a, DenseTensor b, bool transposeA, bool transposeB)
+    public static (int M, int K, int N) DenseGemm(DenseTensor a, DenseTensor b, bool transposeA, bool transposeB)
     {
-        HostDense(a, "Matmul", "a");
-        HostDense(b, "Matmul", "b");
+        HostDense(a, "DenseGemm", "a");
+        HostDense(b, "DenseGemm", "b");
         int m = transposeA ? a.Cols : a.Rows, ka = transposeA ? a.Rows : a.Cols;
         int kb = transposeB ? b.Cols : b.Rows, n = transposeB ? b.Rows : b.Cols;
         if (ka != kb)
             throw new ArgumentException(
-                $"Matmul: inner dimensions differ: a is {a.Rows}x{a.Cols}{(transposeA ? " (transposed: " + m + "x" + ka + ")" : "")}, " +
+                $"DenseGemm: inner dimensions differ: a is {a.Rows}x{a.Cols}{(transposeA ? " (transposed: " + m + "x" + ka + ")" : "")}, " +
                 $"b is {b.Rows}x{b.Cols}{(transposeB ? " (transposed: " + kb + "x" + n + ")" : "")}; op(a).Cols {ka} must equal op(b).Rows {kb}.");
         return (m, ka, n);
     }
@@ -69,9 +69,9 @@ internal static class Shapes
 
     public static void RowBias(DenseTensor x, float[] bias)
     {
-        HostDense(x, "AddRowBias", "x");
+        HostDense(x, "AddBiasPerColumn", "x");
         ArgumentNullException.ThrowIfNull(bias);
         if (bias.Length != x.Cols)
-            throw new ArgumentException($"AddRowBias: x is {x.Rows}x{x.Cols} and bias has length {bias.Length}; bias needs one value per column ({x.Cols}).", nameof(bias));
+            throw new ArgumentException($"AddBiasPerColumn: x is {x.Rows}x{x.Cols} and bias has length {bias.Length}; bias needs one value per column ({x.Cols}).", nameof(bias));
     }
 }

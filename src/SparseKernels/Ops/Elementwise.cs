@@ -18,7 +18,7 @@ public static class Elementwise
     private static readonly KernelRef s_elementwiseAxpy = new("elementwise_axpy");
     private static readonly KernelRef s_elementwiseRelu = new("elementwise_relu");
     private static readonly KernelRef s_elementwiseReluBackward = new("elementwise_relu_backward");
-    private static readonly KernelRef s_elementwiseAddRowBias = new("elementwise_add_row_bias");
+    private static readonly KernelRef s_elementwiseAddBiasPerColumn = new("elementwise_add_bias_per_column");
     private static readonly KernelRef s_elementwiseFill = new("elementwise_fill");
 
     /// <summary>Threads per block of every elementwise kernel.</summary>
@@ -54,9 +54,9 @@ public static class Elementwise
         => Binary(device, s_elementwiseReluBackward, "Elementwise.ReluBackward", x, dy, dx, stream, "x", "dy", "dx");
 
     /// <summary>x[r, c] += bias[c] (in place); <paramref name="bias"/> has x.Cols elements.</summary>
-    public static void AddRowBias(IDevice device, DenseTensor x, DeviceBuffer<float> bias, DeviceStream? stream = null)
+    public static void AddBiasPerColumn(IDevice device, DenseTensor x, DeviceBuffer<float> bias, DeviceStream? stream = null)
     {
-        const string op = "Elementwise.AddRowBias";
+        const string op = "Elementwise.AddBiasPerColumn";
         OperandChecks.Device(device, op);
         DevicePtr px = OperandChecks.On(device, x, op, nameof(x));
         DevicePtr pbias = OperandChecks.On(device, bias, op, nameof(bias));
@@ -68,18 +68,18 @@ public static class Elementwise
         args.Add(x.Cols);
         args.Add(pbias.Address);
         args.Add(px.Address);
-        Launch(device, s_elementwiseAddRowBias, x.Length, ref args, stream);
+        Launch(device, s_elementwiseAddBiasPerColumn, x.Length, ref args, stream);
     }
 
     /// <summary>x[r, c] += bias[0, c] (in place); <paramref name="bias"/> is 1 x x.Cols.</summary>
-    public static void AddRowBias(IDevice device, DenseTensor x, DenseTensor bias, DeviceStream? stream = null)
+    public static void AddBiasPerColumn(IDevice device, DenseTensor x, DenseTensor bias, DeviceStream? stream = null)
     {
-        const string op = "Elementwise.AddRowBias";
+        const string op = "Elementwise.AddBiasPerColumn";
         OperandChecks.Device(device, op);
         OperandChecks.On(device, bias, op, nameof(bias));
         if (bias.Rows != 1)
             throw new ArgumentException($"{op}: bias is {bias.Rows}x{bias.Cols}; it must be a single row (1x{bias.Cols}).", nameof(bias));
-        AddRowBias(device, x, bias.DeviceData, stream);
+        AddBiasPerColumn(device, x, bias.DeviceData, stream);
     }
 
     /// <summary>Sets every element to <paramref name="value"/>.</summary>

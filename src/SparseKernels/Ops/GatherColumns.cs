@@ -12,7 +12,6 @@ namespace SparseKernels.Ops;
 public static class GatherColumns
 {
     private static readonly KernelRef s_gatherColumnsV1 = new("gather_columns_v1");
-    private static readonly KernelRef s_gatherValuesV1 = new("gather_values_v1");
 
     private const string Op = "GatherColumns";
 
@@ -38,20 +37,5 @@ public static class GatherColumns
         var args = new KernelArgs();
         args.Add(data.Cols); args.Add((int)index.Length); args.Add(pd.Address); args.Add(pi.Address); args.Add(pl); args.Add(po.Address); args.Add(pol);
         s_gatherColumnsV1.LaunchFlat(device, output.Length, ref args, stream);
-    }
-
-    /// <summary>dst[i] = src[perm[i]] over whole buffers (refreshes a transposed CSR's values from the weight's).</summary>
-    public static void GatherValues(IDevice device, DeviceBuffer<float> src, DeviceBuffer<int> perm, DeviceBuffer<float> dst, DeviceStream? stream = null)
-    {
-        const string op = Op + ".GatherValues";
-        OperandChecks.Device(device, op);
-        DevicePtr ps = OperandChecks.On(device, src, op, nameof(src));
-        DevicePtr pp = OperandChecks.On(device, perm, op, nameof(perm));
-        DevicePtr pd = OperandChecks.On(device, dst, op, nameof(dst));
-        if (perm.Length != dst.Length) throw new ArgumentException($"{op}: perm has {perm.Length} entries; dst has {dst.Length}.", nameof(perm));
-        if (dst.Length == 0) return;
-        var args = new KernelArgs();
-        args.Add(dst.Length); args.Add(ps.Address); args.Add(pp.Address); args.Add(pd.Address);
-        s_gatherValuesV1.LaunchFlat(device, dst.Length, ref args, stream);
     }
 }

@@ -15,14 +15,14 @@ public class CpuBackendTests
     private const double Atol = 1e-4, Rtol = 1e-4, DlmcAtol = 5e-4;
 
     [TestCaseSource(typeof(CpuCases), nameof(CpuCases.MatmulShapes))]
-    public void Matmul(int m, int k, int n, bool ta, bool tb)
+    public void DenseGemm(int m, int k, int n, bool ta, bool tb)
     {
         var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
         var a = ta ? TestData.Dense(rng, k, m) : TestData.Dense(rng, m, k);
         var b = tb ? TestData.Dense(rng, n, k) : TestData.Dense(rng, k, n);
-        var c = CpuBackend.Matmul(a, b, ta, tb);
+        var c = CpuBackend.DenseGemm(a, b, ta, tb);
         Assert.That((c.Rows, c.Cols), Is.EqualTo((m, n)));
-        Approx.AssertAllClose(c.HostData, CpuReference.Matmul(a, b, ta, tb).HostData, Atol, Rtol, "Matmul", n);
+        Approx.AssertAllClose(c.HostData, CpuReference.DenseGemm(a, b, ta, tb).HostData, Atol, Rtol, "DenseGemm", n);
     }
 
     [TestCaseSource(typeof(CpuCases), nameof(CpuCases.Sparse))]
@@ -124,12 +124,12 @@ public class CpuBackendTests
     [TestCase(4, 0)]
     [TestCase(17, 33)]
     [TestCase(3000, 130)]
-    public void AddRowBias(int rows, int cols)
+    public void AddBiasPerColumn(int rows, int cols)
     {
         var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
         var x = TestData.Dense(rng, rows, cols);
         var bias = TestData.NonZeroArray(rng, cols);
-        Approx.AssertAllClose(CpuBackend.AddRowBias(x, bias).HostData, CpuReference.AddRowBias(x, bias).HostData, 0, 0, "AddRowBias", cols);
+        Approx.AssertAllClose(CpuBackend.AddBiasPerColumn(x, bias).HostData, CpuReference.AddBiasPerColumn(x, bias).HostData, 0, 0, "AddBiasPerColumn", cols);
     }
 
     // ------------------------------------------------------------------ shape validation (both classes)
@@ -151,12 +151,12 @@ public class CpuBackendTests
             yield return Case("SpmmCsrTransposed", () => _ = cls ? CpuBackend.SpmmCsrTransposed(a, d8x4) : CpuReference.SpmmCsrTransposed(a, d8x4), "SpmmCsrTransposed", "7x96", "8x4");
             yield return Case("SddmmCsr x rows", () => _ = cls ? CpuBackend.SddmmCsr(a, d8x4, d96x4) : CpuReference.SddmmCsr(a, d8x4, d96x4), "SddmmCsr", "7x96", "8x4", "96x4");
             yield return Case("SddmmCsr inner", () => _ = cls ? CpuBackend.SddmmCsr(a, d7x3, d96x4) : CpuReference.SddmmCsr(a, d7x3, d96x4), "SddmmCsr", "7x3", "96x4");
-            yield return Case("Matmul", () => _ = cls ? CpuBackend.Matmul(d3x5, d4x5) : CpuReference.Matmul(d3x5, d4x5), "Matmul", "3x5", "4x5");
-            yield return Case("Matmul transposed", () => _ = cls ? CpuBackend.Matmul(d3x5, d3x5, true, true) : CpuReference.Matmul(d3x5, d3x5, true, true), "Matmul", "3x5");
+            yield return Case("DenseGemm", () => _ = cls ? CpuBackend.DenseGemm(d3x5, d4x5) : CpuReference.DenseGemm(d3x5, d4x5), "DenseGemm", "3x5", "4x5");
+            yield return Case("DenseGemm transposed", () => _ = cls ? CpuBackend.DenseGemm(d3x5, d3x5, true, true) : CpuReference.DenseGemm(d3x5, d3x5, true, true), "DenseGemm", "3x5");
             yield return Case("Add", () => _ = cls ? CpuBackend.Add(new float[3], new float[4]) : CpuReference.Add(new float[3], new float[4]), "Add", "length 3", "length 4");
             yield return Case("Axpy", () => _ = cls ? CpuBackend.Axpy(1, new float[3], new float[4]) : CpuReference.Axpy(1, new float[3], new float[4]), "Axpy", "length 3", "length 4");
             yield return Case("ReluBackward", () => _ = cls ? CpuBackend.ReluBackward(new float[2], new float[1]) : CpuReference.ReluBackward(new float[2], new float[1]), "ReluBackward", "length 2", "length 1");
-            yield return Case("AddRowBias", () => _ = cls ? CpuBackend.AddRowBias(d3x5, new float[4]) : CpuReference.AddRowBias(d3x5, new float[4]), "AddRowBias", "3x5", "length 4");
+            yield return Case("AddBiasPerColumn", () => _ = cls ? CpuBackend.AddBiasPerColumn(d3x5, new float[4]) : CpuReference.AddBiasPerColumn(d3x5, new float[4]), "AddBiasPerColumn", "3x5", "length 4");
         }
     }
 

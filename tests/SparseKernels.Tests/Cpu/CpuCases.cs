@@ -79,7 +79,7 @@ public static class CpuCases
         foreach (var s in shapes)
             foreach (bool ta in new[] { false, true })
                 foreach (bool tb in new[] { false, true })
-                    yield return new TestCaseData(s[0], s[1], s[2], ta, tb).SetName($"Matmul {s[0]}x{s[1]}x{s[2]} ta={ta} tb={tb}");
+                    yield return new TestCaseData(s[0], s[1], s[2], ta, tb).SetName($"DenseGemm {s[0]}x{s[1]}x{s[2]} ta={ta} tb={tb}");
     }
 
     public static IEnumerable<int> Lengths() => [0, 1, 7, 8, 33, 1000, 300_001];

@@ -14,14 +14,14 @@ public class CpuReferenceTests
     private const double Atol = 1e-6, Rtol = 1e-6;
 
     [TestCaseSource(typeof(CpuCases), nameof(CpuCases.MatmulShapes))]
-    public void Matmul(int m, int k, int n, bool ta, bool tb)
+    public void DenseGemm(int m, int k, int n, bool ta, bool tb)
     {
         var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
         var a = ta ? TestData.Dense(rng, k, m) : TestData.Dense(rng, m, k);
         var b = tb ? TestData.Dense(rng, n, k) : TestData.Dense(rng, k, n);
-        var c = CpuReference.Matmul(a, b, ta, tb);
+        var c = CpuReference.DenseGemm(a, b, ta, tb);
         Assert.That((c.Rows, c.Cols), Is.EqualTo((m, n)));
-        Approx.AssertAllClose(c.HostData, CpuCases.DenseProduct(a, b, ta, tb), Atol, Rtol, "Matmul", n);
+        Approx.AssertAllClose(c.HostData, CpuCases.DenseProduct(a, b, ta, tb), Atol, Rtol, "DenseGemm", n);
     }
 
     [TestCaseSource(typeof(CpuCases), nameof(CpuCases.Sparse))]
@@ -107,13 +107,13 @@ public class CpuReferenceTests
     [TestCase(1, 1)]
     [TestCase(0, 4)]
     [TestCase(17, 33)]
-    public void AddRowBias(int rows, int cols)
+    public void AddBiasPerColumn(int rows, int cols)
     {
         var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
         var x = TestData.Dense(rng, rows, cols);
         var bias = TestData.NonZeroArray(rng, cols);
         var expected = new double[rows * cols];
         for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) expected[i * cols + j] = (double)x[i, j] + bias[j];
-        Approx.AssertAllClose(CpuReference.AddRowBias(x, bias).HostData, expected, 0, 1e-7, "AddRowBias", cols);
+        Approx.AssertAllClose(CpuReference.AddBiasPerColumn(x, bias).HostData, expected, 0, 1e-7, "AddBiasPerColumn", cols);
     }
 }

@@ -63,7 +63,7 @@ public class ElementwiseTests
     }
 
     [TestCaseSource(nameof(Shapes))]
-    public void AddRowBiasInPlace(int rows, int cols)
+    public void AddBiasPerColumnInPlace(int rows, int cols)
     {
         var device = TestDevice.Get();
         var rng = OpsTestSupport.FreshRandom();
@@ -72,8 +72,8 @@ public class ElementwiseTests
         using var dX = x.ToDevice(device);
         using var dBias = device.Allocate<float>(cols);
         dBias.CopyFrom(bias);
-        Elementwise.AddRowBias(device, dX, dBias);
-        Approx.AssertAllClose(dX.ToArray(), CpuReference.AddRowBias(x, bias).HostData, Atol, Rtol, $"add_row_bias {rows}x{cols}", cols);
+        Elementwise.AddBiasPerColumn(device, dX, dBias);
+        Approx.AssertAllClose(dX.ToArray(), CpuReference.AddBiasPerColumn(x, bias).HostData, Atol, Rtol, $"add_bias_per_column {rows}x{cols}", cols);
     }
 
     [TestCaseSource(nameof(Shapes))]
@@ -110,7 +110,7 @@ public class ElementwiseTests
         var e = Assert.Throws<ArgumentException>(() => Elementwise.Add(device, a, b, a))!;
         Assert.That(e.Message, Does.Contain("4x5").And.Contain("5x4"));
         using var bias = device.Allocate<float>(4);
-        e = Assert.Throws<ArgumentException>(() => Elementwise.AddRowBias(device, a, bias))!;
+        e = Assert.Throws<ArgumentException>(() => Elementwise.AddBiasPerColumn(device, a, bias))!;
         Assert.That(e.Message, Does.Contain("bias").And.Contain("4x5"));
     }
 

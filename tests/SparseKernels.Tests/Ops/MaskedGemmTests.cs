@@ -7,7 +7,7 @@ using SparseKernels.Tests.Support;
 
 namespace SparseKernels.Tests.Ops;
 
-/// <summary>masked_gemm kernels on the test device against CpuReference.Matmul of X and the masked W, transposed.</summary>
+/// <summary>masked_gemm kernels on the test device against CpuReference.DenseGemm of X and the masked W, transposed.</summary>
 [TestFixture(MaskedGemmVersion.V1), TestFixture(MaskedGemmVersion.V2), Category("Gpu")]
 public class MaskedGemmTests(MaskedGemmVersion version)
 {
@@ -43,7 +43,7 @@ public class MaskedGemmTests(MaskedGemmVersion version)
         using var dC = DenseTensor.Allocate(device, m, n);
         device.Fill32(dC.DeviceData, TestDevice.PoisonBits);
         MaskedGemm.Run(device, dX, dW, dMask, dC, version);
-        var want = CpuReference.Matmul(x, DenseTensor.FromArray(n, k, masked), transposeB: true);
+        var want = CpuReference.DenseGemm(x, DenseTensor.FromArray(n, k, masked), transposeB: true);
         var (atol, rtol) = OpsTestSupport.DotTolerance(k);
         Approx.AssertAllClose(dC.ToArray(), want.HostData, atol, rtol, $"masked gemm {m}x{n}x{k}, keep {keep}", n);
     }

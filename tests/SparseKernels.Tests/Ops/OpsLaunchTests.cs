@@ -97,7 +97,7 @@ public class OpsLaunchTests
         Elementwise.ReluBackward(device, a, a, b);
         Elementwise.Fill(device, b, 1.5f);
         using var bias = device.Allocate<float>(301);
-        Elementwise.AddRowBias(device, a, bias);
+        Elementwise.AddBiasPerColumn(device, a, bias);
         var expected = new (string, ulong[])[]
         {
             ("elementwise_add", [n, pa, pb, pb]),
@@ -107,7 +107,7 @@ public class OpsLaunchTests
             ("elementwise_relu", [n, pa, pb]),
             ("elementwise_relu_backward", [n, pa, pa, pb]),
             ("elementwise_fill", [n, Bits(1.5f), pb]),
-            ("elementwise_add_row_bias", [333, 301, bias.Pointer.Address, pa]),
+            ("elementwise_add_bias_per_column", [333, 301, bias.Pointer.Address, pa]),
         };
         Assert.That(device.Launches.Select(l => (l.Kernel, l.Args)), Is.EqualTo(expected));
         foreach (var l in device.Launches)

@@ -7,7 +7,7 @@ using SparseKernels.Tests.Support;
 
 namespace SparseKernels.Tests.Ops;
 
-/// <summary>The training kernels' launchers (dense_gemm, bias_rows, gather_columns, softmax_cross_entropy) on the test device, outputs poisoned.</summary>
+/// <summary>The training kernels' launchers (dense_gemm, bias_per_row, gather_columns, softmax_cross_entropy) on the test device, outputs poisoned.</summary>
 [TestFixture, Category("Gpu")]
 public class TrainingKernelsTests
 {
@@ -23,7 +23,7 @@ public class TrainingKernelsTests
         var rng = OpsTestSupport.FreshRandom();
         var a = transA ? TestData.Dense(rng, k, m) : TestData.Dense(rng, m, k);
         var b = transB ? TestData.Dense(rng, n, k) : TestData.Dense(rng, k, n);
-        var expected = CpuReference.Matmul(a, b, transA, transB);
+        var expected = CpuReference.DenseGemm(a, b, transA, transB);
         using var da = a.ToDevice(device);
         using var db = b.ToDevice(device);
         using var dc = DenseTensor.Allocate(device, m, n);
@@ -61,11 +61,11 @@ public class TrainingKernelsTests
         using var db = bias.ToDevice(device);
         using var ds = DenseTensor.Allocate(device, rows, 1);
         device.Fill32(ds.DeviceData, TestDevice.PoisonBits);
-        BiasRows.Sum(device, dx, ds, 0.5f);
-        Approx.AssertAllClose(ds.ToArray(), expectSum, 1e-5, 1e-5, "bias_rows_sum");
-        BiasRows.Add(device, dx, db);
-        Approx.AssertAllClose(dx.ToArray(), expectAdd, 1e-6, 1e-6, "bias_rows_add", cols);
-        Assert.Throws<ArgumentException>(() => BiasRows.Add(device, dx, ds.Rows == 1 && rows == 1 ? DenseTensor.Allocate(device, 2, 1) : DenseTensor.Allocate(device, rows + 1, 1)));
+        BiasPerRow.Sum(device, dx, ds, 0.5f);
+        Approx.AssertAllClose(ds.ToArray(), expectSum, 1e-5, 1e-5, "bias_per_row_sum");
+        BiasPerRow.Add(device, dx, db);
+        Approx.AssertAllClose(dx.ToArray(), expectAdd, 1e-6, 1e-6, "bias_per_row_add", cols);
+        Assert.Throws<ArgumentException>(() => BiasPerRow.Add(device, dx, ds.Rows == 1 && rows == 1 ? DenseTensor.Allocate(device, 2, 1) : DenseTensor.Allocate(device, rows + 1, 1)));
     }
 
     [Test]

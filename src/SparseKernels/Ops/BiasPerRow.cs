@@ -5,15 +5,15 @@ using SparseKernels.Tensors;
 namespace SparseKernels.Ops;
 
 /// <summary>
-/// Per-row bias of feature-major activations (features x batch) and row sums on a device (kernels/bias_rows.cu):
+/// Per-row bias of feature-major activations (features x batch) and row sums on a device (kernels/bias_per_row.cu):
 /// the forward bias add and the bias gradient (sum of dY over the batch).
 /// </summary>
-public static class BiasRows
+public static class BiasPerRow
 {
-    private static readonly KernelRef s_biasRowsSumV1 = new("bias_rows_sum_v1");
-    private static readonly KernelRef s_biasRowsAddV1 = new("bias_rows_add_v1");
+    private static readonly KernelRef s_biasRowsSumV1 = new("bias_per_row_sum_v1");
+    private static readonly KernelRef s_biasRowsAddV1 = new("bias_per_row_add_v1");
 
-    private const string Op = "BiasRows";
+    private const string Op = "BiasPerRow";
     private const int SumBlock = 256;
 
     /// <summary>x[r, c] += bias[r] (in place); bias has x.Rows elements.</summary>
