@@ -44,7 +44,7 @@ internal static class MainJob
         AnsiConsole.Write(Table(runs, title));
         string png = Path.Combine(root, PlotFile);
         Plotting.Compare(runs.Select(r => (r.Label, r.MetricsJsonLines)).ToList(), png, title);
-        AnsiConsole.MarkupLine($"Plot {Markup.Escape(Path.GetFullPath(png))}");
+        AnsiConsole.MarkupLine($"Plot of both runs: {Markup.Escape(png)}");
         AnsiConsole.MarkupLine($"Outputs under {Markup.Escape(Path.GetFullPath(root))}");
         return 0;
     }
