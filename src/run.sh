@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up (tests/setup.sh) and runs the main job. Arguments go to the command-line program.
+# Sets up (tests/setup.sh) and runs the main job: `train` with no arguments, dense vs RigL 90 % ERK on Fashion-MNIST,
+# one table and one plot (runs/main-<time>/main.png). Arguments go to the command-line program instead.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

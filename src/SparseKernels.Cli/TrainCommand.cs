@@ -10,7 +10,8 @@ namespace SparseKernels.Cli;
 /// <summary>
 /// <c>train</c>: trains an MLP on Fashion-MNIST (dense or sparse layers) on the GPU, the CPU or the emulated device,
 /// with a live progress bar, per-epoch metrics (JSON lines, CSV), a PNG plot and checkpoints (--resume).
-/// With no arguments: the main job, 784-300-100-10 dense and 90 % sparse, 3 epochs each, and a comparison table.
+/// With no arguments: the main job (<see cref="MainJob"/>), 784-300-100-10 dense and RigL 90 % ERK, 3 epochs each,
+/// a comparison table and one plot of both runs.
 /// </summary>
 internal static class TrainCommand
 {
@@ -55,7 +56,7 @@ internal static class TrainCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads (0 = all cores).", DefaultValueFactory = _ => 0 };
         var trainLimit = new Option<int>("--train-limit") { Description = "Use only the first N training samples (0 = all).", DefaultValueFactory = _ => 0 };
         var testLimit = new Option<int>("--test-limit") { Description = "Use only the first N test samples (0 = all).", DefaultValueFactory = _ => 0 };
-        var command = new Command("train", "Train an MLP (dense or sparse layers) on Fashion-MNIST. With no options: the README's main job (784-300-100-10, dense vs 90 % sparse, 3 epochs).");
+        var command = new Command("train", "Train an MLP (dense or sparse layers) on Fashion-MNIST. With no options: the README's main job (784-300-100-10, dense vs RigL 90 % ERK, 3 epochs, one table and one plot).");
         foreach (var o in new Option[] { layers, sparsity, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, init, seed, device, data, output, resume, threads, trainLimit, testLimit,
                                           method, distribution, firstDense, lastDense, updateEvery, endFraction, alpha, gmpEvery, gmpStart, gmpEnd, csrBelow, impLevels, pruneFraction, rewindStep, noRewind, perLayer, kdTemp, kdAlpha, zap, zapEvery })
             command.Options.Add(o);
@@ -98,7 +99,14 @@ internal static class TrainCommand
                     };
                 }
                 bool mainJob = parse.GetValue(layers) is null && parse.GetValue(sparsity) is null && parse.GetValue(output) is null && !baseOptions.Resume && baseOptions.Method is null && baseOptions.Zap is null;
-                return Run(baseOptions, parse.GetValue(device)!, parse.GetValue(data)!, mainJob);
+                // The main job's sparse run: RigL at 90 % with the layer densities of --distribution (ERK by default),
+                // through the library's own method API, as `train --method rigl --sparsity 0.9 --distribution erk` does.
+                var mainJobRigl = !mainJob ? null : new SparseKernels.Sparsity.SparsityOptions
+                {
+                    Method = "rigl", Sparsity = 0.9, Distribution = SparseKernels.Sparsity.LayerDensities.Parse(parse.GetValue(distribution)!),
+                    UpdateEvery = parse.GetValue(updateEvery), EndFraction = parse.GetValue(endFraction), Alpha = parse.GetValue(alpha),
+                };
+                return Run(baseOptions, parse.GetValue(device)!, parse.GetValue(data)!, mainJobRigl);
             }
             catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or CheckpointException or InvalidOperationException or IOException)
             {
@@ -158,39 +166,19 @@ internal static class TrainCommand
 
     private sealed class Owners(IDisposable d) : IDisposable { public void Dispose() => d.Dispose(); }
 
-    private static int Run(RunOptions options, string deviceName, string dataFolder, bool mainJob)
+    private static int Run(RunOptions options, string deviceName, string dataFolder, SparseKernels.Sparsity.SparsityOptions? mainJobRigl)
     {
         var (backend, owner) = OpenBackend(deviceName);
         try
         {
             AnsiConsole.MarkupLine($"[bold]train[/] on {Markup.Escape(backend.Name)} ({(backend.Device is null ? $"{Cpu.CpuBackend.MaxDegreeOfParallelism} CPU threads" : "device-resident data")}); data {Markup.Escape(dataFolder)}");
             var (train, test) = FashionMnist.Load(dataFolder);
-            if (!mainJob)
+            if (mainJobRigl is null)
             {
-                var m = TrainOne(options, backend, train, test, "run");
+                var m = TrainOne(options, backend, train, test, "run").Metrics;
                 return m.Count > 0 || options.Epochs == 0 ? 0 : 1;
             }
-            var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
-            var results = new List<(string Name, IReadOnlyList<EpochMetrics> M, long Weights)>();
-            foreach (var (name, sp) in new[] { ("dense", new double[] { 0 }), ("sparse 90 %", new double[] { 0.9 }) })
-            {
-                var o = options with { Sparsity = sp, OutputFolder = Path.Combine("runs", $"main-{stamp}", name.Replace(" %", "").Replace(' ', '-')) };
-                var m = TrainOne(o, backend, train, test, name);
-                results.Add((name, m, m.Count > 0 ? m[^1].NnzPerLayer.Sum() : 0));
-            }
-            var table = new Table().Title($"784-300-100-10 on Fashion-MNIST, {options.Epochs} epochs, {Markup.Escape(backend.Name)}")
-                .AddColumn("model").AddColumn("weights").AddColumn("train loss").AddColumn("test acc").AddColumn("epoch (s)").AddColumn("step (ms)");
-            foreach (var (name, m, weights) in results)
-            {
-                if (m.Count == 0) continue;
-                var last = m[^1];
-                table.AddRow(name, weights.ToString("N0", CultureInfo.InvariantCulture), last.TrainLoss.ToString("F4", CultureInfo.InvariantCulture),
-                    last.TestAccuracy.ToString("P2", CultureInfo.InvariantCulture), m.Average(x => x.EpochSeconds).ToString("F2", CultureInfo.InvariantCulture),
-                    m.Average(x => x.StepMilliseconds).ToString("F2", CultureInfo.InvariantCulture));
-            }
-            AnsiConsole.Write(table);
-            AnsiConsole.MarkupLine($"Outputs under {Markup.Escape(Path.GetFullPath(Path.Combine("runs", $"main-{stamp}")))}");
-            return 0;
+            return MainJob.Run(options, mainJobRigl, backend, train, test);
         }
         finally
         {
@@ -199,7 +187,11 @@ internal static class TrainCommand
         }
     }
 
-    private static IReadOnlyList<EpochMetrics> TrainOne(RunOptions options, ITensorBackend backend, ImageDataset train, ImageDataset test, string label)
+    /// <summary>One run's metrics and, measured on its final model, the bytes of its weights as stored and of its optimizer state.</summary>
+    internal sealed record RunSummary(string Label, RunOptions Options, IReadOnlyList<EpochMetrics> Metrics, IReadOnlyList<string> MetricsJsonLines,
+                                      long Nonzeros, long StoredWeightBytes, long OptimizerStateBytes, int? MaskUpdates);
+
+    internal static RunSummary TrainOne(RunOptions options, ITensorBackend backend, ImageDataset train, ImageDataset test, string label)
     {
         using var run = new TrainingRun(options, backend, train, test);
         string sp = options.Method is { } mo
@@ -240,7 +232,9 @@ internal static class TrainCommand
             Plotting.LossAndAccuracy(run.MetricsJsonLines, png, label);
             AnsiConsole.MarkupLine($"  wrote {Markup.Escape(Path.Combine(dir, TrainingRun.JsonFile))}, {TrainingRun.CsvFile}, plot.png, {TrainingRun.CheckpointFile}");
         }
-        return run.Metrics;
+        var (nnz, stored, state) = MainJob.Bytes(run.Model);
+        return new RunSummary(label, options, run.Metrics.ToArray(), run.MetricsJsonLines.ToArray(), nnz, stored, state,
+                              run.Method is SparseKernels.Sparsity.SparsityMethod sm ? sm.Updates : null);
     }
 }
 
@@ -266,5 +260,38 @@ internal static class Plotting
         plt.Axes.Right.Label.Text = "accuracy";
         plt.ShowLegend();
         plt.SavePng(path, 900, 540);
+    }
+
+    /// <summary>
+    /// Several runs on one figure, two panels: test accuracy (left) and loss (right: test solid, train dashed) per
+    /// epoch, one colour per run, the legend naming the runs.
+    /// </summary>
+    public static void Compare(IReadOnlyList<(string Label, IReadOnlyList<string> JsonLines)> runs, string path, string title)
+    {
+        var mp = new ScottPlot.Multiplot();
+        ScottPlot.IMultiplotExtensions.AddPlots(mp, 2);
+        mp.Layout = new ScottPlot.MultiplotLayouts.Columns();
+        ScottPlot.Plot acc = ScottPlot.IMultiplotExtensions.GetPlot(mp, 0), loss = ScottPlot.IMultiplotExtensions.GetPlot(mp, 1);
+        var palette = new ScottPlot.Palettes.Category10();
+        for (int i = 0; i < runs.Count; i++)
+        {
+            var rows = runs[i].JsonLines.Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToArray();
+            double[] Col(string name) => rows.Select(r => r.GetProperty(name).GetDouble()).ToArray();
+            double[] epoch = Col("epoch");
+            var color = palette.GetColor(i);
+            var a = acc.Add.Scatter(epoch, Col("test_acc").Select(x => x * 100).ToArray(), color); a.LegendText = runs[i].Label;
+            var t = loss.Add.Scatter(epoch, Col("test_loss"), color); t.LegendText = $"{runs[i].Label} test";
+            var tr = loss.Add.Scatter(epoch, Col("train_loss"), color); tr.LegendText = $"{runs[i].Label} train"; tr.LinePattern = ScottPlot.LinePattern.Dashed;
+            foreach (var sc in new[] { a, t, tr }) { sc.LineWidth = 2; sc.MarkerSize = 7; }
+        }
+        acc.Title($"test accuracy: {title}", size: 12);
+        acc.XLabel("epoch"); acc.YLabel("test accuracy (%)");
+        acc.ShowLegend(ScottPlot.Alignment.LowerRight);
+        loss.Title("loss (test solid, train dashed)", size: 12);
+        loss.XLabel("epoch"); loss.YLabel("cross-entropy");
+        loss.ShowLegend(ScottPlot.Alignment.UpperRight);
+        foreach (var p in new[] { acc, loss })
+            p.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+        ScottPlot.IMultiplotExtensions.SavePng(mp, path, 1400, 560);
     }
 }
