@@ -234,16 +234,18 @@ topology_stage() { bench_stage topology; }
 training_step_stage() { bench_stage training-step; }
 
 training_stage() {
-  # The main job's models (784-300-100-10, batch 128, SGD, cosine, seed 1), dense and 90 % sparse, one epoch of the
+  # The main job's models (784-300-100-10, batch 128, SGD, cosine, seed 1), dense and RigL 90 % ERK, one epoch of the
   # packed training subset, on the device and on the CPU: the accuracies must agree.
   local devs="cuda cpu" extra=()
   [ "$rehearse" = 1 ] && { devs="emulated cpu"; extra=(--train-limit 256 --test-limit 256); }
   local fm=$SPARSEKERNELS_DATA/fashion-mnist rc=0
   [ -f "$fm/train-images-idx3-ubyte.gz" ] || { echo "no Fashion-MNIST at $fm"; return 1; }
-  for model in dense:0 sparse90:0.9; do
+  for model in dense:dense rigl90:rigl; do
     for dev in $devs; do
       echo "## train ${model%%:*} on $dev"
-      cli train --layers 784-300-100-10 --sparsity "${model#*:}" --epochs 1 --device "$dev" --data "$fm" \
+      local method=()
+      [ "${model#*:}" = rigl ] && method=(--method rigl --sparsity 0.9 --distribution erk)
+      cli train --layers 784-300-100-10 "${method[@]}" --epochs 1 --device "$dev" --data "$fm" \
         --output "$OUT/train/${model%%:*}-$dev" "${extra[@]}" || { echo "train ${model%%:*} on $dev failed: exit $?"; rc=1; }
     done
   done
@@ -295,7 +297,7 @@ json_num() { sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" "$1" | tail -n 1; }
   fi
   if [ -d "$OUT/train" ]; then
     echo "- **training** (784-300-100-10, 1 epoch, batch 128; test accuracy, train loss, epoch s):"
-    for model in dense sparse90; do
+    for model in dense rigl90; do
       line="  - $model:"
       accs=()
       for d in "$OUT"/train/$model-*; do
