@@ -74,4 +74,30 @@ internal static class Shapes
         if (bias.Length != x.Cols)
             throw new ArgumentException($"AddBiasPerColumn: x is {x.Rows}x{x.Cols} and bias has length {bias.Length}; bias needs one value per column ({x.Cols}).", nameof(bias));
     }
+
+    public static void BiasPerRow(string op, DenseTensor x, DenseTensor bias)
+    {
+        HostDense(x, op, "x");
+        HostDense(bias, op, "bias");
+        if (bias.Length != x.Rows)
+            throw new ArgumentException($"{op}: bias has {bias.Length} elements; x is {x.Rows}x{x.Cols} and needs one per row.", nameof(bias));
+    }
+
+    /// <summary>Exactly one of labels (one per sample, in [0, classes)) and targets (the logits' shape).</summary>
+    public static void SoftmaxTargets(DenseTensor logits, int[]? labels, DenseTensor? targets)
+    {
+        const string op = "SoftmaxCrossEntropy";
+        HostDense(logits, op, "logits");
+        if ((labels is null) == (targets is null)) throw new ArgumentException($"{op}: give exactly one of labels or targets.");
+        if (targets is not null)
+        {
+            if (targets.Rows != logits.Rows || targets.Cols != logits.Cols)
+                throw new ArgumentException($"{op}: targets are {targets.Rows}x{targets.Cols}; logits are {logits.Rows}x{logits.Cols}.", nameof(targets));
+            return;
+        }
+        if (labels!.Length != logits.Cols) throw new ArgumentException($"{op}: {labels.Length} labels for {logits.Cols} samples.", nameof(labels));
+        for (int s = 0; s < labels.Length; s++)
+            if ((uint)labels[s] >= (uint)logits.Rows)
+                throw new ArgumentOutOfRangeException(nameof(labels), $"{op}: label {labels[s]} of sample {s} is outside [0, {logits.Rows}).");
+    }
 }
