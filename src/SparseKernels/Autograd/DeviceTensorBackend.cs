@@ -42,8 +42,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         get => _crossover;
         set
         {
-            SparseMatmulDispatch.Choose(Device.Kind, 0.5, 1, SparseMatmulKernel.Auto, value);   // validates the table
-            _crossover = value;
+            _crossover = SparseMatmulDispatch.Validate(value);
         }
     }
 

@@ -30,26 +30,18 @@ public readonly record struct CrossoverRow(int MaxN, double SparseFromSparsity);
 /// published fp32 result (Gale et al., SC'20: their SpMM overtakes cuBLAS SGEMM between about 70 % and 80 %
 /// sparsity on the DLMC set), taken as 75 % for N above 64 and 70 % for N up to 64 (small N leaves dense GEMM
 /// with little reuse per weight). Replace <see cref="Table"/> with rows measured by the SpmmCsrBenchmarks
-/// synthetic sweep (50 ... 99 % sparsity) on the target GPU.
+/// synthetic sweep (50 ... 99 % sparsity) on the target GPU and pass it per call, or set it on a backend
+/// (<see cref="SparseKernels.Autograd.DeviceTensorBackend.CrossoverTable"/>); there is no global table.
 /// </remarks>
 public static class SparseMatmulDispatch
 {
     /// <summary>The stated default (see remarks): 70 % for N &lt;= 64, 75 % above.</summary>
     public static readonly IReadOnlyList<CrossoverRow> DefaultTable = [new(64, 0.70), new(int.MaxValue, 0.75)];
 
-    /// <summary>The table <see cref="Choose"/> uses when none is passed; settable (e.g. to a measured one).</summary>
-    public static IReadOnlyList<CrossoverRow> Table
-    {
-        get => s_table;
-        set => s_table = Validate(value);
-    }
-
-    private static IReadOnlyList<CrossoverRow> s_table = DefaultTable;
-
     /// <summary>The crossover sparsity for <paramref name="n"/> columns in <paramref name="table"/>.</summary>
     public static double CrossoverFor(int n, IReadOnlyList<CrossoverRow>? table = null)
     {
-        table ??= s_table;
+        table ??= DefaultTable;
         foreach (var row in table)
             if (n <= row.MaxN) return row.SparseFromSparsity;
         return table[^1].SparseFromSparsity;
@@ -85,7 +77,9 @@ public static class SparseMatmulDispatch
         return device == DeviceKind.Cuda ? SparseMatmulKernel.Cublas : SparseMatmulKernel.MaskedGemm;
     }
 
-    private static IReadOnlyList<CrossoverRow> Validate(IReadOnlyList<CrossoverRow> table)
+    /// <summary>Checks a crossover table (non-empty, sparsities in [0, 1], MaxN increasing) and returns it.</summary>
+    /// <exception cref="ArgumentException">The table is empty or a row is out of order or out of range.</exception>
+    public static IReadOnlyList<CrossoverRow> Validate(IReadOnlyList<CrossoverRow> table)
     {
         ArgumentNullException.ThrowIfNull(table);
         if (table.Count == 0) throw new ArgumentException("The crossover table is empty.", nameof(table));

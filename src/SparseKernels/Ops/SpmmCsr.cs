@@ -48,9 +48,6 @@ public static class SpmmCsr
     /// <summary>Warps per block of the v3 kernels: block = (32, 4) (SK_SPMM_V3_WARPS in kernels/spmm_csr.cu).</summary>
     public const int WarpsPerBlockV3 = 4;
 
-    /// <summary>Tests only: disables the v2/v3 byte-offset pre-scaling, to exercise the 64-bit fallback on small shapes.</summary>
-    internal static bool ForceNoPrescale { get; set; }
-
     /// <summary>Whether the v2 kernels may stage column indices as 32-bit byte offsets c*n*4 (all of B's rows, k*n*4 bytes, fit in int32).</summary>
     internal static bool CanPrescale(long k, long n) => k * n * sizeof(float) <= int.MaxValue;
 
@@ -69,6 +66,14 @@ public static class SpmmCsr
     /// </summary>
     /// <exception cref="ArgumentException">An operand is on the host or another device, the shapes disagree, or C is B.</exception>
     public static void Run(IDevice device, CsrMatrix a, DenseTensor b, DenseTensor c, SpmmCsrVersion version = SpmmCsrVersion.V1, DeviceStream? stream = null)
+        => Run(device, a, b, c, version, stream, allowPrescale: true);
+
+    /// <summary>
+    /// <see cref="Run(IDevice, CsrMatrix, DenseTensor, DenseTensor, SpmmCsrVersion, DeviceStream?)"/>; with
+    /// <paramref name="allowPrescale"/> false the tiled versions take their 64-bit offset path even where the 32-bit
+    /// byte offsets fit (the tests exercise that path on small shapes).
+    /// </summary>
+    internal static void Run(IDevice device, CsrMatrix a, DenseTensor b, DenseTensor c, SpmmCsrVersion version, DeviceStream? stream, bool allowPrescale)
     {
         OperandChecks.Device(device, Op);
         OperandChecks.On(device, a, Op, nameof(a));
@@ -78,7 +83,7 @@ public static class SpmmCsr
             throw new ArgumentException($"{Op}: A is {a.Rows}x{a.Cols} (CSR) but B is {b.Rows}x{b.Cols}; A's columns ({a.Cols}) must equal B's rows.", nameof(b));
         if (c.Rows != a.Rows || c.Cols != b.Cols)
             throw new ArgumentException($"{Op}: C is {c.Rows}x{c.Cols}; A ({a.Rows}x{a.Cols}) times B ({b.Rows}x{b.Cols}) needs C to be {a.Rows}x{b.Cols}.", nameof(c));
-        Launch(device, a, b, c, version, stream, Op, "A", "B", "C");
+        Launch(device, a, b, c, version, stream, Op, "A", "B", "C", allowPrescale);
     }
 
     /// <summary>A new m x n tensor on <paramref name="device"/> holding A . B (see <see cref="Run(IDevice, CsrMatrix, DenseTensor, DenseTensor, SpmmCsrVersion, DeviceStream?)"/>).</summary>
@@ -113,11 +118,11 @@ public static class SpmmCsr
             throw new ArgumentException($"{op}: A^T is {aTransposed.Rows}x{aTransposed.Cols} (so A is {aTransposed.Cols}x{aTransposed.Rows}) but B is {b.Rows}x{b.Cols}; A's rows ({aTransposed.Cols}) must equal B's rows.", nameof(b));
         if (c.Rows != aTransposed.Rows || c.Cols != b.Cols)
             throw new ArgumentException($"{op}: C is {c.Rows}x{c.Cols}; A^T ({aTransposed.Rows}x{aTransposed.Cols}) times B ({b.Rows}x{b.Cols}) needs C to be {aTransposed.Rows}x{b.Cols}.", nameof(c));
-        Launch(device, aTransposed, b, c, version, stream, op, "A^T", "B", "C");
+        Launch(device, aTransposed, b, c, version, stream, op, "A^T", "B", "C", allowPrescale: true);
     }
 
     private static void Launch(IDevice device, CsrMatrix a, DenseTensor b, DenseTensor c, SpmmCsrVersion version, DeviceStream? stream,
-                               string op, string aName, string bName, string cName)
+                               string op, string aName, string bName, string cName, bool allowPrescale)
     {
         DevicePtr pb = OperandChecks.On(device, b, op, bName);
         DevicePtr pc = OperandChecks.On(device, c, op, cName);
@@ -128,7 +133,7 @@ public static class SpmmCsr
         // V2/V3 tile the columns of B on the grid's y axis (at most 65535 tiles of >= 32 columns); wider B runs V1.
         if (version != SpmmCsrVersion.V1 && (b.Cols + 31L) / 32 <= 65535)
         {
-            LaunchTiled(device, a, pb, pc, b.Cols, version, stream, op, aName);
+            LaunchTiled(device, a, pb, pc, b.Cols, version, stream, op, aName, allowPrescale);
             return;
         }
         DevicePtr rowOffsets = a.DeviceRowOffsets.Pointer, columns = a.DeviceColumnIndices.Pointer, values = a.DeviceValues.Pointer;
@@ -150,7 +155,7 @@ public static class SpmmCsr
     }
 
     /// <summary>V2 and V3: the same arguments and launch shape (SK_SPMM_V2_WARPS == SK_SPMM_V3_WARPS), different kernels.</summary>
-    private static void LaunchTiled(IDevice device, CsrMatrix a, DevicePtr pb, DevicePtr pc, int n, SpmmCsrVersion version, DeviceStream? stream, string op, string aName)
+    private static void LaunchTiled(IDevice device, CsrMatrix a, DevicePtr pb, DevicePtr pc, int n, SpmmCsrVersion version, DeviceStream? stream, string op, string aName, bool allowPrescale)
     {
         DevicePtr columns = a.DeviceColumnIndices.Pointer, values = a.DeviceValues.Pointer;
         if (columns.Address % 16 != 0 || values.Address % 16 != 0)
@@ -158,7 +163,7 @@ public static class SpmmCsr
         bool vec4 = n % 4 == 0 && pb.Address % 16 == 0 && pc.Address % 16 == 0;
         int v = vec4 ? 4 : 1;
         int subwarp = SubwarpFor(n, v);
-        int prescale = !ForceNoPrescale && CanPrescale(a.Cols, n) ? 1 : 0;
+        int prescale = allowPrescale && CanPrescale(a.Cols, n) ? 1 : 0;
         var swizzle = RowSwizzle.For(a);
 
         var args = new KernelArgs();

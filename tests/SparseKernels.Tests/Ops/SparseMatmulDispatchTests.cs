@@ -37,13 +37,7 @@ public class SparseMatmulDispatchTests
         CrossoverRow[] table = [new(int.MaxValue, 0.5)];
         Assert.That(SparseMatmulDispatch.Choose(DeviceKind.Cuda, 0.6, 256, table: table), Is.EqualTo(SparseMatmulKernel.Spmm));
         Assert.That(SparseMatmulDispatch.Choose(DeviceKind.Cuda, 0.6, 256, table: SparseMatmulDispatch.DefaultTable), Is.EqualTo(SparseMatmulKernel.Cublas));
-        var saved = SparseMatmulDispatch.Table;
-        try
-        {
-            SparseMatmulDispatch.Table = table;
-            Assert.That(SparseMatmulDispatch.Choose(DeviceKind.Cuda, 0.6, 256), Is.EqualTo(SparseMatmulKernel.Spmm));
-        }
-        finally { SparseMatmulDispatch.Table = saved; }
+        Assert.That(SparseMatmulDispatch.Choose(DeviceKind.Cuda, 0.6, 256), Is.EqualTo(SparseMatmulKernel.Cublas), "no table: the default");
     }
 
     [Test]
@@ -52,10 +46,10 @@ public class SparseMatmulDispatchTests
         Assert.Throws<ArgumentOutOfRangeException>(() => SparseMatmulDispatch.Choose(DeviceKind.Cuda, 1.5, 256));
         Assert.Throws<ArgumentOutOfRangeException>(() => SparseMatmulDispatch.Choose(DeviceKind.Cuda, double.NaN, 256));
         Assert.Throws<ArgumentOutOfRangeException>(() => SparseMatmulDispatch.Choose(DeviceKind.Cuda, 0.5, -1));
-        var e = Assert.Throws<ArgumentException>(() => SparseMatmulDispatch.Table = [new(100, 0.7), new(50, 0.8)])!;
+        var e = Assert.Throws<ArgumentException>(() => SparseMatmulDispatch.Validate([new(100, 0.7), new(50, 0.8)]))!;
         Assert.That(e.Message, Does.Contain("row 1").And.Contain("MaxN"));
-        e = Assert.Throws<ArgumentException>(() => SparseMatmulDispatch.Table = [new(int.MaxValue, 1.2)])!;
+        e = Assert.Throws<ArgumentException>(() => SparseMatmulDispatch.Validate([new(int.MaxValue, 1.2)]))!;
         Assert.That(e.Message, Does.Contain("1.2"));
-        Assert.Throws<ArgumentException>(() => SparseMatmulDispatch.Table = []);
+        Assert.Throws<ArgumentException>(() => SparseMatmulDispatch.Validate([]));
     }
 }

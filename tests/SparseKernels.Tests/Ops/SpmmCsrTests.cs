@@ -106,9 +106,7 @@ public class SpmmCsrTests(SpmmCsrVersion version)
         var device = TestDevice.Get();
         var rng = OpsTestSupport.FreshRandom();
         var a = TestData.Csr(rng, 23, 80, 0.2, 2, true);
-        SpmmCsr.ForceNoPrescale = true;
-        try { CheckRun(device, a, TestData.Dense(rng, 80, n), $"spmm 23x80x{n} without pre-scaled offsets"); }
-        finally { SpmmCsr.ForceNoPrescale = false; }
+        CheckRun(device, a, TestData.Dense(rng, 80, n), $"spmm 23x80x{n} without pre-scaled offsets", allowPrescale: false);
     }
 
     [Test]
@@ -176,13 +174,13 @@ public class SpmmCsrTests(SpmmCsrVersion version)
         Assert.That(e.Message, Does.Contain("host"));
     }
 
-    private void CheckRun(IDevice device, CsrMatrix a, DenseTensor b, string what)
+    private void CheckRun(IDevice device, CsrMatrix a, DenseTensor b, string what, bool allowPrescale = true)
     {
         using var dA = a.ToDevice(device);
         using var dB = b.ToDevice(device);
         using var dC = DenseTensor.Allocate(device, a.Rows, b.Cols);
         device.Fill32(dC.DeviceData, TestDevice.PoisonBits);
-        SpmmCsr.Run(device, dA, dB, dC, version);
+        SpmmCsr.Run(device, dA, dB, dC, version, null, allowPrescale);
         var got = dC.ToArray();
         var want = CpuReference.SpmmCsr(a, b);
         var (atol, rtol) = OpsTestSupport.DotTolerance(OpsTestSupport.MaxRowLength(a));
