@@ -38,7 +38,7 @@ public class RiglUpdateBenchmarks
     }
 
     [Benchmark(Baseline = true)]
-    public CsrMatrix Backend() => CpuBackend.RiglUpdate(_w, _state, _dy, _x, _drop, "w").Weights;
+    public CsrMatrix Backend() => SparseKernels.Cpu.CpuBackend.Default.RiglUpdate(_w, _state, _dy, _x, _drop, "w").Weights;
 }
 
 /// <summary>

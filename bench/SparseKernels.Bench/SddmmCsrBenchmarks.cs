@@ -76,5 +76,5 @@ public class SddmmCsrBenchmarks
     public void CublasTf32() => Repeat(() => _cublas.Sgemm(_dX, _dY, _dDense, false, true, tf32: true));
 
     [Benchmark]
-    public CsrMatrix CpuBackend() => SparseKernels.Cpu.CpuBackend.SddmmCsr(_p, _x, _y);
+    public CsrMatrix CpuBackend() => SparseKernels.Cpu.CpuBackend.Default.SddmmCsr(_p, _x, _y);
 }

@@ -100,5 +100,5 @@ public class SpmmCsrBenchmarks
     public void CublasTf32() => Repeat(() => _cublas.Sgemm(_dDenseA, _dB, _dC, false, false, tf32: true));
 
     [Benchmark]
-    public DenseTensor CpuBackend() => SparseKernels.Cpu.CpuBackend.SpmmCsr(_a, _b);
+    public DenseTensor CpuBackend() => SparseKernels.Cpu.CpuBackend.Default.SpmmCsr(_a, _b);
 }

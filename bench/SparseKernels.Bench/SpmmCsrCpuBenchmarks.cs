@@ -12,6 +12,8 @@ namespace SparseKernels.Bench;
 [MemoryDiagnoser(false)]
 public class SpmmCsrCpuBenchmarks
 {
+    private static readonly CpuBackend s_cpu = new(2);   // the 2-thread target
+
     public static IEnumerable<string> Problems => BenchData.DlmcFiles.Keys;
 
     [ParamsSource(nameof(Problems))]
@@ -26,13 +28,12 @@ public class SpmmCsrCpuBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        CpuBackend.MaxDegreeOfParallelism = 2;
         _a = BenchData.Load(Matrix);
         _b = BenchData.Dense(_a.Cols, N, 7);
     }
 
     [Benchmark]
-    public DenseTensor Backend() => CpuBackend.SpmmCsr(_a, _b);
+    public DenseTensor Backend() => s_cpu.SpmmCsr(_a, _b);
 }
 
 /// <summary>
@@ -42,6 +43,8 @@ public class SpmmCsrCpuBenchmarks
 [MemoryDiagnoser(false)]
 public class SpmmCsrCpuVsReferenceBenchmarks
 {
+    private static readonly CpuBackend s_cpu = new(2);
+
     [Params("tf 0.9 ffn1", "rn50 0.8 b3g4", "uniform 4096 0.9")]
     public string Matrix { get; set; } = "uniform 4096 0.9";
 
@@ -54,7 +57,6 @@ public class SpmmCsrCpuVsReferenceBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        CpuBackend.MaxDegreeOfParallelism = 2;
         _a = BenchData.Load(Matrix);
         _b = BenchData.Dense(_a.Cols, N, 7);
     }
@@ -63,5 +65,5 @@ public class SpmmCsrCpuVsReferenceBenchmarks
     public DenseTensor Reference() => CpuReference.SpmmCsr(_a, _b);
 
     [Benchmark]
-    public DenseTensor Backend() => CpuBackend.SpmmCsr(_a, _b);
+    public DenseTensor Backend() => s_cpu.SpmmCsr(_a, _b);
 }

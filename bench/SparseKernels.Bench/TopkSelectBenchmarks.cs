@@ -24,7 +24,7 @@ public class TopkSelectBenchmarks
     public void Setup() => _values = TopologyBenchSupport.Values(N, 11);
 
     [Benchmark(Baseline = true)]
-    public bool[] Backend() => CpuBackend.TopkSelect(_values, (long)N * Percent / 100);
+    public bool[] Backend() => SparseKernels.Cpu.CpuBackend.Default.TopkSelect(_values, (long)N * Percent / 100);
 }
 
 /// <summary>

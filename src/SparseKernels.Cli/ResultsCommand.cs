@@ -56,7 +56,8 @@ internal static class ResultsCommand
             try
             {
                 int t = parse.GetValue(threads);
-                if (t > 0) Cpu.CpuBackend.MaxDegreeOfParallelism = t;
+                if (t < 0) throw new ArgumentException($"--threads is {t}; it must be >= 0.");
+                var cpu = t > 0 ? new CpuTensorBackend(new Cpu.CpuBackend(t)) : CpuTensorBackend.Instance;
                 if (parse.GetValue(one) is { } single)
                 {
                     var (train, test) = FashionMnist.Load(parse.GetValue(data)!);
@@ -68,7 +69,7 @@ internal static class ResultsCommand
                     GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
                     bool reset = ProcessMemory.ResetPeak();
                     long before = ProcessMemory.Read("VmRSS");
-                    var r = RunOne(k[0], k[1], k[2], double.Parse(k[3], Inv), ulong.Parse(k[4], Inv), g1, train, test)
+                    var r = RunOne(k[0], k[1], k[2], double.Parse(k[3], Inv), ulong.Parse(k[4], Inv), g1, train, test, cpu)
                         with { RssBeforeBytes = before, PeakRssBytes = ProcessMemory.Read("VmHWM"), PeakFromRunStart = reset };
                     Console.Out.WriteLine(ResultPrefix + JsonSerializer.Serialize(r));
                     return 0;
@@ -146,7 +147,7 @@ internal static class ResultsCommand
 
     private static string Key(RunResult r) => $"{r.Model}|{r.Method}|{r.Distribution}|{r.Sparsity.ToString("R", Inv)}|{r.Seed}|{r.Epochs}";
 
-    private static RunResult RunOne(string model, string method, string dist, double sparsity, ulong seed, Grid g, ImageDataset train, ImageDataset test)
+    private static RunResult RunOne(string model, string method, string dist, double sparsity, ulong seed, Grid g, ImageDataset train, ImageDataset test, CpuTensorBackend cpu)
     {
         int[] sizes = model.Split('-').Select(x => int.Parse(x, Inv)).ToArray();
         var options = new RunOptions
@@ -160,7 +161,7 @@ internal static class ResultsCommand
             },
         };
         var clock = Stopwatch.StartNew();
-        using var run = new TrainingRun(options, CpuTensorBackend.Instance, train, test);
+        using var run = new TrainingRun(options, cpu, train, test);
         var m = run.Run();
         double seconds = clock.Elapsed.TotalSeconds;
         long weights = run.Model.Layers.Sum(l => (long)l.In * l.Out);

@@ -67,7 +67,7 @@ internal static class TrainCommand
             {
                 int t = parse.GetValue(threads);
                 if (t < 0) throw new ArgumentException($"--threads is {t}; it must be >= 0.");
-                if (t > 0) Cpu.CpuBackend.MaxDegreeOfParallelism = t;
+                var cpu = t > 0 ? new CpuTensorBackend(new Cpu.CpuBackend(t)) : CpuTensorBackend.Instance;
                 var baseOptions = new RunOptions
                 {
                     Layers = parse.GetValue(layers) is { } l ? ParseSizes(l) : [784, 300, 100, 10],
@@ -106,7 +106,7 @@ internal static class TrainCommand
                     Method = "rigl", Sparsity = 0.9, Distribution = SparseKernels.Sparsity.LayerDensities.Parse(parse.GetValue(distribution)!),
                     UpdateEvery = parse.GetValue(updateEvery), EndFraction = parse.GetValue(endFraction), Alpha = parse.GetValue(alpha),
                 };
-                return Run(baseOptions, parse.GetValue(device)!, parse.GetValue(data)!, mainJobRigl);
+                return Run(baseOptions, parse.GetValue(device)!, parse.GetValue(data)!, mainJobRigl, cpu);
             }
             catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or CheckpointException or InvalidOperationException or IOException)
             {
@@ -129,20 +129,20 @@ internal static class TrainCommand
             .Select(p => double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v >= 0 && v < 1 ? v
                 : throw new ArgumentException($"--sparsity '{text}': '{p}' is not a fraction in [0, 1).")).ToArray();
 
-    private static (ITensorBackend Backend, IDisposable? Owner) OpenBackend(string device)
+    private static (ITensorBackend Backend, IDisposable? Owner) OpenBackend(string device, CpuTensorBackend cpu)
     {
-        try { return OpenBackendOrThrow(device); }
+        try { return OpenBackendOrThrow(device, cpu); }
         catch (SparseKernels.Native.CudaUnavailableException e)
         {
             throw new InvalidOperationException($"--device {device}: {e.Message}", e);
         }
     }
 
-    private static (ITensorBackend Backend, IDisposable? Owner) OpenBackendOrThrow(string device)
+    private static (ITensorBackend Backend, IDisposable? Owner) OpenBackendOrThrow(string device, CpuTensorBackend cpu)
     {
         switch (device.ToLowerInvariant())
         {
-            case "cpu": return (CpuTensorBackend.Instance, null);
+            case "cpu": return (cpu, null);
             case "cuda":
             {
                 var d = Devices.Open(DevicePreference.Cuda);
@@ -159,19 +159,19 @@ internal static class TrainCommand
                     var d = Devices.Open(DevicePreference.Cuda);
                     return (new DeviceTensorBackend(d), new Owners(d));
                 }
-                return (CpuTensorBackend.Instance, null);
+                return (cpu, null);
             default: throw new ArgumentException($"--device '{device}': use auto, cpu, cuda or emulated.");
         }
     }
 
     private sealed class Owners(IDisposable d) : IDisposable { public void Dispose() => d.Dispose(); }
 
-    private static int Run(RunOptions options, string deviceName, string dataFolder, SparseKernels.Sparsity.SparsityOptions? mainJobRigl)
+    private static int Run(RunOptions options, string deviceName, string dataFolder, SparseKernels.Sparsity.SparsityOptions? mainJobRigl, CpuTensorBackend cpu)
     {
-        var (backend, owner) = OpenBackend(deviceName);
+        var (backend, owner) = OpenBackend(deviceName, cpu);
         try
         {
-            AnsiConsole.MarkupLine($"[bold]train[/] on {Markup.Escape(backend.Name)} ({(backend.Device is null ? $"{Cpu.CpuBackend.MaxDegreeOfParallelism} CPU threads" : "device-resident data")}); data {Markup.Escape(dataFolder)}");
+            AnsiConsole.MarkupLine($"[bold]train[/] on {Markup.Escape(backend.Name)} ({(backend.Device is null ? $"{cpu.Cpu.MaxDegreeOfParallelism} CPU threads" : "device-resident data")}); data {Markup.Escape(dataFolder)}");
             var (train, test) = FashionMnist.Load(dataFolder);
             if (mainJobRigl is null)
             {

@@ -7,7 +7,19 @@ namespace SparseKernels.Autograd;
 /// <summary>The CPU backend of the autograd: a thin adapter over <see cref="CpuBackend"/> (multithreaded SIMD).</summary>
 public sealed class CpuTensorBackend : ITensorBackend
 {
-    public static readonly CpuTensorBackend Instance = new();
+    /// <summary>The adapter over <see cref="CpuBackend.Default"/> (every core).</summary>
+    public static readonly CpuTensorBackend Instance = new(CpuBackend.Default);
+
+    /// <summary>An adapter over <paramref name="cpu"/> (e.g. <c>new CpuBackend(2)</c> for two threads).</summary>
+    public CpuTensorBackend(CpuBackend cpu)
+    {
+        ArgumentNullException.ThrowIfNull(cpu);
+        Cpu = cpu;
+    }
+
+    /// <summary>The CPU backend the ops run on (its settings: threads).</summary>
+    public CpuBackend Cpu { get; }
+
     public IDevice? Device => null;
     public string Name => "cpu";
 
@@ -28,19 +40,19 @@ public sealed class CpuTensorBackend : ITensorBackend
         AddSpan(yd, xd);
     }
 
-    public DenseTensor Scale(DenseTensor x, float alpha) => DenseTensor.FromArray(x.Rows, x.Cols, CpuBackend.Scale(alpha, x.HostData));
-    public DenseTensor DenseGemm(DenseTensor a, DenseTensor b, bool transA, bool transB) => CpuBackend.DenseGemm(a, b, transA, transB);
-    public DenseTensor SpmmCsr(CsrMatrix a, DenseTensor b) => CpuBackend.SpmmCsr(a, b);
+    public DenseTensor Scale(DenseTensor x, float alpha) => DenseTensor.FromArray(x.Rows, x.Cols, Cpu.Scale(alpha, x.HostData));
+    public DenseTensor DenseGemm(DenseTensor a, DenseTensor b, bool transA, bool transB) => Cpu.DenseGemm(a, b, transA, transB);
+    public DenseTensor SpmmCsr(CsrMatrix a, DenseTensor b) => Cpu.SpmmCsr(a, b);
 
     public DenseTensor SddmmCsr(CsrMatrix pattern, DenseTensor x, DenseTensor y)
-        => DenseTensor.FromArray(1, pattern.Nnz, CpuBackend.SddmmCsr(pattern, x, y).Values);
+        => DenseTensor.FromArray(1, pattern.Nnz, Cpu.SddmmCsr(pattern, x, y).Values);
 
     public void GatherValues(CsrMatrix source, SparsePermutation perm, CsrMatrix destination)
-        => CpuBackend.GatherValues(source.Values, perm.Host, destination.Values);
+        => Cpu.GatherValues(source.Values, perm.Host, destination.Values);
 
-    public void AddBiasPerRow(DenseTensor x, DenseTensor bias) => CpuBackend.AddBiasPerRow(x, bias);
+    public void AddBiasPerRow(DenseTensor x, DenseTensor bias) => Cpu.AddBiasPerRow(x, bias);
 
-    public DenseTensor RowSum(DenseTensor x, float scale) => CpuBackend.RowSum(x, scale);
+    public DenseTensor RowSum(DenseTensor x, float scale) => Cpu.RowSum(x, scale);
 
     public DenseTensor Sum(DenseTensor x, float scale)
     {
@@ -50,20 +62,20 @@ public sealed class CpuTensorBackend : ITensorBackend
     }
 
     public DenseTensor Broadcast(DenseTensor scalar, int rows, int cols, float scale) => Full(rows, cols, scale * scalar.HostData[0]);
-    public DenseTensor Relu(DenseTensor x) => DenseTensor.FromArray(x.Rows, x.Cols, CpuBackend.Relu(x.HostData));
-    public DenseTensor ReluBackward(DenseTensor x, DenseTensor dy) => DenseTensor.FromArray(x.Rows, x.Cols, CpuBackend.ReluBackward(x.HostData, dy.HostData));
+    public DenseTensor Relu(DenseTensor x) => DenseTensor.FromArray(x.Rows, x.Cols, Cpu.Relu(x.HostData));
+    public DenseTensor ReluBackward(DenseTensor x, DenseTensor dy) => DenseTensor.FromArray(x.Rows, x.Cols, Cpu.ReluBackward(x.HostData, dy.HostData));
 
     public (DenseTensor Probs, DenseTensor Loss) SoftmaxCrossEntropy(DenseTensor logits, Labels? labels, DenseTensor? targets)
-        => CpuBackend.SoftmaxCrossEntropy(logits, labels?.ToArray(), targets);
+        => Cpu.SoftmaxCrossEntropy(logits, labels?.ToArray(), targets);
 
     public DenseTensor SoftmaxCrossEntropyBackward(DenseTensor probs, Labels? labels, DenseTensor? targets, DenseTensor dloss)
-        => CpuBackend.SoftmaxCrossEntropyBackward(probs, labels?.ToArray(), targets, dloss);
+        => Cpu.SoftmaxCrossEntropyBackward(probs, labels?.ToArray(), targets, dloss);
 
     public void SgdMomentum(DenseTensor w, DenseTensor g, DenseTensor velocity, float lr, float momentum, float weightDecay, bool nesterov)
-        => CpuBackend.SgdMomentum(w.HostData, g.HostData, velocity.HostData, lr, momentum, weightDecay, nesterov);
+        => Cpu.SgdMomentum(w.HostData, g.HostData, velocity.HostData, lr, momentum, weightDecay, nesterov);
 
     public void Adam(DenseTensor w, DenseTensor g, DenseTensor m, DenseTensor v, float lr, float beta1, float beta2, float eps, float weightDecay, long step)
-        => CpuBackend.Adam(w.HostData, g.HostData, m.HostData, v.HostData, lr, beta1, beta2, eps, weightDecay, step);
+        => Cpu.Adam(w.HostData, g.HostData, m.HostData, v.HostData, lr, beta1, beta2, eps, weightDecay, step);
 
     public void Synchronize() { }
 

@@ -6,14 +6,14 @@ using SparseKernels.Tensors;
 namespace SparseKernels.Cpu;
 
 /// <summary>Dense matmul of the CPU backend (cache-blocked, register-tiled).</summary>
-public static partial class CpuBackend
+public sealed partial class CpuBackend
 {
     // ---------------------------------------------------------------- dense matmul
 
     private const int MatmulRowBlock = 32, MatmulKBlock = 256, MatmulNBlock = 512;
 
     /// <summary>op(a) . op(b): a cache-blocked, register-tiled (4 rows x 2 vectors) kernel for every transpose combination.</summary>
-    public static DenseTensor DenseGemm(DenseTensor a, DenseTensor b, bool transposeA = false, bool transposeB = false)
+    public DenseTensor DenseGemm(DenseTensor a, DenseTensor b, bool transposeA = false, bool transposeB = false)
     {
         var (m, k, n) = Shapes.DenseGemm(a, b, transposeA, transposeB);
         // Bring both operands to row-major op(a) MxK and op(b) KxN: O(MK + KN) copies beside O(MNK) work,
@@ -42,14 +42,14 @@ public static partial class CpuBackend
         return c;
     }
 
-    private static float[] TransposeDense(float[] src, int rows, int cols)
+    private float[] TransposeDense(float[] src, int rows, int cols)
     {
         var dst = new float[src.Length];
         DenseTensor.TransposeInto(src, rows, cols, dst);
         return dst;
     }
 
-    private static void MatmulRows4(float[] a, float[] b, float[] c, int k, int n, int i, int k0, int k1, int j0, int j1)
+    private void MatmulRows4(float[] a, float[] b, float[] c, int k, int n, int i, int k0, int k1, int j0, int j1)
     {
         ref float A = ref MemoryMarshal.GetArrayDataReference(a);
         ref float B = ref MemoryMarshal.GetArrayDataReference(b);
@@ -89,7 +89,7 @@ public static partial class CpuBackend
             for (int r = 0; r < 4; r++) MatmulRow1(a, b, c, k, n, i + r, k0, k1, j, j1);
     }
 
-    private static void MatmulRow1(float[] a, float[] b, float[] c, int k, int n, int i, int k0, int k1, int j0, int j1)
+    private void MatmulRow1(float[] a, float[] b, float[] c, int k, int n, int i, int k0, int k1, int j0, int j1)
     {
         ref float B = ref MemoryMarshal.GetArrayDataReference(b);
         ref float C = ref MemoryMarshal.GetArrayDataReference(c);

@@ -6,21 +6,21 @@ using SparseKernels.Tensors;
 namespace SparseKernels.Cpu;
 
 /// <summary>Elementwise ops of the CPU backend (chunked, vectorised).</summary>
-public static partial class CpuBackend
+public sealed partial class CpuBackend
 {
     // ---------------------------------------------------------------- elementwise
 
     private const int ElementwiseChunk = 1 << 16;
 
     /// <summary>Runs body over [0, length) in chunks, in parallel when the array is large.</summary>
-    private static void Chunks(int length, Action<int, int> body, int chunk = ElementwiseChunk)
+    private void Chunks(int length, Action<int, int> body, int chunk = ElementwiseChunk)
     {
         if (length <= 4 * chunk || MaxDegreeOfParallelism <= 1) { body(0, length); return; }
         int count = (length + chunk - 1) / chunk;
         Parallel.For(0, count, Options, t => body(t * chunk, (int)Math.Min(length, (long)(t + 1) * chunk)));
     }
 
-    public static float[] Add(float[] a, float[] b)
+    public float[] Add(float[] a, float[] b)
     {
         Shapes.SameLength(a, b, "Add");
         var r = new float[a.Length];
@@ -33,7 +33,7 @@ public static partial class CpuBackend
         return r;
     }
 
-    public static float[] Mul(float[] a, float[] b)
+    public float[] Mul(float[] a, float[] b)
     {
         Shapes.SameLength(a, b, "Mul");
         var r = new float[a.Length];
@@ -46,7 +46,7 @@ public static partial class CpuBackend
         return r;
     }
 
-    public static float[] Scale(float alpha, float[] x)
+    public float[] Scale(float alpha, float[] x)
     {
         ArgumentNullException.ThrowIfNull(x);
         var r = new float[x.Length];
@@ -61,7 +61,7 @@ public static partial class CpuBackend
     }
 
     /// <summary>y + alpha * x (a new array).</summary>
-    public static float[] Axpy(float alpha, float[] x, float[] y)
+    public float[] Axpy(float alpha, float[] x, float[] y)
     {
         Shapes.SameLength(x, y, "Axpy", "x", "y");
         var r = new float[x.Length];
@@ -75,7 +75,7 @@ public static partial class CpuBackend
         return r;
     }
 
-    public static float[] Relu(float[] x)
+    public float[] Relu(float[] x)
     {
         ArgumentNullException.ThrowIfNull(x);
         var r = new float[x.Length];
@@ -93,7 +93,7 @@ public static partial class CpuBackend
     }
 
     /// <summary>dy where x &gt; 0, else 0.</summary>
-    public static float[] ReluBackward(float[] x, float[] dy)
+    public float[] ReluBackward(float[] x, float[] dy)
     {
         Shapes.SameLength(x, dy, "ReluBackward", "x", "dy");
         var r = new float[x.Length];
@@ -108,7 +108,7 @@ public static partial class CpuBackend
     }
 
     /// <summary>x[r, c] + bias[c] (a new tensor).</summary>
-    public static DenseTensor AddBiasPerColumn(DenseTensor x, float[] bias)
+    public DenseTensor AddBiasPerColumn(DenseTensor x, float[] bias)
     {
         Shapes.RowBias(x, bias);
         int rows = x.Rows, cols = x.Cols;

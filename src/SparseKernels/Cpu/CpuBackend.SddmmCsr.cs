@@ -6,12 +6,12 @@ using SparseKernels.Tensors;
 namespace SparseKernels.Cpu;
 
 /// <summary>SDDMM (sampled dense-dense products at a CSR pattern) of the CPU backend.</summary>
-public static partial class CpuBackend
+public sealed partial class CpuBackend
 {
     // ---------------------------------------------------------------- SDDMM
 
     /// <summary>For each nonzero (i, j) of the MxN pattern: dot(X[i,:], Y[j,:]), vectorised over K; rows in parallel.</summary>
-    public static CsrMatrix SddmmCsr(CsrMatrix pattern, DenseTensor x, DenseTensor y)
+    public CsrMatrix SddmmCsr(CsrMatrix pattern, DenseTensor x, DenseTensor y)
     {
         Shapes.SddmmCsr(pattern, x, y);
         CheckColumns(pattern);
@@ -35,7 +35,7 @@ public static partial class CpuBackend
         return pattern.WithValues(values);
     }
 
-    private static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    private float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
     {
         ref float X = ref MemoryMarshal.GetReference(x);
         ref float Y = ref MemoryMarshal.GetReference(y);

@@ -6,12 +6,12 @@ using SparseKernels.Tensors;
 namespace SparseKernels.Cpu;
 
 /// <summary>SpMM (CSR times dense, and its transposed form) of the CPU backend.</summary>
-public static partial class CpuBackend
+public sealed partial class CpuBackend
 {
     // ---------------------------------------------------------------- SpMM
 
     /// <summary>A[MxK, CSR] . B[KxN] -> MxN: per row, per nonzero, y_row += v * B_row, with the output tile in registers.</summary>
-    public static DenseTensor SpmmCsr(CsrMatrix a, DenseTensor b)
+    public DenseTensor SpmmCsr(CsrMatrix a, DenseTensor b)
     {
         Shapes.SpmmCsr(a, b);
         // Every element of the output is written by SpmmRows (empty rows get zeros), so it need not be cleared.
@@ -27,7 +27,7 @@ public static partial class CpuBackend
     /// then has one writer, so there are no races and no atomics. The transpose is not cached because the value
     /// array of a CsrMatrix is mutable (training updates weights in place) and a cache would go stale silently.
     /// </summary>
-    public static DenseTensor SpmmCsrTransposed(CsrMatrix a, DenseTensor b)
+    public DenseTensor SpmmCsrTransposed(CsrMatrix a, DenseTensor b)
     {
         Shapes.SpmmCsrTransposed(a, b);
         CheckColumns(a);
@@ -40,7 +40,7 @@ public static partial class CpuBackend
         return c;
     }
 
-    private static void CheckColumns(CsrMatrix a)
+    private void CheckColumns(CsrMatrix a)
     {
         var ro = a.RowOffsets; var ci = a.ColumnIndices;
         if (ro.Length != a.Rows + 1 || ro[a.Rows] != ci.Length || a.Values.Length != ci.Length)
@@ -51,7 +51,7 @@ public static partial class CpuBackend
     }
 
     /// <summary>Splits [0, rows) into about <paramref name="parts"/> ranges of similar work (nnz + rows).</summary>
-    internal static int[] BalancedRowRanges(int[] rowOffsets, int rows, int parts)
+    internal int[] BalancedRowRanges(int[] rowOffsets, int rows, int parts)
     {
         parts = Math.Max(1, Math.Min(parts, rows));
         long total = (long)rowOffsets[rows] + rows;
@@ -68,7 +68,7 @@ public static partial class CpuBackend
         return bounds;
     }
 
-    private static void SpmmCore(int rows, int k, int[] ro, int[] ci, float[] v, float[] b, int n, float[] c)
+    private void SpmmCore(int rows, int k, int[] ro, int[] ci, float[] v, float[] b, int n, float[] c)
     {
         if (rows == 0 || n == 0) return;
         if (ro.Length != rows + 1 || ro[rows] > ci.Length || ro[rows] > v.Length)
@@ -84,7 +84,7 @@ public static partial class CpuBackend
         Parallel.For(0, count, Options, t => SpmmRows(bounds[t], bounds[t + 1], k, ro, ci, v, b, n, c));
     }
 
-    private static void SpmmRows(int r0, int r1, int k, int[] ro, int[] ci, float[] v, float[] b, int n, float[] c)
+    private void SpmmRows(int r0, int r1, int k, int[] ro, int[] ci, float[] v, float[] b, int n, float[] c)
     {
         ref int CI = ref MemoryMarshal.GetArrayDataReference(ci);
         for (int i = r0; i < r1; i++)
@@ -107,7 +107,7 @@ public static partial class CpuBackend
 
     /// <summary>C[row, j .. j + 8 vectors) = sum over the row's nonzeros of v * B[col, j ..): 8 accumulators in registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void SpmmPanel8(int start, int end, int[] ci, float[] v, float[] b, int n, float[] c, long crow, int j)
+    private void SpmmPanel8(int start, int end, int[] ci, float[] v, float[] b, int n, float[] c, long crow, int j)
     {
         ref float B = ref MemoryMarshal.GetArrayDataReference(b);
         ref int CI = ref MemoryMarshal.GetArrayDataReference(ci);
@@ -135,7 +135,7 @@ public static partial class CpuBackend
     }
 
     /// <summary>The columns [j0, n) of one output row that do not fill a panel: 4 vectors, 1 vector, then scalars.</summary>
-    private static void SpmmTail(int start, int end, int[] ci, float[] v, float[] b, int n, float[] c, long crow, int j0)
+    private void SpmmTail(int start, int end, int[] ci, float[] v, float[] b, int n, float[] c, long crow, int j0)
     {
         ref float B = ref MemoryMarshal.GetArrayDataReference(b);
         ref float C = ref MemoryMarshal.GetArrayDataReference(c);

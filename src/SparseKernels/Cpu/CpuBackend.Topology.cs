@@ -6,15 +6,15 @@ namespace SparseKernels.Cpu;
 
 // The topology operations on the CPU: the same radix selection as kernels/topk_select.cu (histogram passes,
 // multithreaded), giving exactly CpuReference's sets.
-public static partial class CpuBackend
+public sealed partial class CpuBackend
 {
     private const int TopologyChunk = 1 << 16;
 
     /// <summary>The k largest |values| (exactly k; ties: lower position). True = selected.</summary>
-    public static bool[] TopkSelect(float[] values, long k, string layer = "values") => TopkSelect([values], [layer], k)[0];
+    public bool[] TopkSelect(float[] values, long k, string layer = "values") => TopkSelect([values], [layer], k)[0];
 
     /// <summary>Global selection over several arrays (positions in their concatenation break ties).</summary>
-    public static bool[][] TopkSelect(IReadOnlyList<float[]> arrays, IReadOnlyList<string>? names, long k)
+    public bool[][] TopkSelect(IReadOnlyList<float[]> arrays, IReadOnlyList<string>? names, long k)
     {
         ArgumentNullException.ThrowIfNull(arrays);
         long total = 0;
@@ -53,7 +53,7 @@ public static partial class CpuBackend
         return result;
     }
 
-    private static void InterlockedMin(ref long target, long value)
+    private void InterlockedMin(ref long target, long value)
     {
         long seen = Volatile.Read(ref target);
         while (value < seen)
@@ -65,7 +65,7 @@ public static partial class CpuBackend
     }
 
     /// <summary>The k largest of keys[0..n), ties by lower position: radix selection (4 histogram passes) then one scan of the ties.</summary>
-    internal static bool[] SelectKeys(uint[] keys, int n, long k)
+    internal bool[] SelectKeys(uint[] keys, int n, long k)
     {
         var (threshold, lastTie) = FindCut(keys, n, k);
         var flags = new bool[n];
@@ -78,7 +78,7 @@ public static partial class CpuBackend
         return flags;
     }
 
-    internal static (uint Threshold, long LastTie) FindCut(uint[] keys, int n, long k)
+    internal (uint Threshold, long LastTie) FindCut(uint[] keys, int n, long k)
     {
         if (k <= 0) return (uint.MaxValue, -1);
         if (k >= n) return (0u, n - 1);
@@ -118,14 +118,14 @@ public static partial class CpuBackend
     }
 }
 
-public static partial class CpuBackend
+public sealed partial class CpuBackend
 {
     /// <summary>Magnitude pruning's keep flags (per layer, or global with one drop count), by radix selection.</summary>
-    public static bool[][] MagnitudePruneDrop(IReadOnlyList<CsrMatrix> layers, IReadOnlyList<string> names, IReadOnlyList<long> drop, bool global = false)
+    public bool[][] MagnitudePruneDrop(IReadOnlyList<CsrMatrix> layers, IReadOnlyList<string> names, IReadOnlyList<long> drop, bool global = false)
         => TopologyChecks.MagnitudePruneDrop(layers, names, drop, global, TopkSelect);
 
     /// <summary>RigL growth, chunked (never the whole dense gradient) and multithreaded; the same set as CpuReference.GradientGrow.</summary>
-    public static int[] GradientGrow(CsrMatrix pattern, bool[]? keep, DenseTensor dy, DenseTensor x, long k, string layer = "layer", long chunkElements = 1 << 20)
+    public int[] GradientGrow(CsrMatrix pattern, bool[]? keep, DenseTensor dy, DenseTensor x, long k, string layer = "layer", long chunkElements = 1 << 20)
     {
         const string op = "GradientGrow";
         int m = pattern.Rows, n = pattern.Cols;
@@ -173,7 +173,7 @@ public static partial class CpuBackend
     }
 
     /// <summary>SET growth, chunked and multithreaded; the same positions as CpuReference.RandomGrow (and the device) for the seed.</summary>
-    public static int[] RandomGrow(CsrMatrix pattern, bool[]? keep, long k, ulong seed, string layer = "layer", long chunkElements = 1 << 20)
+    public int[] RandomGrow(CsrMatrix pattern, bool[]? keep, long k, ulong seed, string layer = "layer", long chunkElements = 1 << 20)
     {
         int n = pattern.Cols;
         return GrowChunked("RandomGrow", pattern, keep, k, layer, chunkElements, (r0, rows, keys, positions, at) =>
@@ -194,7 +194,7 @@ public static partial class CpuBackend
 
     private delegate long FillChunk(int r0, int rows, uint[] keys, int[] positions, long at);
 
-    private static int[] GrowChunked(string op, CsrMatrix pattern, bool[]? keep, long k, string layer, long chunkElements, FillChunk fill)
+    private int[] GrowChunked(string op, CsrMatrix pattern, bool[]? keep, long k, string layer, long chunkElements, FillChunk fill)
     {
         int m = pattern.Rows, n = pattern.Cols;
         TopologyChecks.SizeFitsInt(op, layer, (long)m * n, "positions");
@@ -230,7 +230,7 @@ public static partial class CpuBackend
     }
 
     /// <summary>The rebuilt layer (see CpuReference.CsrRebuild), rows merged in parallel.</summary>
-    public static (CsrMatrix Weights, float[][] State) CsrRebuild(CsrMatrix old, IReadOnlyList<float[]> state, bool[] keep, int[] grown, string layer = "layer")
+    public (CsrMatrix Weights, float[][] State) CsrRebuild(CsrMatrix old, IReadOnlyList<float[]> state, bool[] keep, int[] grown, string layer = "layer")
     {
         const string op = "CsrRebuild";
         int m = old.Rows, n = old.Cols;
@@ -276,7 +276,7 @@ public static partial class CpuBackend
         return (new CsrMatrix(m, n, newRo, newCi, newV), newSt);
     }
 
-    private static int LowerBound(int[] a, int value)
+    private int LowerBound(int[] a, int value)
     {
         int lo = 0, hi = a.Length;
         while (lo < hi) { int mid = (lo + hi) >>> 1; if (a[mid] < value) lo = mid + 1; else hi = mid; }
@@ -284,10 +284,10 @@ public static partial class CpuBackend
     }
 }
 
-public static partial class CpuBackend
+public sealed partial class CpuBackend
 {
     /// <summary>The CSR of a row-major m x n mask (nonzero = present), values from dense when given, else 1; rows in parallel.</summary>
-    public static CsrMatrix MaskToCsr(byte[] mask, int rows, int cols, DenseTensor? dense = null, string layer = "layer")
+    public CsrMatrix MaskToCsr(byte[] mask, int rows, int cols, DenseTensor? dense = null, string layer = "layer")
     {
         if (mask.Length < (long)rows * cols) throw new ArgumentException($"MaskCsr: layer '{layer}': the mask holds {mask.Length} bytes, a {rows}x{cols} layer needs {(long)rows * cols}.", nameof(mask));
         if (dense is not null && (dense.Rows != rows || dense.Cols != cols)) throw new ArgumentException($"MaskCsr: layer '{layer}': the mask is {rows}x{cols} but the dense values are {dense.Rows}x{dense.Cols}.", nameof(dense));
@@ -315,7 +315,7 @@ public static partial class CpuBackend
     }
 
     /// <summary>The row-major byte mask (1 = present) of a CSR pattern.</summary>
-    public static byte[] CsrToMask(CsrMatrix pattern)
+    public byte[] CsrToMask(CsrMatrix pattern)
     {
         var mask = new byte[(long)pattern.Rows * pattern.Cols];
         var ro = pattern.RowOffsets; var ci = pattern.ColumnIndices;
@@ -327,10 +327,10 @@ public static partial class CpuBackend
     }
 }
 
-public static partial class CpuBackend
+public sealed partial class CpuBackend
 {
     /// <summary>One RigL drop-and-grow update (drop count by magnitude, grow count by |dY^T.X|, rebuild with state); nnz unchanged.</summary>
-    public static (CsrMatrix Weights, float[][] State) RiglUpdate(CsrMatrix weights, IReadOnlyList<float[]> state, DenseTensor dy, DenseTensor x, long count,
+    public (CsrMatrix Weights, float[][] State) RiglUpdate(CsrMatrix weights, IReadOnlyList<float[]> state, DenseTensor dy, DenseTensor x, long count,
         string layer = "layer", long chunkElements = 1 << 20)
     {
         var keep = MagnitudePruneDrop([weights], [layer], [count])[0];

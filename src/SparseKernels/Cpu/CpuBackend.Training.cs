@@ -3,11 +3,11 @@ using SparseKernels.Tensors;
 namespace SparseKernels.Cpu;
 
 /// <summary>The training ops of the CPU backend: bias per row and its gradient, softmax cross-entropy, optimizer updates.</summary>
-public static partial class CpuBackend
+public sealed partial class CpuBackend
 {
     /// <summary>x[r, c] += bias[r] in place (bias: one value per row).</summary>
     /// <exception cref="ArgumentException">bias does not have one element per row of x.</exception>
-    public static void AddBiasPerRow(DenseTensor x, DenseTensor bias)
+    public void AddBiasPerRow(DenseTensor x, DenseTensor bias)
     {
         Shapes.BiasPerRow("AddBiasPerRow", x, bias);
         var xd = x.HostData; var b = bias.HostData; int cols = x.Cols;
@@ -19,7 +19,7 @@ public static partial class CpuBackend
     }
 
     /// <summary>A rows x 1 tensor: scale * the sum of each row (the bias gradient), accumulated in fp32 in column order.</summary>
-    public static DenseTensor RowSum(DenseTensor x, float scale)
+    public DenseTensor RowSum(DenseTensor x, float scale)
     {
         var o = DenseTensor.Zeros(x.Rows, 1); var xd = x.HostData; int cols = x.Cols;
         for (int r = 0; r < x.Rows; r++)
@@ -33,7 +33,7 @@ public static partial class CpuBackend
 
     /// <summary>dst[q] = src[perm[q]] (a transposed CSR's values from the weight's).</summary>
     /// <exception cref="ArgumentException">The lengths disagree.</exception>
-    public static void GatherValues(float[] src, int[] perm, float[] dst)
+    public void GatherValues(float[] src, int[] perm, float[] dst)
     {
         if (perm.Length != dst.Length)
             throw new ArgumentException($"GatherValues: perm has {perm.Length} entries; dst has {dst.Length}.", nameof(perm));
@@ -45,7 +45,7 @@ public static partial class CpuBackend
     /// <paramref name="labels"/>, or KL(targets || p) with <paramref name="targets"/> (exactly one of them).
     /// </summary>
     /// <exception cref="ArgumentException">Neither or both of labels and targets, or their shapes disagree with the logits.</exception>
-    public static (DenseTensor Probs, DenseTensor Loss) SoftmaxCrossEntropy(DenseTensor logits, int[]? labels, DenseTensor? targets)
+    public (DenseTensor Probs, DenseTensor Loss) SoftmaxCrossEntropy(DenseTensor logits, int[]? labels, DenseTensor? targets)
     {
         int classes = logits.Rows, batch = logits.Cols;
         Shapes.SoftmaxTargets(logits, labels, targets);
@@ -73,7 +73,7 @@ public static partial class CpuBackend
     }
 
     /// <summary>dlogits[c, s] = dloss[s] * (probs[c, s] - target[c, s]) (target one-hot from the labels, or the targets).</summary>
-    public static DenseTensor SoftmaxCrossEntropyBackward(DenseTensor probs, int[]? labels, DenseTensor? targets, DenseTensor dloss)
+    public DenseTensor SoftmaxCrossEntropyBackward(DenseTensor probs, int[]? labels, DenseTensor? targets, DenseTensor dloss)
     {
         int classes = probs.Rows, batch = probs.Cols;
         Shapes.SoftmaxTargets(probs, labels, targets);
@@ -91,7 +91,7 @@ public static partial class CpuBackend
     }
 
     /// <summary>SGD with momentum, L2 weight decay and optional Nesterov, in place (torch.optim.SGD, dampening 0).</summary>
-    public static void SgdMomentum(float[] w, float[] g, float[] velocity, float lr, float momentum, float weightDecay, bool nesterov)
+    public void SgdMomentum(float[] w, float[] g, float[] velocity, float lr, float momentum, float weightDecay, bool nesterov)
     {
         Shapes.SameLength(w, g, "SgdMomentum", "w", "g");
         Shapes.SameLength(w, velocity, "SgdMomentum", "w", "velocity");
@@ -108,7 +108,7 @@ public static partial class CpuBackend
     }
 
     /// <summary>Adam with L2 weight decay added to the gradient (torch.optim.Adam), in place; <paramref name="step"/> counts from 1.</summary>
-    public static void Adam(float[] w, float[] g, float[] m, float[] v, float lr, float beta1, float beta2, float eps, float weightDecay, long step)
+    public void Adam(float[] w, float[] g, float[] m, float[] v, float lr, float beta1, float beta2, float eps, float weightDecay, long step)
     {
         Shapes.SameLength(w, g, "Adam", "w", "g");
         Shapes.SameLength(w, m, "Adam", "w", "m");

@@ -15,12 +15,24 @@ namespace SparseKernels.Cpu;
 /// boundary; column indices of CSR inputs are re-checked as they are read, because the arrays of a
 /// <see cref="CsrMatrix"/> are mutable after its validation.
 /// </remarks>
-public static partial class CpuBackend
+public sealed partial class CpuBackend
 {
-    /// <summary>Parallelism used by every operation (defaults to all cores).</summary>
-    public static int MaxDegreeOfParallelism { get; set; } = Environment.ProcessorCount;
+    /// <summary>A backend using every core (its own instance; create another for another setting).</summary>
+    public static CpuBackend Default { get; } = new();
 
-    private static ParallelOptions Options => new() { MaxDegreeOfParallelism = Math.Max(1, MaxDegreeOfParallelism) };
+    /// <summary>A backend running its operations on up to <paramref name="maxDegreeOfParallelism"/> threads (default: every core).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The thread count is below 1.</exception>
+    public CpuBackend(int? maxDegreeOfParallelism = null)
+    {
+        int threads = maxDegreeOfParallelism ?? Environment.ProcessorCount;
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1, nameof(maxDegreeOfParallelism));
+        MaxDegreeOfParallelism = threads;
+    }
+
+    /// <summary>Threads every operation of this backend may use.</summary>
+    public int MaxDegreeOfParallelism { get; }
+
+    private ParallelOptions Options => new() { MaxDegreeOfParallelism = MaxDegreeOfParallelism };
 
     private static int VC => Vector<float>.Count;
 }

@@ -45,10 +45,11 @@ public static class LayerSurgery
         if (backend.Device is not { } device)
         {
             var w = layer.Sparse.Matrix;
+            var cpu = (backend as CpuTensorBackend)?.Cpu ?? CpuBackend.Default;
             var state = layer.Weight.State.Select(s => s.HostData).ToArray();
-            var keep = CpuBackend.MagnitudePruneDrop([w], [name], [count])[0];
-            int[] grown = rule == GrowRule.Gradient ? CpuBackend.GradientGrow(w, keep, dyT!, xT!, count, name) : CpuBackend.RandomGrow(w, keep, count, seed, name);
-            var (nw, ns) = CpuBackend.CsrRebuild(w, state, keep, grown, name);
+            var keep = cpu.MagnitudePruneDrop([w], [name], [count])[0];
+            int[] grown = rule == GrowRule.Gradient ? cpu.GradientGrow(w, keep, dyT!, xT!, count, name) : cpu.RandomGrow(w, keep, count, seed, name);
+            var (nw, ns) = cpu.CsrRebuild(w, state, keep, grown, name);
             layer.ReplaceWeight(backend, nw, null, ns.Select(a => DenseTensor.FromArray(1, a.Length, a)).ToArray());
             return;
         }

@@ -20,7 +20,7 @@ public class CpuBackendTests
         var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
         var a = ta ? TestData.Dense(rng, k, m) : TestData.Dense(rng, m, k);
         var b = tb ? TestData.Dense(rng, n, k) : TestData.Dense(rng, k, n);
-        var c = CpuBackend.DenseGemm(a, b, ta, tb);
+        var c = CpuBackend.Default.DenseGemm(a, b, ta, tb);
         Assert.That((c.Rows, c.Cols), Is.EqualTo((m, n)));
         Approx.AssertAllClose(c.HostData, CpuReference.DenseGemm(a, b, ta, tb).HostData, Atol, Rtol, "DenseGemm", n);
     }
@@ -31,7 +31,7 @@ public class CpuBackendTests
         var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
         var a = sc.Make(rng);
         var b = TestData.Dense(rng, a.Cols, sc.N);
-        var c = CpuBackend.SpmmCsr(a, b);
+        var c = CpuBackend.Default.SpmmCsr(a, b);
         Assert.That((c.Rows, c.Cols), Is.EqualTo((a.Rows, sc.N)));
         Approx.AssertAllClose(c.HostData, CpuReference.SpmmCsr(a, b).HostData, Atol, Rtol, "SpmmCsr", sc.N);
     }
@@ -42,7 +42,7 @@ public class CpuBackendTests
         var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
         var a = sc.Make(rng);
         var b = TestData.Dense(rng, a.Rows, sc.N);
-        var c = CpuBackend.SpmmCsrTransposed(a, b);
+        var c = CpuBackend.Default.SpmmCsrTransposed(a, b);
         Assert.That((c.Rows, c.Cols), Is.EqualTo((a.Cols, sc.N)));
         Approx.AssertAllClose(c.HostData, CpuReference.SpmmCsrTransposed(a, b).HostData, Atol, Rtol, "SpmmCsrTransposed", sc.N);
     }
@@ -54,7 +54,7 @@ public class CpuBackendTests
         var pattern = sc.Make(rng);
         var x = TestData.Dense(rng, pattern.Rows, sc.N);
         var y = TestData.Dense(rng, pattern.Cols, sc.N);
-        var s = CpuBackend.SddmmCsr(pattern, x, y);
+        var s = CpuBackend.Default.SddmmCsr(pattern, x, y);
         Assert.That(s.RowOffsets, Is.EqualTo(pattern.RowOffsets));
         Assert.That(s.ColumnIndices, Is.EqualTo(pattern.ColumnIndices));
         Approx.AssertAllClose(s.Values, CpuReference.SddmmCsr(pattern, x, y).Values, Atol, Rtol, "SddmmCsr");
@@ -68,12 +68,12 @@ public class CpuBackendTests
         int n = 8 + rng.Next(25); // 8..32, not always a multiple of the vector width
         TestContext.Out.WriteLine($"{a}, N = {n}");
         var b = TestData.Dense(rng, a.Cols, n);
-        Approx.AssertAllClose(CpuBackend.SpmmCsr(a, b).HostData, CpuReference.SpmmCsr(a, b).HostData, DlmcAtol, Rtol, "SpmmCsr", n);
+        Approx.AssertAllClose(CpuBackend.Default.SpmmCsr(a, b).HostData, CpuReference.SpmmCsr(a, b).HostData, DlmcAtol, Rtol, "SpmmCsr", n);
         var bt = TestData.Dense(rng, a.Rows, n);
-        Approx.AssertAllClose(CpuBackend.SpmmCsrTransposed(a, bt).HostData, CpuReference.SpmmCsrTransposed(a, bt).HostData, DlmcAtol, Rtol, "SpmmCsrTransposed", n);
+        Approx.AssertAllClose(CpuBackend.Default.SpmmCsrTransposed(a, bt).HostData, CpuReference.SpmmCsrTransposed(a, bt).HostData, DlmcAtol, Rtol, "SpmmCsrTransposed", n);
         var x = TestData.Dense(rng, a.Rows, n);
         var y = TestData.Dense(rng, a.Cols, n);
-        Approx.AssertAllClose(CpuBackend.SddmmCsr(a, x, y).Values, CpuReference.SddmmCsr(a, x, y).Values, DlmcAtol, Rtol, "SddmmCsr");
+        Approx.AssertAllClose(CpuBackend.Default.SddmmCsr(a, x, y).Values, CpuReference.SddmmCsr(a, x, y).Values, DlmcAtol, Rtol, "SddmmCsr");
     }
 
     [Test]
@@ -83,16 +83,9 @@ public class CpuBackendTests
         var a = TestData.Csr(rng, 257, 300, 0.1, emptyRows: 20, longRow: true);
         var b = TestData.Dense(rng, 300, 256);
         var expected = CpuReference.SpmmCsr(a, b).HostData;
-        int saved = CpuBackend.MaxDegreeOfParallelism;
-        try
-        {
-            foreach (int threads in new[] { 1, 2, 7 })
-            {
-                CpuBackend.MaxDegreeOfParallelism = threads;
-                Approx.AssertAllClose(CpuBackend.SpmmCsr(a, b).HostData, expected, Atol, Rtol, $"SpmmCsr on {threads} threads", 256);
-            }
-        }
-        finally { CpuBackend.MaxDegreeOfParallelism = saved; }
+        foreach (int threads in new[] { 1, 2, 7 })
+            Approx.AssertAllClose(new CpuBackend(threads).SpmmCsr(a, b).HostData, expected, Atol, Rtol, $"SpmmCsr on {threads} threads", 256);
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ = new CpuBackend(0));
     }
 
     [Test]
@@ -101,12 +94,12 @@ public class CpuBackendTests
         var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
         float[] a = TestData.NonZeroArray(rng, length), b = TestData.NonZeroArray(rng, length);
         float alpha = TestData.NonZero(rng);
-        Approx.AssertAllClose(CpuBackend.Add(a, b), CpuReference.Add(a, b), 0, 0, "Add");
-        Approx.AssertAllClose(CpuBackend.Mul(a, b), CpuReference.Mul(a, b), 0, 0, "Mul");
-        Approx.AssertAllClose(CpuBackend.Scale(alpha, a), CpuReference.Scale(alpha, a), 0, 0, "Scale");
-        Approx.AssertAllClose(CpuBackend.Axpy(alpha, a, b), CpuReference.Axpy(alpha, a, b), 1e-7, 1e-6, "Axpy");
-        Approx.AssertAllClose(CpuBackend.Relu(a), CpuReference.Relu(a), 0, 0, "Relu");
-        Approx.AssertAllClose(CpuBackend.ReluBackward(a, b), CpuReference.ReluBackward(a, b), 0, 0, "ReluBackward");
+        Approx.AssertAllClose(CpuBackend.Default.Add(a, b), CpuReference.Add(a, b), 0, 0, "Add");
+        Approx.AssertAllClose(CpuBackend.Default.Mul(a, b), CpuReference.Mul(a, b), 0, 0, "Mul");
+        Approx.AssertAllClose(CpuBackend.Default.Scale(alpha, a), CpuReference.Scale(alpha, a), 0, 0, "Scale");
+        Approx.AssertAllClose(CpuBackend.Default.Axpy(alpha, a, b), CpuReference.Axpy(alpha, a, b), 1e-7, 1e-6, "Axpy");
+        Approx.AssertAllClose(CpuBackend.Default.Relu(a), CpuReference.Relu(a), 0, 0, "Relu");
+        Approx.AssertAllClose(CpuBackend.Default.ReluBackward(a, b), CpuReference.ReluBackward(a, b), 0, 0, "ReluBackward");
     }
 
     [Test]
@@ -114,8 +107,8 @@ public class CpuBackendTests
     {
         float[] x = [0f, -0f, -1f, 2f, float.NaN, 0f, 3f, -4f, 5f, 0f];
         float[] dy = [1f, 2f, 3f, 4f, 5f, 6f, 7f, 8f, 9f, 10f];
-        Assert.That(CpuBackend.Relu(x), Is.EqualTo(CpuReference.Relu(x)));
-        Assert.That(CpuBackend.ReluBackward(x, dy), Is.EqualTo(CpuReference.ReluBackward(x, dy)));
+        Assert.That(CpuBackend.Default.Relu(x), Is.EqualTo(CpuReference.Relu(x)));
+        Assert.That(CpuBackend.Default.ReluBackward(x, dy), Is.EqualTo(CpuReference.ReluBackward(x, dy)));
     }
 
     [TestCase(3, 5)]
@@ -129,7 +122,7 @@ public class CpuBackendTests
         var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
         var x = TestData.Dense(rng, rows, cols);
         var bias = TestData.NonZeroArray(rng, cols);
-        Approx.AssertAllClose(CpuBackend.AddBiasPerColumn(x, bias).HostData, CpuReference.AddBiasPerColumn(x, bias).HostData, 0, 0, "AddBiasPerColumn", cols);
+        Approx.AssertAllClose(CpuBackend.Default.AddBiasPerColumn(x, bias).HostData, CpuReference.AddBiasPerColumn(x, bias).HostData, 0, 0, "AddBiasPerColumn", cols);
     }
 
     // ------------------------------------------------------------------ shape validation (both classes)
@@ -147,16 +140,16 @@ public class CpuBackendTests
         foreach (var (name, cls) in new[] { ("Reference", false), ("Backend", true) })
         {
             TestCaseData Case(string what, TestDelegate call, params string[] words) => new TestCaseData(call, words).SetName($"{name} {what}");
-            yield return Case("SpmmCsr", () => _ = cls ? CpuBackend.SpmmCsr(a, d95x40) : CpuReference.SpmmCsr(a, d95x40), "SpmmCsr", "7x96", "95x40");
-            yield return Case("SpmmCsrTransposed", () => _ = cls ? CpuBackend.SpmmCsrTransposed(a, d8x4) : CpuReference.SpmmCsrTransposed(a, d8x4), "SpmmCsrTransposed", "7x96", "8x4");
-            yield return Case("SddmmCsr x rows", () => _ = cls ? CpuBackend.SddmmCsr(a, d8x4, d96x4) : CpuReference.SddmmCsr(a, d8x4, d96x4), "SddmmCsr", "7x96", "8x4", "96x4");
-            yield return Case("SddmmCsr inner", () => _ = cls ? CpuBackend.SddmmCsr(a, d7x3, d96x4) : CpuReference.SddmmCsr(a, d7x3, d96x4), "SddmmCsr", "7x3", "96x4");
-            yield return Case("DenseGemm", () => _ = cls ? CpuBackend.DenseGemm(d3x5, d4x5) : CpuReference.DenseGemm(d3x5, d4x5), "DenseGemm", "3x5", "4x5");
-            yield return Case("DenseGemm transposed", () => _ = cls ? CpuBackend.DenseGemm(d3x5, d3x5, true, true) : CpuReference.DenseGemm(d3x5, d3x5, true, true), "DenseGemm", "3x5");
-            yield return Case("Add", () => _ = cls ? CpuBackend.Add(new float[3], new float[4]) : CpuReference.Add(new float[3], new float[4]), "Add", "length 3", "length 4");
-            yield return Case("Axpy", () => _ = cls ? CpuBackend.Axpy(1, new float[3], new float[4]) : CpuReference.Axpy(1, new float[3], new float[4]), "Axpy", "length 3", "length 4");
-            yield return Case("ReluBackward", () => _ = cls ? CpuBackend.ReluBackward(new float[2], new float[1]) : CpuReference.ReluBackward(new float[2], new float[1]), "ReluBackward", "length 2", "length 1");
-            yield return Case("AddBiasPerColumn", () => _ = cls ? CpuBackend.AddBiasPerColumn(d3x5, new float[4]) : CpuReference.AddBiasPerColumn(d3x5, new float[4]), "AddBiasPerColumn", "3x5", "length 4");
+            yield return Case("SpmmCsr", () => _ = cls ? CpuBackend.Default.SpmmCsr(a, d95x40) : CpuReference.SpmmCsr(a, d95x40), "SpmmCsr", "7x96", "95x40");
+            yield return Case("SpmmCsrTransposed", () => _ = cls ? CpuBackend.Default.SpmmCsrTransposed(a, d8x4) : CpuReference.SpmmCsrTransposed(a, d8x4), "SpmmCsrTransposed", "7x96", "8x4");
+            yield return Case("SddmmCsr x rows", () => _ = cls ? CpuBackend.Default.SddmmCsr(a, d8x4, d96x4) : CpuReference.SddmmCsr(a, d8x4, d96x4), "SddmmCsr", "7x96", "8x4", "96x4");
+            yield return Case("SddmmCsr inner", () => _ = cls ? CpuBackend.Default.SddmmCsr(a, d7x3, d96x4) : CpuReference.SddmmCsr(a, d7x3, d96x4), "SddmmCsr", "7x3", "96x4");
+            yield return Case("DenseGemm", () => _ = cls ? CpuBackend.Default.DenseGemm(d3x5, d4x5) : CpuReference.DenseGemm(d3x5, d4x5), "DenseGemm", "3x5", "4x5");
+            yield return Case("DenseGemm transposed", () => _ = cls ? CpuBackend.Default.DenseGemm(d3x5, d3x5, true, true) : CpuReference.DenseGemm(d3x5, d3x5, true, true), "DenseGemm", "3x5");
+            yield return Case("Add", () => _ = cls ? CpuBackend.Default.Add(new float[3], new float[4]) : CpuReference.Add(new float[3], new float[4]), "Add", "length 3", "length 4");
+            yield return Case("Axpy", () => _ = cls ? CpuBackend.Default.Axpy(1, new float[3], new float[4]) : CpuReference.Axpy(1, new float[3], new float[4]), "Axpy", "length 3", "length 4");
+            yield return Case("ReluBackward", () => _ = cls ? CpuBackend.Default.ReluBackward(new float[2], new float[1]) : CpuReference.ReluBackward(new float[2], new float[1]), "ReluBackward", "length 2", "length 1");
+            yield return Case("AddBiasPerColumn", () => _ = cls ? CpuBackend.Default.AddBiasPerColumn(d3x5, new float[4]) : CpuReference.AddBiasPerColumn(d3x5, new float[4]), "AddBiasPerColumn", "3x5", "length 4");
         }
     }
 
@@ -175,9 +168,9 @@ public class CpuBackendTests
         var a = TestData.CsrExact(rng, 7, 96, 333);
         var b = TestData.Dense(rng, 96, 16);
         a.ColumnIndices[100] = 5000;
-        var e = Assert.Throws<CsrFormatException>(() => CpuBackend.SpmmCsr(a, b))!;
+        var e = Assert.Throws<CsrFormatException>(() => CpuBackend.Default.SpmmCsr(a, b))!;
         Assert.That(e.Message, Does.Contain("5000").And.Contain("position 100"));
-        Assert.Throws<CsrFormatException>(() => CpuBackend.SpmmCsrTransposed(a, TestData.Dense(rng, 7, 4)));
-        Assert.Throws<CsrFormatException>(() => CpuBackend.SddmmCsr(a, TestData.Dense(rng, 7, 4), TestData.Dense(rng, 96, 4)));
+        Assert.Throws<CsrFormatException>(() => CpuBackend.Default.SpmmCsrTransposed(a, TestData.Dense(rng, 7, 4)));
+        Assert.Throws<CsrFormatException>(() => CpuBackend.Default.SddmmCsr(a, TestData.Dense(rng, 7, 4), TestData.Dense(rng, 96, 4)));
     }
 }

@@ -94,7 +94,7 @@ public class GrowAndRebuildDeviceTests
         var x = TopologyCases.Tied(rng, 2, w.Cols);
         int k = w.Nnz / 5;
         var expected = CpuReference.GradientGrow(w, keep, dy, x, k, file);
-        Assert.That(CpuBackend.GradientGrow(w, keep, dy, x, k, file, 1 << 16), Is.EqualTo(expected), "CPU backend");
+        Assert.That(CpuBackend.Default.GradientGrow(w, keep, dy, x, k, file, 1 << 16), Is.EqualTo(expected), "CPU backend");
         using var dw = w.ToDevice(device);
         using var dk = Flags(device, keep);
         using var ddy = dy.ToDevice(device);
@@ -136,7 +136,7 @@ public class GrowAndRebuildDeviceTests
             }
         }
         // the one-call versions agree
-        var (cw, cs) = CpuBackend.RiglUpdate(w, [s1, s2], dy, x, drop, "l", 100);
+        var (cw, cs) = CpuBackend.Default.RiglUpdate(w, [s1, s2], dy, x, drop, "l", 100);
         GrowAndRebuildCpuTests.AssertSame(cw, cs, rw, rs);
         var (uw, us) = RiglUpdate.Run(device, dw, [ds1, ds2], ddy, dx, drop, "l", 100);
         using (uw)

@@ -54,7 +54,7 @@ public class GrowAndRebuildCpuTests
         var x = TopologyCases.Tied(rng, batch, n);
         var expected = CpuReference.GradientGrow(w, keep, dy, x, k);
         Assert.That(expected.Length, Is.EqualTo(k));
-        Assert.That(CpuBackend.GradientGrow(w, keep, dy, x, k, chunkElements: chunk), Is.EqualTo(expected));
+        Assert.That(CpuBackend.Default.GradientGrow(w, keep, dy, x, k, chunkElements: chunk), Is.EqualTo(expected));
     }
 
     [Test]
@@ -63,7 +63,7 @@ public class GrowAndRebuildCpuTests
         var rng = TopologyTestData.Fresh();
         var w = TopologyCases.WithEmptyAndFullRows(rng, 30, 41, 0.4);
         var a = CpuReference.RandomGrow(w, null, 200, 12345);
-        Assert.That(CpuBackend.RandomGrow(w, null, 200, 12345, chunkElements: 100), Is.EqualTo(a));
+        Assert.That(CpuBackend.Default.RandomGrow(w, null, 200, 12345, chunkElements: 100), Is.EqualTo(a));
         Assert.That(CpuReference.RandomGrow(w, null, 200, 54321), Is.Not.EqualTo(a));
         var present = new HashSet<int>();
         for (int r = 0; r < w.Rows; r++) for (int p = w.RowOffsets[r]; p < w.RowOffsets[r + 1]; p++) present.Add(r * w.Cols + w.ColumnIndices[p]);
@@ -76,7 +76,7 @@ public class GrowAndRebuildCpuTests
         // 10 x 10 empty layer, k = 10, 2000 seeds: each position is chosen ~200 times.
         var w = new CsrMatrix(10, 10, new int[11], [], []);
         var hits = new int[100];
-        for (ulong seed = 0; seed < 2000; seed++) foreach (int p in CpuBackend.RandomGrow(w, null, 10, seed)) hits[p]++;
+        for (ulong seed = 0; seed < 2000; seed++) foreach (int p in CpuBackend.Default.RandomGrow(w, null, 10, seed)) hits[p]++;
         Assert.That(hits.Min(), Is.GreaterThan(140));
         Assert.That(hits.Max(), Is.LessThan(260));
     }
@@ -96,7 +96,7 @@ public class GrowAndRebuildCpuTests
         var grown = CpuReference.RandomGrow(w, null, drop - 2, 7).Concat(droppedPos).OrderBy(p => p).ToArray();
         var (nw, ns) = CpuReference.CsrRebuild(w, [s1, s2], keep, grown);
         Assert.That(nw.Nnz, Is.EqualTo(w.Nnz), "nnz conserved");
-        var (bw, bs) = CpuBackend.CsrRebuild(w, [s1, s2], keep, grown);
+        var (bw, bs) = CpuBackend.Default.CsrRebuild(w, [s1, s2], keep, grown);
         AssertSame(bw, bs, nw, ns);
         var old = ToMap(w, [s1, s2]);
         var now = ToMap(nw, ns);
@@ -141,7 +141,7 @@ public class GrowAndRebuildCpuTests
         long total = layers.Sum(l => (long)l.Nnz);
         var keep = CpuReference.MagnitudePruneDrop(layers, ["a", "b", "c"], [total / 2], global: true);
         Assert.That(keep.Sum(f => f.Count(x => x)), Is.EqualTo(total - total / 2));
-        Assert.That(CpuBackend.MagnitudePruneDrop(layers, ["a", "b", "c"], [total / 2], global: true), Is.EqualTo(keep));
+        Assert.That(CpuBackend.Default.MagnitudePruneDrop(layers, ["a", "b", "c"], [total / 2], global: true), Is.EqualTo(keep));
         // one threshold: every kept |w| >= every dropped |w|
         float minKept = float.MaxValue, maxDropped = 0;
         for (int l = 0; l < 3; l++)
@@ -155,16 +155,16 @@ public class GrowAndRebuildCpuTests
     {
         var rng = TopologyTestData.Fresh();
         var w = TestData.Csr(rng, 5, 6, 0.5);
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => CpuBackend.RandomGrow(w, null, 31 - w.Nnz, 1, "enc.k"))!;
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => CpuBackend.Default.RandomGrow(w, null, 31 - w.Nnz, 1, "enc.k"))!;
         Assert.That(e.Message, Does.Contain("enc.k").And.Contain($"k = {31 - w.Nnz}"));
-        var a = Assert.Throws<ArgumentException>(() => CpuBackend.GradientGrow(w, null, TestData.Dense(rng, 4, 5), TestData.Dense(rng, 4, 7), 1, "enc.v"))!;
+        var a = Assert.Throws<ArgumentException>(() => CpuBackend.Default.GradientGrow(w, null, TestData.Dense(rng, 4, 5), TestData.Dense(rng, 4, 7), 1, "enc.v"))!;
         Assert.That(a.Message, Does.Contain("enc.v").And.Contain("4x7"));
         var dy = TestData.Dense(rng, 3, 5); dy[1, 2] = float.NaN;
-        a = Assert.Throws<ArgumentException>(() => CpuBackend.GradientGrow(w, null, dy, TestData.Dense(rng, 3, 6), 1, "enc.o"))!;
+        a = Assert.Throws<ArgumentException>(() => CpuBackend.Default.GradientGrow(w, null, dy, TestData.Dense(rng, 3, 6), 1, "enc.o"))!;
         Assert.That(a.Message, Does.Contain("enc.o").And.Contain("NaN").And.Contain("position 12"));
         a = Assert.Throws<ArgumentException>(() => CpuReference.GradientGrow(w, null, dy, TestData.Dense(rng, 3, 6), 1, "enc.o"))!;
         Assert.That(a.Message, Does.Contain("position 12"));
-        var r = Assert.Throws<ArgumentOutOfRangeException>(() => CpuBackend.MagnitudePruneDrop([w], ["fc9"], [-1]))!;
+        var r = Assert.Throws<ArgumentOutOfRangeException>(() => CpuBackend.Default.MagnitudePruneDrop([w], ["fc9"], [-1]))!;
         Assert.That(r.Message, Does.Contain("fc9").And.Contain("k = -1"));
     }
 }

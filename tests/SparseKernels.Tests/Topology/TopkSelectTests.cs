@@ -17,7 +17,7 @@ public class TopkSelectCpuTests
         var v = TopologyTestData.Tied(rng, n, 7);
         var expected = CpuReference.TopkSelect(v, k);
         Assert.That(TopologyTestData.Count(expected), Is.EqualTo(k));
-        Assert.That(CpuBackend.TopkSelect(v, k), Is.EqualTo(expected));
+        Assert.That(CpuBackend.Default.TopkSelect(v, k), Is.EqualTo(expected));
     }
 
     [Test]
@@ -25,7 +25,7 @@ public class TopkSelectCpuTests
     {
         var rng = TopologyTestData.Fresh();
         var v = TopologyTestData.Distinct(rng, 100_003);
-        Assert.That(CpuBackend.TopkSelect(v, 12_345), Is.EqualTo(CpuReference.TopkSelect(v, 12_345)));
+        Assert.That(CpuBackend.Default.TopkSelect(v, 12_345), Is.EqualTo(CpuReference.TopkSelect(v, 12_345)));
     }
 
     [Test]
@@ -33,7 +33,7 @@ public class TopkSelectCpuTests
     {
         float[] v = [0.5f, -2f, 1f, -1f, 1f, 0.25f];
         Assert.That(CpuReference.TopkSelect(v, 3), Is.EqualTo(new[] { false, true, true, true, false, false }));
-        Assert.That(CpuBackend.TopkSelect(v, 3), Is.EqualTo(new[] { false, true, true, true, false, false }));
+        Assert.That(CpuBackend.Default.TopkSelect(v, 3), Is.EqualTo(new[] { false, true, true, true, false, false }));
     }
 
     [Test]
@@ -43,18 +43,18 @@ public class TopkSelectCpuTests
         var layers = new[] { TopologyTestData.Tied(rng, 300, 5), TopologyTestData.Tied(rng, 17, 5), TopologyTestData.Tied(rng, 1000, 5) };
         var expected = CpuReference.TopkSelect(layers, ["a", "b", "c"], 600);
         Assert.That(expected.Sum(TopologyTestData.Count), Is.EqualTo(600));
-        Assert.That(CpuBackend.TopkSelect(layers, ["a", "b", "c"], 600), Is.EqualTo(expected));
+        Assert.That(CpuBackend.Default.TopkSelect(layers, ["a", "b", "c"], 600), Is.EqualTo(expected));
     }
 
     [Test]
     public void BadInputNamesLayerAndValue()
     {
         float[] v = [1f, 2f, float.NaN, 3f];
-        var e = Assert.Throws<ArgumentException>(() => CpuBackend.TopkSelect([v], ["fc1"], 2))!;
+        var e = Assert.Throws<ArgumentException>(() => CpuBackend.Default.TopkSelect([v], ["fc1"], 2))!;
         Assert.That(e.Message, Does.Contain("fc1").And.Contain("NaN").And.Contain("position 2"));
         e = Assert.Throws<ArgumentException>(() => CpuReference.TopkSelect([v], ["fc1"], 2))!;
         Assert.That(e.Message, Does.Contain("fc1").And.Contain("position 2"));
-        var r = Assert.Throws<ArgumentOutOfRangeException>(() => CpuBackend.TopkSelect([new float[3]], ["fc2"], 4))!;
+        var r = Assert.Throws<ArgumentOutOfRangeException>(() => CpuBackend.Default.TopkSelect([new float[3]], ["fc2"], 4))!;
         Assert.That(r.Message, Does.Contain("fc2").And.Contain("k = 4"));
         r = Assert.Throws<ArgumentOutOfRangeException>(() => CpuReference.TopkSelect([new float[3]], ["fc2"], -1))!;
         Assert.That(r.Message, Does.Contain("fc2").And.Contain("k = -1"));
