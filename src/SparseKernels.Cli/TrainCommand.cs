@@ -46,7 +46,7 @@ internal static class TrainCommand
         var kdTemp = new Option<float>("--kd-temperature") { Description = "KD ticket: distillation temperature.", DefaultValueFactory = _ => 4f };
         var kdAlpha = new Option<float>("--kd-alpha") { Description = "KD ticket: weight of the soft-label term.", DefaultValueFactory = _ => 0.9f };
         var zap = new Option<string?>("--zap") { Description = "Zapping: re-initialise the output layer, all or k:N random classes." };
-        var zapEvery = new Option<int>("--zap-every") { Description = "Zapping: every N epochs.", DefaultValueFactory = _ => 1 };
+        var zapEvery = new Option<int>("--zap-every") { Description = "Zapping: at the start of every epoch e > 0 with e % N == 0.", DefaultValueFactory = _ => 1 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of patterns, initialisation and shuffling.", DefaultValueFactory = _ => 1UL };
         var device = new Option<string>("--device") { Description = "auto (GPU if there is one, else CPU), cpu, cuda or emulated (slow; for tests).", DefaultValueFactory = _ => "auto" };
         var data = new Option<string>("--data") { Description = "Folder of the Fashion-MNIST gzip IDX files.", DefaultValueFactory = _ => FashionMnist.DefaultFolder };

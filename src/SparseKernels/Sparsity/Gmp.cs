@@ -14,7 +14,7 @@ public sealed class Gmp(SparsityOptions options) : SparsityMethod(options)
     public override string Name => "gmp";
     public double CurrentSparsity { get; private set; }
     /// <summary>The mask of a masked-dense layer (null: full, or CSR), for tests.</summary>
-    public bool[]? Mask(int layer) => _masks.GetValueOrDefault(layer);
+    public override bool[]? Mask(int layer) => _masks.GetValueOrDefault(layer);
 
     /// <summary>s_t of the cubic schedule (s_i = 0) at step t; 0 before t0, s_f from t_end on.</summary>
     public static double SparsityAt(double finalSparsity, long t, long t0, long tEnd)

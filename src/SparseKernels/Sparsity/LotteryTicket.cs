@@ -31,7 +31,7 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
     public IReadOnlyList<ImpLevel> Levels => _levels;
     public int Level => _level;
     /// <summary>The mask of a masked-dense layer (null: full, or CSR), for tests.</summary>
-    public bool[]? Mask(int layer) => _masks.GetValueOrDefault(layer);
+    public override bool[]? Mask(int layer) => _masks.GetValueOrDefault(layer);
     protected Trainer? Trainer { get; private set; }
 
     /// <summary>p: the fraction of remaining weights pruned per level.</summary>

@@ -91,6 +91,8 @@ public abstract class SparsityMethod : IStepHook
     public virtual void Attach(Mlp model, Trainer trainer) { }
     public virtual void BeforeOptimizerStep(StepContext context) { }
     public virtual void AfterOptimizerStep(StepContext context) { }
+    /// <summary>The mask of a masked-dense layer (GMP, IMP, KD ticket); null: full, CSR, or a method without masks.</summary>
+    public virtual bool[]? Mask(int layer) => null;
 
     /// <summary>
     /// Writes what the method holds beyond the model, optimizer and RNG into a checkpoint (after its name; see

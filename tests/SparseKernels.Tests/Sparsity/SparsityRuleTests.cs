@@ -267,17 +267,18 @@ public class SparsityRuleTests
     // ---- zapping ----
 
     [Test]
-    public void ZappingReinitialisesKRandomClassRowsAndZeroesTheirState()
+    public void ZappingReinitialisesKRandomClassRowsAndKeepsTheirState()
     {
         using var m = Mlp.Create(Cpu, [3, 5], [0], new KaimingNormal(), new TrainRng(4));
         var layer = m.Layers[0];
         layer.Weight.State = [DenseTensor.FromArray(5, 3, Enumerable.Repeat(1f, 15).ToArray())];
         var before = layer.Weight.Value.ToArray().ToArray();
+        var bias = layer.Bias.Value.ToArray().ToArray();
         var zap = new Zapping(every: 2, classes: 2, new KaimingNormal(), seed: 11);
-        zap.AfterOptimizerStep(new StepContext(m, new SgdOptimizer(), 0, 9, 10, 9, 0f));
-        Assert.That(zap.Zaps, Is.EqualTo(0), "epoch 1 of every 2: no zap");
-        zap.AfterOptimizerStep(new StepContext(m, new SgdOptimizer(), 1, 9, 10, 19, 0f));
-        Assert.That(zap.Zaps, Is.EqualTo(1));
+        zap.BeforeEpoch(m, new SgdOptimizer(), 1);
+        Assert.That(zap.Zaps, Is.EqualTo(0), "epoch 1 with n = 2: no zap");
+        zap.BeforeEpoch(m, new SgdOptimizer(), 2);
+        Assert.That(zap.Zaps, Is.EqualTo(1), "epoch 2 with n = 2: zap");
         Assert.That(zap.LastRows.Length, Is.EqualTo(2));
         var after = layer.Weight.Value.ToArray(); var st = layer.Weight.State[0].ToArray();
         for (int r = 0; r < 5; r++)
@@ -285,12 +286,13 @@ public class SparsityRuleTests
             {
                 bool zapped = zap.LastRows.Contains(r);
                 Assert.That(after[r * 3 + c] != before[r * 3 + c], Is.EqualTo(zapped), $"row {r} col {c}");
-                Assert.That(st[r * 3 + c], Is.EqualTo(zapped ? 0f : 1f));
+                Assert.That(st[r * 3 + c], Is.EqualTo(1f), "optimizer state kept, as the reference (lobotomize touches the weights only)");
             }
+        Assert.That(layer.Bias.Value.ToArray(), Is.EqualTo(bias), "bias kept");
         var all = new Zapping(1, 0, new KaimingNormal(), 11);
         all.Zap(m, 0);
         Assert.That(all.LastRows, Is.EqualTo(new[] { 0, 1, 2, 3, 4 }));
-        Assert.That(layer.Weight.State[0].ToArray(), Is.All.EqualTo(0f));
+        Assert.That(layer.Weight.State[0].ToArray(), Is.All.EqualTo(1f));
         Assert.Throws<ArgumentException>(() => Zapping.ParseClasses("k:0"));
         Assert.That(Zapping.ParseClasses("k:3"), Is.EqualTo(3));
     }

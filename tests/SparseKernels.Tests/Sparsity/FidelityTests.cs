@@ -1,0 +1,85 @@
+using NUnit.Framework;
+using SparseKernels.Autograd;
+using SparseKernels.Sparsity;
+using SparseKernels.Tensors;
+using SparseKernels.Training;
+
+namespace SparseKernels.Tests.Sparsity;
+
+/// <summary>
+/// Issue 13: the rules where the methods were aligned with their reference implementations (or fixed), each pinned
+/// with numbers worked out by hand in the comments (CPU backend). The fidelity table in
+/// src/SparseKernels/Sparsity/README.md points here.
+/// </summary>
+public class FidelityTests
+{
+    private static readonly ITensorBackend Cpu = CpuTensorBackend.Instance;
+
+    private static (BatchSource Train, BatchSource Test) Synthetic(int n = 64, int features = 6, int classes = 3, int seed = 5)
+    {
+        var rng = new Random(seed);
+        var images = Enumerable.Range(0, n * features).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var labels = Enumerable.Range(0, n).Select(i => i % classes).ToArray();
+        var ds = new ImageDataset(images, labels, features, classes, "synthetic");
+        return (new BatchSource(ds, Cpu), new BatchSource(ds, Cpu));
+    }
+
+    private sealed class Probe(Action<StepContext, bool> onStep) : IStepHook
+    {
+        public void BeforeOptimizerStep(StepContext c) => onStep(c, true);
+        public void AfterOptimizerStep(StepContext c) => onStep(c, false);
+    }
+
+    // ---- zapping (bug 1) ----
+
+    [Test]
+    public void ZappingHappensAtTheStartOfAnEpochNeverAfterItsLastStep()
+    {
+        // Reference: zap at the start of epoch e > 0 with e % n == 0, before that epoch's first forward pass. So a
+        // 1-epoch run never zaps (its test accuracy, saved model and checkpoint are those of the trained layer), and in
+        // a 3-epoch run with n = 1 the zaps come before epochs 1 and 2, none after epoch 2's last step.
+        var (train, test) = Synthetic();
+        (double Acc, Zapping? Zap, List<string> Log) Run(int epochs, bool zap)
+        {
+            using var m = Mlp.Create(Cpu, [6, 5, 3], [0, 0], new KaimingNormal(), new TrainRng(1));
+            var tr = new Trainer(m, new SgdOptimizer(), new ConstantSchedule(), new TrainConfig { Epochs = epochs, BatchSize = 16, LearningRate = 0.1f }, train, test, new TrainRng(2));
+            var z = zap ? new Zapping(every: 1, classes: 0, new KaimingNormal(), seed: 7) : null;
+            var log = new List<string>();
+            if (z is not null) tr.Hooks.Add(z);
+            tr.Hooks.Add(new Probe((c, before) =>
+            {
+                if (z is null) return;
+                if (before && c.Step == 0) log.Add($"epoch {c.Epoch} first step: {z.Zaps} zaps");
+                if (!before && c.Step == c.StepsPerEpoch - 1) log.Add($"epoch {c.Epoch} last step: {z.Zaps} zaps");
+            }));
+            double acc = 0;
+            for (int e = 0; e < epochs; e++) acc = tr.RunEpoch(e).TestAccuracy;
+            return (acc, z, log);
+        }
+        var one = Run(1, zap: true);
+        Assert.That(one.Zap!.Zaps, Is.EqualTo(0), "a 1-epoch run never zaps");
+        Assert.That(one.Acc, Is.EqualTo(Run(1, zap: false).Acc), "so its test accuracy is the unzapped run's");
+        var three = Run(3, zap: true);
+        Assert.That(three.Log, Is.EqualTo(new[]
+        {
+            "epoch 0 first step: 0 zaps", "epoch 0 last step: 0 zaps",
+            "epoch 1 first step: 1 zaps", "epoch 1 last step: 1 zaps",
+            "epoch 2 first step: 2 zaps", "epoch 2 last step: 2 zaps",
+        }));
+    }
+
+    [Test]
+    public void ZappingKeepsAMaskedDenseLayersPrunedPositionsAtZero()
+    {
+        // A 2x2 output layer kept dense with the mask [1 0; 0 1] (GMP/IMP): a zap of all rows re-draws (0,0) and (1,1);
+        // the pruned (0,1) and (1,0) stay 0 instead of being refilled.
+        using var m = Mlp.FromHost(Cpu, [(DenseTensor.FromArray(2, 2, [0.5f, 0f, 0f, -0.25f]), null, DenseTensor.FromArray(2, 1, [0f, 0f]))]);
+        bool[] mask = [true, false, false, true];
+        var zap = new Zapping(1, 0, new KaimingNormal(), 3, layer => layer == 0 ? mask : null);
+        zap.BeforeEpoch(m, new SgdOptimizer(), 1);
+        var w = m.Layers[0].Weight.Value.ToArray();
+        Assert.That(zap.Zaps, Is.EqualTo(1));
+        Assert.That(new[] { w[1], w[2] }, Is.All.EqualTo(0f), "pruned positions stay pruned");
+        Assert.That(w[0], Is.Not.EqualTo(0.5f)); Assert.That(w[3], Is.Not.EqualTo(-0.25f));
+    }
+}
