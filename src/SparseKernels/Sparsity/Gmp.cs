@@ -25,6 +25,12 @@ public sealed class Gmp(SparsityOptions options) : SparsityMethod(options)
         return finalSparsity + (0 - finalSparsity) * f * f * f;
     }
 
+    /// <summary>Every layer must reach its count at the final sparsity (s_t only grows, and the counts shrink with it).</summary>
+    public override void CheckFeasible(IReadOnlyList<int> sizes)
+        => LayerDensities.CheckFeasible(sizes, Options.Sparsity, Options.Distribution, Options.FirstLayerDense, Options.LastLayerDense, $"GMP at its final sparsity {Options.Sparsity}");
+
+    public override void Attach(Mlp model, Trainer trainer) => CheckFeasible(model.Sizes);
+
     public (long T0, long TEnd) Steps(long totalSteps) => ((long)Math.Floor(Options.GmpStartFraction * totalSteps), Math.Max(1, (long)Math.Floor(Options.GmpEndFraction * totalSteps)));
 
     public override void BeforeOptimizerStep(StepContext c)

@@ -31,16 +31,30 @@ public static class LayerDensities
 
     /// <summary>Nonzeros per layer of an MLP with layer sizes <paramref name="sizes"/> (inputs, hidden..., classes).</summary>
     public static long[] Counts(IReadOnlyList<int> sizes, double sparsity, DensityDistribution distribution, bool firstDense = false, bool lastDense = false)
+        => Counts(Shapes(sizes), sparsity, distribution, firstDense, lastDense);
+
+    /// <summary>The layer shapes of an MLP with layer sizes <paramref name="sizes"/>.</summary>
+    public static LayerShape[] Shapes(IReadOnlyList<int> sizes)
     {
         ArgumentNullException.ThrowIfNull(sizes);
         if (sizes.Count < 2) throw new ArgumentException($"Layer densities need at least two layer sizes; got {sizes.Count}.", nameof(sizes));
         var shapes = new LayerShape[sizes.Count - 1];
         for (int i = 0; i < shapes.Length; i++) shapes[i] = new LayerShape(sizes[i], sizes[i + 1]);
-        return Counts(shapes, sparsity, distribution, firstDense, lastDense);
+        return shapes;
     }
 
     /// <summary>Nonzeros per layer (exact; dense layers keep all their weights).</summary>
     public static long[] Counts(IReadOnlyList<LayerShape> layers, double sparsity, DensityDistribution distribution, bool firstDense = false, bool lastDense = false)
+    {
+        var d = Densities(layers, sparsity, distribution, firstDense, lastDense);
+        var counts = new long[d.Length];
+        for (int i = 0; i < d.Length; i++)
+            counts[i] = d[i] >= 1 ? layers[i].Weights : Math.Clamp((long)Math.Floor(d[i] * layers[i].Weights), 1, layers[i].Weights);
+        return counts;
+    }
+
+    /// <summary>Each layer's density before flooring (1 = dense).</summary>
+    public static double[] Densities(IReadOnlyList<LayerShape> layers, double sparsity, DensityDistribution distribution, bool firstDense = false, bool lastDense = false)
     {
         ArgumentNullException.ThrowIfNull(layers);
         if (!(sparsity >= 0 && sparsity < 1)) throw new ArgumentOutOfRangeException(nameof(sparsity), sparsity, "The sparsity must lie in [0, 1).");
@@ -50,13 +64,12 @@ public static class LayerDensities
                 throw new ArgumentException($"Layer {i} has shape {layers[i]}; every dimension must be positive.", nameof(layers));
         var dense = new bool[n];
         if (n > 0) { dense[0] |= firstDense; dense[n - 1] |= lastDense; }
-        var counts = new long[n];
-        if (sparsity == 0) { for (int i = 0; i < n; i++) counts[i] = layers[i].Weights; return counts; }
+        var density = new double[n];
+        if (sparsity == 0) { Array.Fill(density, 1.0); return density; }
         if (distribution == DensityDistribution.Uniform)
         {
-            for (int i = 0; i < n; i++)
-                counts[i] = dense[i] ? layers[i].Weights : Math.Max(1, (long)Math.Floor((1 - sparsity) * layers[i].Weights));
-            return counts;
+            for (int i = 0; i < n; i++) density[i] = dense[i] ? 1 : 1 - sparsity;
+            return density;
         }
         double total = layers.Sum(l => (double)l.Weights);
         double budget = (1 - sparsity) * total;
@@ -84,9 +97,32 @@ public static class LayerDensities
             if (worst < 0) break;
             dense[worst] = true;
         }
+        for (int i = 0; i < n; i++) density[i] = dense[i] ? 1 : eps * raw[i];
+        return density;
+    }
+
+    /// <summary>
+    /// Throws when a layer that is not kept dense would keep no weight at all at this sparsity (floor(density x
+    /// weights) = 0; Counts clamps it to 1, so the target could not be reached), or when the counts cannot be formed.
+    /// The message names the layer, its shape, its weights, the sparsity and the count; <paramref name="what"/> says
+    /// who asks (e.g. "GMP at its final sparsity").
+    /// </summary>
+    public static void CheckFeasible(IReadOnlyList<int> sizes, double sparsity, DensityDistribution distribution, bool firstDense, bool lastDense, string what)
+    {
+        long[] counts;
+        try { counts = Counts(sizes, sparsity, distribution, firstDense, lastDense); }
+        catch (ArgumentException e) { throw new ArgumentException($"{what}: {e.Message}", nameof(sparsity), e); }
+        int n = sizes.Count - 1;
+        if (sparsity > 0 && Enumerable.Range(0, n).All(i => (i == 0 && firstDense) || (i == n - 1 && lastDense)))
+            throw new ArgumentException($"{what}: sparsity {sparsity} asks for zero weights but every layer (0..{n - 1}) is kept dense.", nameof(sparsity));
+        var raw = Densities(Shapes(sizes), sparsity, distribution, firstDense, lastDense);
         for (int i = 0; i < n; i++)
-            counts[i] = dense[i] ? layers[i].Weights : Math.Clamp((long)Math.Floor(eps * raw[i] * layers[i].Weights), 1, layers[i].Weights);
-        return counts;
+        {
+            long weights = (long)sizes[i] * sizes[i + 1];
+            double exact = raw[i] * weights;
+            if (counts[i] < weights && Math.Floor(exact) < 1)
+                throw new ArgumentException($"{what}: layer {i} ({sizes[i]}x{sizes[i + 1]} = {weights:N0} weights) would keep floor({raw[i]:G4} x {weights:N0}) = {Math.Floor(exact):N0} weights at sparsity {sparsity}; a layer must keep at least 1. Lower the sparsity, widen the layer, keep it dense or prune globally.", nameof(sparsity));
+        }
     }
 
     /// <summary>The counts as per-layer sparsities (1 - count / weights; 0 = dense layer) for <see cref="Training.Mlp.Create"/>,

@@ -40,8 +40,21 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
     /// <summary>Total epochs of an IMP run of E epochs per level.</summary>
     public static int TotalEpochs(int epochsPerLevel, int levels) => epochsPerLevel * (levels + 1);
 
+    /// <summary>Per-layer pruning: every layer must reach its count at every level (global pruning picks over all layers and needs no check).</summary>
+    public override void CheckFeasible(IReadOnlyList<int> sizes)
+    {
+        if (Options.GlobalPruning) return;
+        for (int level = 1; level <= Options.ImpLevels; level++)
+        {
+            double s = 1 - Math.Pow(1 - PruneFraction, level);
+            LayerDensities.CheckFeasible(sizes, s, Options.Distribution, Options.FirstLayerDense, Options.LastLayerDense,
+                $"{Name} (per-layer pruning) at level {level} of {Options.ImpLevels}, sparsity {s:G6}");
+        }
+    }
+
     public override void Attach(Mlp model, Trainer trainer)
     {
+        CheckFeasible(model.Sizes);
         Trainer = trainer;
         EpochsPerLevel = Math.Max(1, trainer.Config.Epochs / (Options.ImpLevels + 1));
         if (Options.RewindStep >= (long)EpochsPerLevel * trainer.StepsPerEpoch)

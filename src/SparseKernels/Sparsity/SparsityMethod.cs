@@ -87,6 +87,12 @@ public abstract class SparsityMethod : IStepHook
     public abstract string Name { get; }
     /// <summary>Mask updates done so far (RigL/SET/GMP/IMP/SNIP).</summary>
     public int Updates { get; protected set; }
+    /// <summary>
+    /// Checks, before any training, that every layer can reach the counts the method will ask of it on a model of
+    /// layer sizes <paramref name="sizes"/> (GMP and per-layer IMP); throws ArgumentException naming the layer and
+    /// the numbers. TrainingRun calls it when it builds the run; GMP and IMP also call it from Attach.
+    /// </summary>
+    public virtual void CheckFeasible(IReadOnlyList<int> sizes) { }
     /// <summary>Called once the model exists (e.g. to capture activations for gradient growth).</summary>
     public virtual void Attach(Mlp model, Trainer trainer) { }
     public virtual void BeforeOptimizerStep(StepContext context) { }

@@ -87,6 +87,7 @@ public sealed class TrainingRun : IDisposable
         };
         Rng = new TrainRng(options.Seed);
         Method = options.Method is { } mo ? Sparsity.Methods.Create(mo with { Seed = options.Seed }) : null;
+        Method?.CheckFeasible(options.Layers);
         string? ckpt = options.OutputFolder is null ? null : Path.Combine(options.OutputFolder, CheckpointFile);
         if (options.Resume)
         {
