@@ -40,8 +40,8 @@ internal static class TrainCommand
         var csrBelow = new Option<double>("--csr-below-density") { Description = "GMP/IMP: a layer becomes CSR below this density (default: the sparse/dense dispatch crossover).", DefaultValueFactory = _ => SparseKernels.Sparsity.SparsityOptions.DefaultCsrBelowDensity };
         var impLevels = new Option<int>("--imp-levels") { Description = "IMP/KD ticket: pruning levels L (the run trains --epochs per level, L + 1 levels).", DefaultValueFactory = _ => 5 };
         var pruneFraction = new Option<double>("--prune-fraction") { Description = "IMP: fraction of the remaining weights pruned per level (0 = reach --sparsity after L levels).", DefaultValueFactory = _ => 0.0 };
-        var rewindStep = new Option<long>("--rewind-step") { Description = "IMP/KD ticket: rewind survivors to their values at this step (0 = original lottery ticket).", DefaultValueFactory = _ => 0L };
-        var noRewind = new Option<bool>("--no-rewind") { Description = "IMP/KD ticket: retrain the pruned weights from where they are (KD alone)." };
+        var rewindStep = new Option<long>("--rewind-step") { Description = "IMP/KD ticket: rewind survivors to their values at this step and resume the LR schedule there (0 = original lottery ticket / KD ticket alone).", DefaultValueFactory = _ => 0L };
+        var noRewind = new Option<bool>("--no-rewind") { Description = "IMP/KD ticket: no rewinding, the pruned weights keep their trained values: fine-tuning (IMP) or fine-tuning + KD (kd-ticket; the paper's KD ticket alone is --rewind-step 0, the default)." };
         var perLayer = new Option<bool>("--per-layer-pruning") { Description = "IMP: prune per layer under --distribution instead of one global threshold." };
         var kdTemp = new Option<float>("--kd-temperature") { Description = "KD ticket: distillation temperature.", DefaultValueFactory = _ => 4f };
         var kdAlpha = new Option<float>("--kd-alpha") { Description = "KD ticket: weight of the soft-label term.", DefaultValueFactory = _ => 0.9f };

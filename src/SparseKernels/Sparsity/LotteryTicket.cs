@@ -24,6 +24,11 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
     private readonly List<ImpLevel> _levels = [];
 
     public override string Name => "imp";
+
+    /// <summary>Which variant the options give: the original ticket (step 0), rewinding to step k, or fine-tuning.</summary>
+    public virtual string Variant => !Options.Rewind ? "fine-tuning (no rewind)"
+        : Options.RewindStep == 0 ? "lottery ticket (original initialisation, step 0)"
+        : $"lottery ticket with rewinding to step {Options.RewindStep}";
     /// <summary>Epochs per level E (the run trains E x (L + 1) epochs).</summary>
     public int EpochsPerLevel { get; set; } = 1;
     /// <summary>Rewind at all (false: the pruned weights are fine-tuned from where they are).</summary>

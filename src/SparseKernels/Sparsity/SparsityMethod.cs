@@ -40,7 +40,7 @@ public sealed record SparsityOptions
     public double PruneFraction { get; init; }
     /// <summary>IMP: rewind the survivors to their values at this global step (0 = the original lottery ticket).</summary>
     public long RewindStep { get; init; }
-    /// <summary>IMP / KD ticket: rewind at all (false: retrain the pruned weights from where they are).</summary>
+    /// <summary>IMP / KD ticket: rewind at all (false: the pruned weights keep their trained values - fine-tuning, or fine-tuning + KD for a KD ticket).</summary>
     public bool Rewind { get; init; } = true;
     /// <summary>IMP: one magnitude threshold over all layers (true) or per layer under the distribution.</summary>
     public bool GlobalPruning { get; init; } = true;

@@ -110,4 +110,30 @@ public class FidelityTests
         // Global IMP picks survivors over all layers at once and is not refused.
         if (method != "gmp") Assert.DoesNotThrow(() => new TrainingRun(Run6x8x3(o with { GlobalPruning = true }), Cpu, ds, ds).Dispose());
     }
+
+    // ---- KD ticket labels (bug 3) ----
+
+    [Test]
+    public void NoRewindIsLabelledFineTuningPlusKdNotKdTicketAlone()
+    {
+        // Ma et al. 2021 ("Good Students Play Big Lottery Better"): the "KD ticket" alone retrains the pruned network
+        // from the original initialisation (rewind step 0) on the teacher's soft labels. --no-rewind keeps the trained
+        // weights, so it is fine-tuning + KD and must not be called "KD alone".
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "SparseKernels.Cli.dll"));
+        psi.ArgumentList.Add("train"); psi.ArgumentList.Add("--help");
+        psi.Environment["NO_COLOR"] = "1";
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        string help = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        string line = string.Join(" ", help.Split('\n').SkipWhile(l => !l.Contains("--no-rewind")).Take(2));
+        Assert.That(line, Does.Contain("--no-rewind"));
+        Assert.That(line, Does.Not.Contain("KD alone"), line);
+        Assert.That(line, Does.Contain("fine-tuning"), line);
+        var kd = new SparsityOptions { Method = "kd-ticket", Sparsity = 0.5 };
+        Assert.That(new KdTicket(kd).Variant, Is.EqualTo("KD ticket alone (original initialisation, step 0)"));
+        Assert.That(new KdTicket(kd with { RewindStep = 20 }).Variant, Is.EqualTo("KD ticket + rewinding to step 20"));
+        Assert.That(new KdTicket(kd with { Rewind = false }).Variant, Does.StartWith("fine-tuning + KD"));
+        Assert.That(new LotteryTicket(kd with { Method = "imp", Rewind = false }).Variant, Is.EqualTo("fine-tuning (no rewind)"));
+    }
 }
