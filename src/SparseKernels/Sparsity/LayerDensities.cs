@@ -1,14 +1,21 @@
 // Layer densities: how a global sparsity S is spread over the layers.
-//  - uniform: every layer keeps floor((1 - S) * n_in * n_out) weights.
-//  - Erdos-Renyi (Mocanu et al. 2018, as used by Evci et al. 2020, "Rigging the Lottery"): layer l's density is
-//    eps * (n_in + n_out) / (n_in * n_out), eps chosen so that the total nonzeros equal (1 - S) x total weights;
-//    a layer whose density would exceed 1 becomes dense and eps is recomputed over the others (RigL's
-//    sparse_utils.get_sparsities loop).
-//  - Erdos-Renyi-Kernel (Evci et al. 2020): raw density sum(shape) / prod(shape) over the weight's full shape
-//    (n_in, n_out, k_h, k_w). A fully connected layer has no kernel dimensions, so for an MLP ERK equals ER (as in
-//    RigL's reference code, whose dense-layer shape is [n_in, n_out]); the kernel size is accepted for other shapes.
-// Counts are exact (floor of density x weights, at least 1), never Bernoulli draws. The first and/or last layer
-// can be kept dense; their weights count towards the budget.
+// Reference: RigL (Evci et al. 2020, "Rigging the Lottery: Making All Tickets Winners"), google-research/rigl
+// rigl/sparse_utils.py get_sparsities / get_sparsities_uniform / get_sparsities_erdos_renyi.
+//  - uniform: every layer keeps floor((1 - S) * n_in * n_out) weights (get_sparsities_uniform).
+//  - Erdos-Renyi (Mocanu et al. 2018, as used by RigL): layer l's density is eps * (n_in + n_out) / (n_in * n_out),
+//    eps chosen so that the nonzeros equal (1 - S) x the weights of the layers not kept dense; a layer whose density
+//    would exceed 1 becomes dense, stays inside that budget, and eps is recomputed over the others
+//    (get_sparsities_erdos_renyi's is_eps_valid loop: `rhs -= n_zeros` for its dense_layers).
+//  - Erdos-Renyi-Kernel: raw density sum(shape) / prod(shape) over the weight's full shape (n_in, n_out, k_h, k_w).
+//    A fully connected layer has no kernel dimensions, so for an MLP ERK equals ER (as in RigL's code, whose
+//    dense-layer shape is [n_in, n_out]); the kernel size is accepted for other shapes.
+// Layers kept dense by option (--first-dense, --last-dense) are left out of the computation, as RigL's
+// custom_sparsity_map layers are ("We ignore custom_sparsities in erdos-renyi calculations"): for uniform, ER and ERK
+// alike, S is the fraction of zero weights over the layers NOT kept dense (with no layer kept dense, over the whole
+// model). The kept-dense layers come on top, so the whole model's fraction of zeros is lower than S.
+// Counts are exact (floor of density x weights, at least 1), never Bernoulli draws.
+// Departs from RigL: RigL caps every layer tied at the largest raw density in one pass; here one layer per pass, and
+// a tied layer is capped on the next pass only if it still exceeds 1 (a difference only for equal raw densities).
 namespace SparseKernels.Sparsity;
 
 public enum DensityDistribution { Uniform, ErdosRenyi, ErdosRenyiKernel }
@@ -62,16 +69,19 @@ public static class LayerDensities
         for (int i = 0; i < n; i++)
             if (layers[i].In <= 0 || layers[i].Out <= 0 || layers[i].KernelH <= 0 || layers[i].KernelW <= 0)
                 throw new ArgumentException($"Layer {i} has shape {layers[i]}; every dimension must be positive.", nameof(layers));
-        var dense = new bool[n];
-        if (n > 0) { dense[0] |= firstDense; dense[n - 1] |= lastDense; }
+        // kept: the layers kept dense by option (first / last), left out of the budget as RigL's custom_sparsity_map
+        // layers are; dense: those plus the ER layers capped at density 1, which stay inside the budget.
+        var kept = new bool[n];
+        if (n > 0) { kept[0] |= firstDense; kept[n - 1] |= lastDense; }
+        var dense = (bool[])kept.Clone();
         var density = new double[n];
         if (sparsity == 0) { Array.Fill(density, 1.0); return density; }
         if (distribution == DensityDistribution.Uniform)
         {
-            for (int i = 0; i < n; i++) density[i] = dense[i] ? 1 : 1 - sparsity;
+            for (int i = 0; i < n; i++) density[i] = kept[i] ? 1 : 1 - sparsity;
             return density;
         }
-        double total = layers.Sum(l => (double)l.Weights);
+        double total = Enumerable.Range(0, n).Where(i => !kept[i]).Sum(i => (double)layers[i].Weights);
         double budget = (1 - sparsity) * total;
         var raw = new double[n];
         for (int i = 0; i < n; i++)
@@ -86,9 +96,9 @@ public static class LayerDensities
         {
             double denseWeights = 0, scaled = 0;
             for (int i = 0; i < n; i++)
-                if (dense[i]) denseWeights += layers[i].Weights; else scaled += raw[i] * layers[i].Weights;
-            if (denseWeights > budget)
-                throw new ArgumentException($"Sparsity {sparsity}: the dense layers alone hold {denseWeights:N0} weights, more than the budget of {budget:N0} nonzeros; lower the sparsity or keep fewer layers dense.");
+                if (kept[i]) continue;
+                else if (dense[i]) denseWeights += layers[i].Weights;
+                else scaled += raw[i] * layers[i].Weights;
             if (scaled == 0) { eps = 0; break; }
             eps = (budget - denseWeights) / scaled;
             int worst = -1;

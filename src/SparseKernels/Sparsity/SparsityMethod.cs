@@ -10,7 +10,10 @@ public sealed record SparsityOptions
 {
     /// <summary>dense, static, set, rigl, snip, gmp, imp or kd-ticket.</summary>
     public string Method { get; init; } = "dense";
-    /// <summary>Global fraction of zero weights (final one for GMP; per IMP level see PruneFraction).</summary>
+    /// <summary>
+    /// Fraction of zero weights over the layers not kept dense (all layers when none is; RigL's convention: layers
+    /// kept dense are left out, see LayerDensities); the final one for GMP; per IMP level see PruneFraction.
+    /// </summary>
     public double Sparsity { get; init; }
     public DensityDistribution Distribution { get; init; } = DensityDistribution.ErdosRenyiKernel;
     public bool FirstLayerDense { get; init; }

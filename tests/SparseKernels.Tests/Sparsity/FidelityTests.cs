@@ -136,4 +136,27 @@ public class FidelityTests
         Assert.That(new KdTicket(kd with { Rewind = false }).Variant, Does.StartWith("fine-tuning + KD"));
         Assert.That(new LotteryTicket(kd with { Method = "imp", Rewind = false }).Variant, Is.EqualTo("fine-tuning (no rewind)"));
     }
+
+    // ---- layer densities: kept-dense layers out of the budget (RigL sparse_utils.get_sparsities_erdos_renyi) ----
+
+    [Test]
+    public void KeptDenseLayersAreLeftOutOfTheErkBudgetAsInRigl()
+    {
+        // 784-300-100-10, --first-dense, ERK, S = 0.9 (threw above 11.7 % before: the 235,200 dense weights were
+        // charged to the budget). RigL leaves the kept-dense layer out: layers 1 and 2 hold 30,000 + 1,000 = 31,000
+        // weights, budget 0.1 x 31,000 = 3,100. raw = 400/30,000 and 110/1,000; divisor = 400 + 110 = 510;
+        // eps = 3,100 / 510 = 6.07843; densities 0.0810458 and 0.668627 -> floor 2,431.37 = 2,431 and floor 668.63 = 668.
+        var c = LayerDensities.Counts([784, 300, 100, 10], 0.9, DensityDistribution.ErdosRenyiKernel, firstDense: true);
+        Assert.That(c, Is.EqualTo(new long[] { 235_200, 2_431, 668 }));
+        // Uniform follows get_sparsities_uniform: every layer not kept dense at S; S is the zero fraction over those.
+        var u = LayerDensities.Counts([784, 300, 100, 10], 0.9, DensityDistribution.Uniform, lastDense: true);
+        // In doubles 1 - 0.9 = 0.09999999999999998, so floor(x 235,200) = 23,519 and floor(x 30,000) = 2,999 (we floor
+        // the nonzeros; RigL's get_n_zeros floors the zeros, which can keep one more); the last layer is dense: 1,000.
+        Assert.That(u, Is.EqualTo(new long[] { 23_519, 2_999, 1_000 }));
+        // With no layer kept dense S is the whole model's zero fraction: ERK at 0.9 keeps <= 0.1 x 266,200 = 26,620.
+        Assert.That(LayerDensities.Counts([784, 300, 100, 10], 0.9, DensityDistribution.ErdosRenyiKernel).Sum(), Is.InRange(26_618, 26_620));
+        // And GMP with --first-dense at 0.9 is feasible (it threw mid-run when s_t passed 11.7 %).
+        var ds = SyntheticSet(features: 784, classes: 10);
+        Assert.DoesNotThrow(() => new TrainingRun(new RunOptions { Layers = [784, 300, 100, 10], Epochs = 1, Method = new SparsityOptions { Method = "gmp", Sparsity = 0.9, FirstLayerDense = true } }, Cpu, ds, ds).Dispose());
+    }
 }

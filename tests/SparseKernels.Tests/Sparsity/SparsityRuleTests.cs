@@ -37,10 +37,11 @@ public class SparsityRuleTests
         Assert.That(LayerDensities.Counts([4, 6, 2], 0.5, DensityDistribution.Uniform), Is.EqualTo(new long[] { 12, 6 }));
         Assert.That(LayerDensities.Counts([4, 6, 2], 0.9, DensityDistribution.Uniform), Is.EqualTo(new long[] { 2, 1 }));
         Assert.That(LayerDensities.Counts([4, 6, 2], 0.5, DensityDistribution.Uniform, lastDense: true), Is.EqualTo(new long[] { 12, 12 }));
-        // ER with the last layer dense: 12 of the 18 budget are dense, eps = 6 / 10 -> 6.
-        Assert.That(LayerDensities.Counts([4, 6, 2], 0.5, DensityDistribution.ErdosRenyi, lastDense: true), Is.EqualTo(new long[] { 6, 12 }));
-        var e = Assert.Throws<ArgumentException>(() => LayerDensities.Counts([10, 10, 2], 0.5, DensityDistribution.ErdosRenyi, firstDense: true))!;
-        Assert.That(e.Message, Does.Contain("dense layers alone"));
+        // ER with the last layer kept dense (RigL: left out of the budget): layer 0 alone, budget 0.5 x 24 = 12 -> 12.
+        Assert.That(LayerDensities.Counts([4, 6, 2], 0.5, DensityDistribution.ErdosRenyi, lastDense: true), Is.EqualTo(new long[] { 12, 12 }));
+        // 10-10-2 with the first layer kept dense: layer 1 alone, budget 0.5 x 20 = 10 (charging the 100 dense
+        // weights to the budget of 60 threw before).
+        Assert.That(LayerDensities.Counts([10, 10, 2], 0.5, DensityDistribution.ErdosRenyi, firstDense: true), Is.EqualTo(new long[] { 100, 10 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => LayerDensities.Counts([4, 6, 2], 1.0, DensityDistribution.Uniform));
     }
 
