@@ -159,4 +159,79 @@ public class FidelityTests
         var ds = SyntheticSet(features: 784, classes: 10);
         Assert.DoesNotThrow(() => new TrainingRun(new RunOptions { Layers = [784, 300, 100, 10], Epochs = 1, Method = new SparsityOptions { Method = "gmp", Sparsity = 0.9, FirstLayerDense = true } }, Cpu, ds, ds).Dispose());
     }
+
+    // ---- SET and RigL mask-update schedule (rigl/sparse_optimizers_base.py) ----
+
+    /// <summary>A 2x3 CSR layer (0,0) = 0.5, (0,2) = -0.1, (1,1) = 2.0, after backward of x = (1, 2, 3) with dY = (1, -4):
+    /// the gradient at the three nonzeros is 1, 3 and -8.</summary>
+    private static Mlp TinyLayerAfterBackward()
+    {
+        var csr = new CsrMatrix(2, 3, [0, 2, 3], [0, 2, 1], [0.5f, -0.1f, 2.0f]);
+        var m = Mlp.FromHost(Cpu, [(null, csr, DenseTensor.FromArray(2, 1, [0.3f, -0.2f]))]);
+        m.Layers[0].CaptureActivations = true;
+        var t = new Tape(Cpu);
+        var y = m.Forward(t, t.Constant(DenseTensor.FromArray(3, 1, [1f, 2f, 3f])));
+        t.Backward(y, DenseTensor.FromArray(2, 1, [1f, -4f]));
+        return m;
+    }
+
+    /// <summary>One training step as the Trainer runs it: hooks before, the optimizer unless skipped, hooks after.</summary>
+    private static StepContext Step(Mlp m, IStepHook hook, long t, long total, float lr)
+    {
+        var opt = new SgdOptimizer { Momentum = 0f, WeightDecay = 0f, LearningRate = lr };
+        var c = new StepContext(m, opt, 0, (int)t, (int)total, t, 0f) { TotalSteps = total };
+        hook.BeforeOptimizerStep(c);
+        if (!c.SkipOptimizerStep) opt.Step(Cpu, m.Parameters); else foreach (var p in m.Parameters) p.Var.ZeroGrad();
+        hook.AfterOptimizerStep(c);
+        return c;
+    }
+
+    [Test]
+    public void SetAppliesTheOptimizerStepThenUpdatesTheMask()
+    {
+        // RigL's SET baseline (SparseSETOptimizerBase.apply_gradients): the optimizer update first, then the mask update.
+        // t = 10, dT = 10, T_end = 50, a = 0.6: a_t = 0.3 (1 + cos(pi/5)) = 0.5427 -> floor(0.5427 x 3) = 1 dropped.
+        // SGD lr 0.2: 0.5 - 0.2 x 1 = 0.3, -0.1 - 0.2 x 3 = -0.7, 2.0 + 0.2 x 8 = 3.6 -> the smallest |w| is now 0.3 at
+        // (0,0) (dropping before the step would have taken -0.1). One random absent position grows at 0; if it is the
+        // just-dropped (0,0) it keeps its value (RigL's new_connections excludes positions that were in the mask).
+        int movedElsewhere = 0;
+        for (ulong seed = 1; seed <= 12; seed++)
+        {
+            using var m = TinyLayerAfterBackward();
+            var set = new Set(new SparsityOptions { Method = "set", Sparsity = 0.5, UpdateEvery = 10, Alpha = 0.6, EndFraction = 0.5, Seed = seed });
+            var c = Step(m, set, t: 10, total: 100, lr: 0.2f);
+            Assert.That(c.SkipOptimizerStep, Is.False, "SET does not skip the weight update");
+            Assert.That(set.LastCounts, Is.EqualTo(new long[] { 1 }));
+            var w = m.Layers[0].Sparse!.ToHost();
+            float w00 = 0.5f - 0.2f * 1f, w02 = -0.1f - 0.2f * 3f, w11 = 2.0f - 0.2f * -8f;
+            Assert.That(w.Values, Does.Contain(w02).And.Contain(w11), "the survivors carry the optimizer step");
+            bool regrown = w.RowOffsets[1] == 2 && w.ColumnIndices[0] == 0;
+            if (regrown) Assert.That(w.Values, Is.EqualTo(new[] { w00, w02, w11 }));
+            else { Assert.That(w.Values, Does.Contain(0f).And.Not.Contain(w00), "0.3 dropped, a new 0 grown"); movedElsewhere++; }
+        }
+        Assert.That(movedElsewhere, Is.GreaterThan(0), "some seed grows another position");
+    }
+
+    [Test]
+    public void RiglUpdatesAtStepZeroAndAtTEndAsTheReference()
+    {
+        // is_mask_update_iter: begin_step (0) <= t <= end_step, every dT. T = 100, T_end = 50, dT = 10, a = 0.6.
+        // t = 0: a_0 = 0.6 -> floor(0.6 x 3) = 1 dropped, by |w| the -0.1, grown by |grad| among the absent positions
+        // (0,1) |2|, (1,0) |4|, (1,2) |12| and the just-dropped (0,2) |3| -> (1,2) at 0.
+        using var m = TinyLayerAfterBackward();
+        var rigl = new Rigl(new SparsityOptions { Method = "rigl", Sparsity = 0.5, UpdateEvery = 10, Alpha = 0.6, EndFraction = 0.5 });
+        var c0 = Step(m, rigl, t: 0, total: 100, lr: 0.2f);
+        Assert.That(c0.SkipOptimizerStep, Is.True, "no weight update on a mask-update step");
+        Assert.That(rigl.LastCounts, Is.EqualTo(new long[] { 1 }));
+        var w = m.Layers[0].Sparse!.ToHost();
+        Assert.That(w.ColumnIndices, Is.EqualTo(new[] { 0, 1, 2 }));
+        Assert.That(w.Values, Is.EqualTo(new[] { 0.5f, 2.0f, 0f }));
+        // t = 50 = T_end: a = 0.3 (1 + cos(pi)) = 0, nothing moves, but it is an update step (the weight update skipped).
+        using var m2 = TinyLayerAfterBackward();
+        var cEnd = Step(m2, rigl, t: 50, total: 100, lr: 0.2f);
+        Assert.That(cEnd.SkipOptimizerStep, Is.True);
+        Assert.That(rigl.LastCounts, Is.EqualTo(new long[] { 0 }));
+        Assert.That(rigl.Updates, Is.EqualTo(2));
+        Assert.That(Step(m2, rigl, t: 60, total: 100, lr: 0.2f).SkipOptimizerStep, Is.False, "none after T_end");
+    }
 }

@@ -69,8 +69,9 @@ public class SparsityRuleTests
         Assert.That(DropSchedule.Count(0.3, 25, 100, 10), Is.EqualTo(2), "0.15 (1 + cos(pi/4)) x 10 = 2.56 -> 2");
         Assert.That(DropSchedule.EndStep(0.75, 1000), Is.EqualTo(750));
         Assert.That(DropSchedule.IsUpdateStep(100, 100, 750), Is.True);
-        Assert.That(DropSchedule.IsUpdateStep(0, 100, 750), Is.False);
+        Assert.That(DropSchedule.IsUpdateStep(0, 100, 750), Is.True, "RigL's is_mask_update_iter: from t = 0");
         Assert.That(DropSchedule.IsUpdateStep(150, 100, 750), Is.False);
+        Assert.That(DropSchedule.IsUpdateStep(700, 100, 700), Is.True, "up to T_end inclusive");
         Assert.That(DropSchedule.IsUpdateStep(800, 100, 750), Is.False);
     }
 
