@@ -1,12 +1,25 @@
-// Lottery tickets by iterative magnitude pruning with rewinding (Frankle & Carbin 2019; rewinding: Frankle et al.
-// 2020, "Linear Mode Connectivity and the Lottery Ticket Hypothesis"). Level 0 trains the dense model for E epochs;
-// each later level (L in all) prunes p of the remaining weights by magnitude - globally (one threshold over the
-// prunable layers) or per layer (counts from LayerDensities) - rewinds the survivors (and biases) to their values
-// at global step k (k = 0: the original lottery ticket; or no rewinding: plain fine-tuning), restarts the optimizer
-// state and the learning-rate schedule, and retrains E epochs. p defaults to 1 - (1 - S)^(1/L), reaching S after L
-// levels. The prune/rewind happens on the first step of a level, whose weight update is skipped. Each level's
-// sparsity and final test accuracy are recorded (Levels). Layers stay dense with a mask until their density is
-// below CsrBelowDensity (by default the dispatch crossover), then become CSR.
+// Lottery tickets by iterative magnitude pruning (Frankle & Carbin 2019, "The Lottery Ticket Hypothesis"; rewinding:
+// Frankle et al. 2020, "Linear Mode Connectivity and the Lottery Ticket Hypothesis"). Reference code:
+// facebookresearch/open_lth - lottery/runner.py (levels: train, prune, rewind), pruning/sparse_global.py
+// (one magnitude threshold over the prunable weights; fraction 0.2 of the remaining per level), training/train.py
+// (train(..., start_step, end_step): a level rewound to step k starts there - its data and learning-rate schedule
+// resume at k - and runs to the end, T - k steps).
+// The rule here: level 0 trains the dense model for E epochs (T steps); each later level (L in all) prunes p of the
+// remaining weights by magnitude - globally (one threshold over the layers not kept dense, as sparse_global) or per
+// layer (counts from LayerDensities) - rewinds the survivors and the biases to their values at global step k
+// (k = 0: the original lottery ticket; Rewind = false: no rewinding, i.e. fine-tuning), restarts the optimizer state
+// and the learning-rate schedule, and trains E epochs in which, when rewinding to k > 0, the first k steps make no
+// weight update: the level trains T - k steps with the schedule's steps k..T-1, as open_lth. The prune/rewind happens
+// on the first step of a level, whose weight update is skipped. Each level's sparsity and final test accuracy are
+// recorded (Levels). Layers stay dense with a mask until their density is below CsrBelowDensity (by default the
+// dispatch crossover), then become CSR.
+// Departs from open_lth (deliberately):
+//  - p defaults to 1 - (1 - S)^(1/L), so the L levels reach the asked sparsity S; open_lth and Frankle prune 0.2 per
+//    level (--prune-fraction 0.2 gives that; then S is not used to stop).
+//  - the level's first step (the prune/rewind step) makes no weight update, so with k = 0 a level trains T - 1 steps.
+//  - the skipped k steps still draw their batches (the Trainer runs whole epochs), and each epoch is shuffled from
+//    the run's generator, so levels do not repeat open_lth's per-epoch data order.
+//  - the output layer is pruned like the others unless --last-dense (open_lth's models never prune it).
 using SparseKernels.Autograd;
 using SparseKernels.Tensors;
 using SparseKernels.Training;
@@ -73,8 +86,17 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
             _rewindWeights = c.Model.Layers.Select(l => LayerSurgery.DenseOf(l, null).Dense).ToArray();
             _rewindBiases = c.Model.Layers.Select(l => (float[])l.Bias.Value.ToArray().Clone()).ToArray();
         }
-        if (c.Step != 0 || c.Epoch == 0 || c.Epoch % EpochsPerLevel != 0 || c.Epoch / EpochsPerLevel > Options.ImpLevels) return;
-        _level = c.Epoch / EpochsPerLevel;
+        // Rewinding to step k > 0: the level resumes the (per-level) learning-rate schedule at step k, so its first k
+        // steps make no weight update and it trains T - k steps (open_lth's start_step); k = 0 changes nothing.
+        int levelOfEpoch = c.Epoch / EpochsPerLevel;
+        long levelStep = (long)(c.Epoch % EpochsPerLevel) * c.StepsPerEpoch + c.Step;
+        if (Rewind && levelOfEpoch >= 1 && levelOfEpoch <= Options.ImpLevels && levelStep > 0 && levelStep < Options.RewindStep)
+        {
+            c.SkipOptimizerStep = true;
+            return;
+        }
+        if (c.Step != 0 || c.Epoch == 0 || c.Epoch % EpochsPerLevel != 0 || levelOfEpoch > Options.ImpLevels) return;
+        _level = levelOfEpoch;
         OnLevelStart(c);
         Prune(c.Model);
         if (Rewind) RewindTo(c.Model);

@@ -234,4 +234,30 @@ public class FidelityTests
         Assert.That(rigl.Updates, Is.EqualTo(2));
         Assert.That(Step(m2, rigl, t: 60, total: 100, lr: 0.2f).SkipOptimizerStep, Is.False, "none after T_end");
     }
+
+    // ---- IMP rewinding to k > 0 (open_lth: resume the schedule at step k, train T - k steps) ----
+
+    [Test]
+    public void ImpRewindingToStepKResumesTheScheduleAtKAndTrainsTMinusKSteps()
+    {
+        // 64 samples, batch 16: 4 steps per epoch, 1 epoch per level (T = 4), 1 level, rewind step k = 2, cosine lr 0.1
+        // restarted per level. open_lth (training/train.py with start_step = k) skips the level's first k iterations
+        // and trains T - k = 2 steps at the schedule's steps 2 and 3: lr = 0.05 (1 + cos(pi 2/4)) = 0.05 and
+        // 0.05 (1 + cos(pi 3/4)) = 0.0146447. Level 1 is global steps 4..7: 4 prunes/rewinds, 5 is the schedule's step 1
+        // (< k: no update), 6 and 7 update.
+        var ds = SyntheticSet();
+        var o = new RunOptions
+        {
+            Layers = [6, 8, 3], Epochs = 1, BatchSize = 16, LearningRate = 0.1f, Schedule = "cosine",
+            Method = new SparsityOptions { Method = "imp", Sparsity = 0.5, ImpLevels = 1, RewindStep = 2 },
+        };
+        using var run = new TrainingRun(o, Cpu, ds, ds);
+        var log = new List<string>();
+        run.Trainer.Hooks.Add(new Probe((c, before) =>
+        {
+            if (!before && c.GlobalStep >= 4) log.Add(c.SkipOptimizerStep ? $"{c.GlobalStep}: no update" : $"{c.GlobalStep}: lr {c.Optimizer.LearningRate:F7}");
+        }));
+        run.Run();
+        Assert.That(log, Is.EqualTo(new[] { "4: no update", "5: no update", "6: lr 0.0500000", "7: lr 0.0146447" }));
+    }
 }
