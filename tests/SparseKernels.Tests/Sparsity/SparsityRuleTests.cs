@@ -249,7 +249,8 @@ public class SparsityRuleTests
     [Test]
     public void SparsityAwareInitUsesEachUnitsNonzeroFanIn()
     {
-        // 2000 units with 4 nonzero inputs and 2000 with 50, of 100 inputs: std sqrt(2/4) and sqrt(2/50) (not sqrt(2/100)).
+        // 2000 units with 4 nonzero inputs and 2000 with 50, of 100 inputs. Default scale 1.0 (rigl_tf2 unit_scaled_init):
+        // std sqrt(1/4) = 0.5 and sqrt(1/50) (not sqrt(1/100)); uniform bound sqrt(3/4).
         int rows = 4000, cols = 100;
         var ro = new int[rows + 1]; var ci = new List<int>();
         for (int r = 0; r < rows; r++) { int k = r < 2000 ? 4 : 50; for (int j = 0; j < k; j++) ci.Add(j * 2); ro[r + 1] = ci.Count; }
@@ -259,11 +260,13 @@ public class SparsityRuleTests
             var init = new SparsityAwareInit(uniform);
             init.Initialize(p.Values, new LayerInitContext(cols, rows, p), new TrainRng(9));
             double Std(int a, int b) => Math.Sqrt(p.Values[a..b].Select(v => (double)v * v).Average());
-            Assert.That(Std(0, ro[2000]), Is.EqualTo(Math.Sqrt(0.5)).Within(0.03), $"fan-in 4 ({init.Name})");
-            Assert.That(Std(ro[2000], ro[rows]), Is.EqualTo(Math.Sqrt(0.04)).Within(0.003), $"fan-in 50 ({init.Name})");
-            if (uniform) Assert.That(p.Values[..ro[2000]].Max(Math.Abs), Is.LessThanOrEqualTo((float)Math.Sqrt(1.5)));
+            Assert.That(Std(0, ro[2000]), Is.EqualTo(Math.Sqrt(0.25)).Within(0.02), $"fan-in 4 ({init.Name})");
+            Assert.That(Std(ro[2000], ro[rows]), Is.EqualTo(Math.Sqrt(0.02)).Within(0.002), $"fan-in 50 ({init.Name})");
+            if (uniform) Assert.That(p.Values[..ro[2000]].Max(Math.Abs), Is.LessThanOrEqualTo((float)Math.Sqrt(0.75)));
         }
         Assert.That(Initializers.ByName("sparsity-aware"), Is.InstanceOf<SparsityAwareInit>());
+        Assert.That(((SparsityAwareInit)Initializers.ByName("sparsity-aware")).Scale, Is.EqualTo(1.0));
+        Assert.That(((SparsityAwareInit)Initializers.ByName("sparsity-aware-he")).Std(4), Is.EqualTo(Math.Sqrt(0.5)), "He scale 2: sqrt(2/4)");
     }
 
     // ---- zapping ----
