@@ -1,9 +1,17 @@
-// Gradual magnitude pruning (Zhu & Gupta 2017, "To prune, or not to prune"): dense start; every n steps from t0 to
-// t_end the sparsity target is s_t = s_f + (s_i - s_f)(1 - (t - t0)/(t_end - t0))^3 (s_i = 0), spread over the
-// layers by the chosen distribution (LayerDensities, exact counts); each layer keeps its largest |w|. A pruned layer
-// stays dense with a mask (pruned weights and their optimizer state zeroed after every step) until its density
-// drops below SparsityOptions.CsrBelowDensity, then becomes CSR - by default the sparse/dense dispatch crossover
-// (SparseMatmulDispatch). Pruning does not skip the optimizer step.
+// Gradual magnitude pruning (Zhu & Gupta 2017, "To prune, or not to prune: exploring the efficacy of pruning for
+// model compression"). Reference code: tensorflow/contrib/model_pruning (pruning.py: the polynomial sparsity
+// function with exponent 3, begin_pruning_step / end_pruning_step / pruning_frequency, a per-layer magnitude
+// threshold), as driven by the RigL paper's pruning baseline (google-research/rigl rigl/mnist/mnist_train_eval.py:
+// prune_begin_step, prune_end_step, pruning_frequency, end_sparsity).
+// The rule: dense start; every n steps from t0 to t_end the sparsity target is s_t = s_f + (s_i - s_f)(1 - (t - t0) /
+// (t_end - t0))^3 (s_i = 0), and EVERY layer is taken to its count under the chosen distribution at s_t
+// (LayerDensities, exact counts; uniform = model_pruning's "every layer at s_t"); each layer keeps its largest |w|.
+// A pruned layer stays dense with a mask (pruned weights and their optimizer state zeroed after every step) until its
+// density drops below SparsityOptions.CsrBelowDensity, then becomes CSR - by default the sparse/dense dispatch
+// crossover (SparseMatmulDispatch). Pruning does not skip the optimizer step. Every layer's final count is checked
+// when the run is built (CheckFeasible).
+// Departs from the reference: no global selection (model_pruning thresholds per layer, as here; a single threshold
+// over all layers is not offered); ERK/ER spread the per-step target like RigL's ERK masks (Zhu & Gupta: uniform).
 using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;

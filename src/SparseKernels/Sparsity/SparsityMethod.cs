@@ -1,6 +1,14 @@
-// The sparse-training methods' common shape: each is an IStepHook on the Trainer (after backward, before the
-// optimizer step), built from SparsityOptions. Methods.Create picks one by name; the per-method files
-// (StaticSparsity, Set, Rigl, Snip, Gmp, LotteryTicket, KdTicket) hold the rules.
+// The sparse-training methods' common shape: each is an IStepHook on the Trainer (before the epoch, after backward
+// and before the optimizer step, after it), built from SparsityOptions. Methods.Create picks one by name; the
+// per-method files (StaticSparsity, Set, Rigl, Snip, Gmp, LotteryTicket, KdTicket) hold the rules, each citing its
+// paper and reference code at its top and saying where it departs; README.md beside them has the fidelity table.
+// Defaults (one set for every method, so that the methods are compared on the same layers): every layer sparse, as
+// sparse_learning (TimDettmers/sparse_learning sparselearning/core.py Masking.add_module: every weight but biases)
+// and Mocanu's SET prune every layer, with ERK (the RigL paper's distribution of choice; sparse_learning defaults to
+// uniform 'constant'). The references that keep the output layer dense - RigL's MNIST MLP
+// (rigl/mnist/mnist_train_eval.py custom_sparsities: layer3 dense, layer2 at 0.9 S, uniform) and open_lth's LeNet
+// (models/mnist_lenet.py pruning_layers_to_ignore='fc.weight') - are `--last-dense` (RigL's 0.9 S for layer 2 is not
+// offered).
 using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;

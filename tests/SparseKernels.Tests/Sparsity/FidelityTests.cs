@@ -260,4 +260,33 @@ public class FidelityTests
         run.Run();
         Assert.That(log, Is.EqualTo(new[] { "4: no update", "5: no update", "6: lr 0.0500000", "7: lr 0.0146447" }));
     }
+
+    private sealed class SkipAll : IStepHook
+    {
+        public void BeforeOptimizerStep(StepContext c) => c.SkipOptimizerStep = true;
+    }
+
+    [TestCase(false, new long[] { 2, 1 })]
+    [TestCase(true, new long[] { 2, 2 })]
+    public void ImpGlobalPruningKeepsTheLargestMagnitudesOverThePrunableLayers(bool lastDense, long[] expected)
+    {
+        // open_lth pruning/sparse_global.py: one threshold over every prunable weight. 2-2-1 with
+        // W0 = [0.1 -0.9; 0.5 0.05], W1 = [0.3 -0.2], one level at p = 0.5 (weights frozen: every step skipped).
+        // All prunable: keep floor(0.5 x 6) = 3 -> |0.9|, |0.5| (layer 0) and |0.3| (layer 1): counts 2 and 1.
+        // Output layer kept dense (open_lth's pruning_layers_to_ignore): keep floor(0.5 x 4) = 2 of layer 0 -> 0.9, 0.5.
+        var ds = new ImageDataset([1f, 0f, 0f, 1f], [0, 0], 2, 1, "tiny");
+        using var m = Mlp.FromHost(Cpu, [
+            (DenseTensor.FromArray(2, 2, [0.1f, -0.9f, 0.5f, 0.05f]), null, DenseTensor.FromArray(2, 1, [0f, 0f])),
+            (DenseTensor.FromArray(1, 2, [0.3f, -0.2f]), null, DenseTensor.FromArray(1, 1, [0f]))]);
+        var tr = new Trainer(m, new SgdOptimizer(), new ConstantSchedule(), new TrainConfig { Epochs = 2, BatchSize = 2, LearningRate = 0.1f },
+                             new BatchSource(ds, Cpu), new BatchSource(ds, Cpu), new TrainRng(1));
+        var lt = new LotteryTicket(new SparsityOptions { Method = "imp", Sparsity = 0.5, ImpLevels = 1, LastLayerDense = lastDense, CsrBelowDensity = 0.6 });
+        lt.Attach(m, tr);
+        tr.Hooks.Add(new SkipAll()); tr.Hooks.Add(lt);
+        tr.RunEpoch(0); tr.RunEpoch(1);
+        var present = m.Layers.Select(l => { var (d, p) = LayerSurgery.DenseOf(l, lt.Mask(l.Index)); return d.Where((_, i) => p[i]).ToArray(); }).ToArray();
+        Assert.That(present.Select(x => (long)x.Length), Is.EqualTo(expected));
+        Assert.That(present[0], Is.EquivalentTo(new[] { -0.9f, 0.5f }));
+        Assert.That(present[1], Is.EquivalentTo(lastDense ? new[] { 0.3f, -0.2f } : new[] { 0.3f }));
+    }
 }
