@@ -49,7 +49,7 @@ public sealed record SparsityOptions
     public int ImpLevels { get; init; } = 5;
     /// <summary>IMP: fraction of the remaining weights pruned per level; 0 = reach Sparsity after ImpLevels levels.</summary>
     public double PruneFraction { get; init; }
-    /// <summary>IMP: rewind the survivors to their values at this global step (0 = the original lottery ticket).</summary>
+    /// <summary>IMP: rewind the survivors to their values at this global step and resume each later level's LR schedule there, training T - k steps (0 = the original lottery ticket).</summary>
     public long RewindStep { get; init; }
     /// <summary>IMP / KD ticket: rewind at all (false: the pruned weights keep their trained values - fine-tuning, or fine-tuning + KD for a KD ticket).</summary>
     public bool Rewind { get; init; } = true;
