@@ -3,6 +3,9 @@
 # Each line is one `train results` sub-grid; finished runs are kept in docs/results.runs.jsonl and skipped on a rerun,
 # so an interrupted grid resumes where it stopped. Needs a Release build of the CLI and the Fashion-MNIST files
 # (bash tests/setup.sh does both).
+# Issue 13 changed SET and RigL (mask updates also at t = 0 and T_end; SET steps before its mask update): their rows were
+# taken out of results.runs.jsonl (kept in results.superseded.runs.jsonl) and re-run with --methods set,rigl over the
+# configurations of lines 1, 3 and 5 below (small model) and 2 and 7 (wide model).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd); cd "$root"
 cli=src/SparseKernels.Cli/bin/Release/net10.0/SparseKernels.Cli.dll

@@ -27,7 +27,7 @@ internal static class TrainCommand
         var wd = new Option<float>("--weight-decay") { Description = "L2 weight decay.", DefaultValueFactory = _ => 5e-4f };
         var nesterov = new Option<bool>("--nesterov") { Description = "Nesterov momentum (SGD)." };
         var schedule = new Option<string>("--schedule") { Description = "cosine, step (x0.1 every 10 epochs) or constant.", DefaultValueFactory = _ => "cosine" };
-        var init = new Option<string>("--init") { Description = "kaiming (kaiming-normal), kaiming-uniform, glorot (glorot-uniform), sparsity-aware or sparsity-aware-uniform.", DefaultValueFactory = _ => "kaiming-normal" };
+        var init = new Option<string>("--init") { Description = "kaiming (kaiming-normal), kaiming-uniform, glorot (glorot-uniform), sparsity-aware or sparsity-aware-uniform (variance 1 / the unit's nonzero fan-in, rigl_tf2's unit_scaled_init), sparsity-aware-he (2 / fan-in).", DefaultValueFactory = _ => "kaiming-normal" };
         var method = new Option<string?>("--method") { Description = "Sparse-training method: dense, static, set, rigl, snip, gmp, imp or kd-ticket (then --sparsity is one global value spread by --distribution)." };
         var distribution = new Option<string>("--distribution") { Description = "Layer densities for --method: uniform, er or erk.", DefaultValueFactory = _ => "erk" };
         var firstDense = new Option<bool>("--first-dense") { Description = "Keep the first layer dense (--method)." };
@@ -41,13 +41,13 @@ internal static class TrainCommand
         var csrBelow = new Option<double>("--csr-below-density") { Description = "GMP/IMP: a layer becomes CSR below this density (default: the sparse/dense dispatch crossover).", DefaultValueFactory = _ => SparseKernels.Sparsity.SparsityOptions.DefaultCsrBelowDensity };
         var impLevels = new Option<int>("--imp-levels") { Description = "IMP/KD ticket: pruning levels L (the run trains --epochs per level, L + 1 levels).", DefaultValueFactory = _ => 5 };
         var pruneFraction = new Option<double>("--prune-fraction") { Description = "IMP: fraction of the remaining weights pruned per level (0 = reach --sparsity after L levels).", DefaultValueFactory = _ => 0.0 };
-        var rewindStep = new Option<long>("--rewind-step") { Description = "IMP/KD ticket: rewind survivors to their values at this step (0 = original lottery ticket).", DefaultValueFactory = _ => 0L };
-        var noRewind = new Option<bool>("--no-rewind") { Description = "IMP/KD ticket: retrain the pruned weights from where they are (KD alone)." };
+        var rewindStep = new Option<long>("--rewind-step") { Description = "IMP/KD ticket: rewind survivors to their values at this step and resume the LR schedule there (0 = original lottery ticket / KD ticket alone).", DefaultValueFactory = _ => 0L };
+        var noRewind = new Option<bool>("--no-rewind") { Description = "IMP/KD ticket: no rewinding, the pruned weights keep their trained values: fine-tuning (IMP) or fine-tuning + KD (kd-ticket; the paper's KD ticket alone is --rewind-step 0, the default)." };
         var perLayer = new Option<bool>("--per-layer-pruning") { Description = "IMP: prune per layer under --distribution instead of one global threshold." };
         var kdTemp = new Option<float>("--kd-temperature") { Description = "KD ticket: distillation temperature.", DefaultValueFactory = _ => 4f };
         var kdAlpha = new Option<float>("--kd-alpha") { Description = "KD ticket: weight of the soft-label term.", DefaultValueFactory = _ => 0.9f };
         var zap = new Option<string?>("--zap") { Description = "Zapping: re-initialise the output layer, all or k:N random classes." };
-        var zapEvery = new Option<int>("--zap-every") { Description = "Zapping: every N epochs.", DefaultValueFactory = _ => 1 };
+        var zapEvery = new Option<int>("--zap-every") { Description = "Zapping: at the start of every epoch e > 0 with e % N == 0.", DefaultValueFactory = _ => 1 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of patterns, initialisation and shuffling.", DefaultValueFactory = _ => 1UL };
         var device = new Option<string>("--device") { Description = "auto (GPU if there is one, else CPU), cpu, cuda or emulated (slow; for tests).", DefaultValueFactory = _ => "auto" };
         var data = new Option<string>("--data") { Description = "Folder of the Fashion-MNIST gzip IDX files.", DefaultValueFactory = _ => FashionMnist.DefaultFolder };

@@ -1,9 +1,17 @@
-// Gradual magnitude pruning (Zhu & Gupta 2017, "To prune, or not to prune"): dense start; every n steps from t0 to
-// t_end the sparsity target is s_t = s_f + (s_i - s_f)(1 - (t - t0)/(t_end - t0))^3 (s_i = 0), spread over the
-// layers by the chosen distribution (LayerDensities, exact counts); each layer keeps its largest |w|. A pruned layer
-// stays dense with a mask (pruned weights and their optimizer state zeroed after every step) until its density
-// drops below SparsityOptions.CsrBelowDensity, then becomes CSR - by default the sparse/dense dispatch crossover
-// (SparseMatmulDispatch). Pruning does not skip the optimizer step.
+// Gradual magnitude pruning (Zhu & Gupta 2017, "To prune, or not to prune: exploring the efficacy of pruning for
+// model compression"). Reference code: tensorflow/contrib/model_pruning (pruning.py: the polynomial sparsity
+// function with exponent 3, begin_pruning_step / end_pruning_step / pruning_frequency, a per-layer magnitude
+// threshold), as driven by the RigL paper's pruning baseline (google-research/rigl rigl/mnist/mnist_train_eval.py:
+// prune_begin_step, prune_end_step, pruning_frequency, end_sparsity).
+// The rule: dense start; every n steps from t0 to t_end the sparsity target is s_t = s_f + (s_i - s_f)(1 - (t - t0) /
+// (t_end - t0))^3 (s_i = 0), and EVERY layer is taken to its count under the chosen distribution at s_t
+// (LayerDensities, exact counts; uniform = model_pruning's "every layer at s_t"); each layer keeps its largest |w|.
+// A pruned layer stays dense with a mask (pruned weights and their optimizer state zeroed after every step) until its
+// density drops below SparsityOptions.CsrBelowDensity, then becomes CSR - by default the sparse/dense dispatch
+// crossover (SparseMatmulDispatch). Pruning does not skip the optimizer step. Every layer's final count is checked
+// when the run is built (CheckFeasible).
+// Departs from the reference: no global selection (model_pruning thresholds per layer, as here; a single threshold
+// over all layers is not offered); ERK/ER spread the per-step target like RigL's ERK masks (Zhu & Gupta: uniform).
 using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;
@@ -14,7 +22,7 @@ public sealed class Gmp(SparsityOptions options) : SparsityMethod(options)
     public override string Name => "gmp";
     public double CurrentSparsity { get; private set; }
     /// <summary>The mask of a masked-dense layer (null: full, or CSR), for tests.</summary>
-    public bool[]? Mask(int layer) => _masks.GetValueOrDefault(layer);
+    public override bool[]? Mask(int layer) => _masks.GetValueOrDefault(layer);
 
     /// <summary>s_t of the cubic schedule (s_i = 0) at step t; 0 before t0, s_f from t_end on.</summary>
     public static double SparsityAt(double finalSparsity, long t, long t0, long tEnd)
@@ -24,6 +32,12 @@ public sealed class Gmp(SparsityOptions options) : SparsityMethod(options)
         double f = 1 - (double)(t - t0) / (tEnd - t0);
         return finalSparsity + (0 - finalSparsity) * f * f * f;
     }
+
+    /// <summary>Every layer must reach its count at the final sparsity (s_t only grows, and the counts shrink with it).</summary>
+    public override void CheckFeasible(IReadOnlyList<int> sizes)
+        => LayerDensities.CheckFeasible(sizes, Options.Sparsity, Options.Distribution, Options.FirstLayerDense, Options.LastLayerDense, $"GMP at its final sparsity {Options.Sparsity}");
+
+    public override void Attach(Mlp model, Trainer trainer) => CheckFeasible(model.Sizes);
 
     public (long T0, long TEnd) Steps(long totalSteps) => ((long)Math.Floor(Options.GmpStartFraction * totalSteps), Math.Max(1, (long)Math.Floor(Options.GmpEndFraction * totalSteps)));
 

@@ -1,8 +1,16 @@
-// KD ticket (Ma et al. 2021, "Sanity Checks for Lottery Tickets: Does Your Winning Ticket Really Win the Jackpot?"):
-// IMP whose levels after the first retrain the ticket on the soft labels of the dense model trained in level 0,
-// through the distillation loss (Fn.DistillationLoss: (1 - alpha) CE + alpha T^2 KL(softmax(teacher/T) ||
-// softmax(z/T))), with rewinding to step k (Rewind = true, the default) or alone (Rewind = false: the pruned
-// weights are retrained from where they are, with KD only).
+// KD ticket (H. Ma, T. Chen, T.-K. Hu, C. You, X. Xie, Z. Wang 2021, "Good Students Play Big Lottery Better",
+// arXiv:2101.03255): a lottery ticket retrained on the soft labels of the trained dense model instead of the hard
+// labels. No reference code was available to read; the rule follows the paper. Here: IMP (LotteryTicket) whose levels
+// after the first train the ticket through the distillation loss against the dense model trained in level 0
+// (Fn.DistillationLoss: (1 - alpha) CE + alpha T^2 KL(softmax(teacher/T) || softmax(z/T)), Hinton et al. 2015).
+// The paper's variants, by the options:
+//  - "KD ticket" alone: the survivors restart from the original initialisation (Rewind, RewindStep = 0, the default);
+//  - KD ticket + rewinding: the survivors restart from their values at step k > 0 (RewindStep = k), with the
+//    learning-rate schedule resumed at k (see LotteryTicket);
+//  - Rewind = false (--no-rewind) is NOT a KD ticket: the pruned weights keep their trained values, so it is
+//    fine-tuning + KD (a baseline; Variant says so).
+// Departs from the paper: the teacher is the dense model at the end of level 0 (E epochs), and the distillation
+// weight alpha and temperature T are options (paper: CE replaced by the KD loss).
 using SparseKernels.Autograd;
 using SparseKernels.Tensors;
 using SparseKernels.Training;
@@ -13,6 +21,11 @@ public sealed class KdTicket(SparsityOptions options) : LotteryTicket(options), 
 {
     private Mlp? _teacher;
     public override string Name => "kd-ticket";
+
+    /// <summary>Which of the paper's variants the options give (fine-tuning + KD for Rewind = false).</summary>
+    public override string Variant => !Options.Rewind ? "fine-tuning + KD (no rewind; not a KD ticket)"
+        : Options.RewindStep == 0 ? "KD ticket alone (original initialisation, step 0)"
+        : $"KD ticket + rewinding to step {Options.RewindStep}";
     public Mlp? Teacher => _teacher;
 
     public override void Attach(Mlp model, Trainer trainer)

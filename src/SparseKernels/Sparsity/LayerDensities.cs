@@ -1,14 +1,21 @@
 // Layer densities: how a global sparsity S is spread over the layers.
-//  - uniform: every layer keeps floor((1 - S) * n_in * n_out) weights.
-//  - Erdos-Renyi (Mocanu et al. 2018, as used by Evci et al. 2020, "Rigging the Lottery"): layer l's density is
-//    eps * (n_in + n_out) / (n_in * n_out), eps chosen so that the total nonzeros equal (1 - S) x total weights;
-//    a layer whose density would exceed 1 becomes dense and eps is recomputed over the others (RigL's
-//    sparse_utils.get_sparsities loop).
-//  - Erdos-Renyi-Kernel (Evci et al. 2020): raw density sum(shape) / prod(shape) over the weight's full shape
-//    (n_in, n_out, k_h, k_w). A fully connected layer has no kernel dimensions, so for an MLP ERK equals ER (as in
-//    RigL's reference code, whose dense-layer shape is [n_in, n_out]); the kernel size is accepted for other shapes.
-// Counts are exact (floor of density x weights, at least 1), never Bernoulli draws. The first and/or last layer
-// can be kept dense; their weights count towards the budget.
+// Reference: RigL (Evci et al. 2020, "Rigging the Lottery: Making All Tickets Winners"), google-research/rigl
+// rigl/sparse_utils.py get_sparsities / get_sparsities_uniform / get_sparsities_erdos_renyi.
+//  - uniform: every layer keeps floor((1 - S) * n_in * n_out) weights (get_sparsities_uniform).
+//  - Erdos-Renyi (Mocanu et al. 2018, as used by RigL): layer l's density is eps * (n_in + n_out) / (n_in * n_out),
+//    eps chosen so that the nonzeros equal (1 - S) x the weights of the layers not kept dense; a layer whose density
+//    would exceed 1 becomes dense, stays inside that budget, and eps is recomputed over the others
+//    (get_sparsities_erdos_renyi's is_eps_valid loop: `rhs -= n_zeros` for its dense_layers).
+//  - Erdos-Renyi-Kernel: raw density sum(shape) / prod(shape) over the weight's full shape (n_in, n_out, k_h, k_w).
+//    A fully connected layer has no kernel dimensions, so for an MLP ERK equals ER (as in RigL's code, whose
+//    dense-layer shape is [n_in, n_out]); the kernel size is accepted for other shapes.
+// Layers kept dense by option (--first-dense, --last-dense) are left out of the computation, as RigL's
+// custom_sparsity_map layers are ("We ignore custom_sparsities in erdos-renyi calculations"): for uniform, ER and ERK
+// alike, S is the fraction of zero weights over the layers NOT kept dense (with no layer kept dense, over the whole
+// model). The kept-dense layers come on top, so the whole model's fraction of zeros is lower than S.
+// Counts are exact (floor of density x weights, at least 1), never Bernoulli draws.
+// Departs from RigL: RigL caps every layer tied at the largest raw density in one pass; here one layer per pass, and
+// a tied layer is capped on the next pass only if it still exceeds 1 (a difference only for equal raw densities).
 namespace SparseKernels.Sparsity;
 
 public enum DensityDistribution { Uniform, ErdosRenyi, ErdosRenyiKernel }
@@ -31,16 +38,30 @@ public static class LayerDensities
 
     /// <summary>Nonzeros per layer of an MLP with layer sizes <paramref name="sizes"/> (inputs, hidden..., classes).</summary>
     public static long[] Counts(IReadOnlyList<int> sizes, double sparsity, DensityDistribution distribution, bool firstDense = false, bool lastDense = false)
+        => Counts(Shapes(sizes), sparsity, distribution, firstDense, lastDense);
+
+    /// <summary>The layer shapes of an MLP with layer sizes <paramref name="sizes"/>.</summary>
+    public static LayerShape[] Shapes(IReadOnlyList<int> sizes)
     {
         ArgumentNullException.ThrowIfNull(sizes);
         if (sizes.Count < 2) throw new ArgumentException($"Layer densities need at least two layer sizes; got {sizes.Count}.", nameof(sizes));
         var shapes = new LayerShape[sizes.Count - 1];
         for (int i = 0; i < shapes.Length; i++) shapes[i] = new LayerShape(sizes[i], sizes[i + 1]);
-        return Counts(shapes, sparsity, distribution, firstDense, lastDense);
+        return shapes;
     }
 
     /// <summary>Nonzeros per layer (exact; dense layers keep all their weights).</summary>
     public static long[] Counts(IReadOnlyList<LayerShape> layers, double sparsity, DensityDistribution distribution, bool firstDense = false, bool lastDense = false)
+    {
+        var d = Densities(layers, sparsity, distribution, firstDense, lastDense);
+        var counts = new long[d.Length];
+        for (int i = 0; i < d.Length; i++)
+            counts[i] = d[i] >= 1 ? layers[i].Weights : Math.Clamp((long)Math.Floor(d[i] * layers[i].Weights), 1, layers[i].Weights);
+        return counts;
+    }
+
+    /// <summary>Each layer's density before flooring (1 = dense).</summary>
+    public static double[] Densities(IReadOnlyList<LayerShape> layers, double sparsity, DensityDistribution distribution, bool firstDense = false, bool lastDense = false)
     {
         ArgumentNullException.ThrowIfNull(layers);
         if (!(sparsity >= 0 && sparsity < 1)) throw new ArgumentOutOfRangeException(nameof(sparsity), sparsity, "The sparsity must lie in [0, 1).");
@@ -48,17 +69,19 @@ public static class LayerDensities
         for (int i = 0; i < n; i++)
             if (layers[i].In <= 0 || layers[i].Out <= 0 || layers[i].KernelH <= 0 || layers[i].KernelW <= 0)
                 throw new ArgumentException($"Layer {i} has shape {layers[i]}; every dimension must be positive.", nameof(layers));
-        var dense = new bool[n];
-        if (n > 0) { dense[0] |= firstDense; dense[n - 1] |= lastDense; }
-        var counts = new long[n];
-        if (sparsity == 0) { for (int i = 0; i < n; i++) counts[i] = layers[i].Weights; return counts; }
+        // kept: the layers kept dense by option (first / last), left out of the budget as RigL's custom_sparsity_map
+        // layers are; dense: those plus the ER layers capped at density 1, which stay inside the budget.
+        var kept = new bool[n];
+        if (n > 0) { kept[0] |= firstDense; kept[n - 1] |= lastDense; }
+        var dense = (bool[])kept.Clone();
+        var density = new double[n];
+        if (sparsity == 0) { Array.Fill(density, 1.0); return density; }
         if (distribution == DensityDistribution.Uniform)
         {
-            for (int i = 0; i < n; i++)
-                counts[i] = dense[i] ? layers[i].Weights : Math.Max(1, (long)Math.Floor((1 - sparsity) * layers[i].Weights));
-            return counts;
+            for (int i = 0; i < n; i++) density[i] = kept[i] ? 1 : 1 - sparsity;
+            return density;
         }
-        double total = layers.Sum(l => (double)l.Weights);
+        double total = Enumerable.Range(0, n).Where(i => !kept[i]).Sum(i => (double)layers[i].Weights);
         double budget = (1 - sparsity) * total;
         var raw = new double[n];
         for (int i = 0; i < n; i++)
@@ -73,9 +96,9 @@ public static class LayerDensities
         {
             double denseWeights = 0, scaled = 0;
             for (int i = 0; i < n; i++)
-                if (dense[i]) denseWeights += layers[i].Weights; else scaled += raw[i] * layers[i].Weights;
-            if (denseWeights > budget)
-                throw new ArgumentException($"Sparsity {sparsity}: the dense layers alone hold {denseWeights:N0} weights, more than the budget of {budget:N0} nonzeros; lower the sparsity or keep fewer layers dense.");
+                if (kept[i]) continue;
+                else if (dense[i]) denseWeights += layers[i].Weights;
+                else scaled += raw[i] * layers[i].Weights;
             if (scaled == 0) { eps = 0; break; }
             eps = (budget - denseWeights) / scaled;
             int worst = -1;
@@ -84,9 +107,32 @@ public static class LayerDensities
             if (worst < 0) break;
             dense[worst] = true;
         }
+        for (int i = 0; i < n; i++) density[i] = dense[i] ? 1 : eps * raw[i];
+        return density;
+    }
+
+    /// <summary>
+    /// Throws when a layer that is not kept dense would keep no weight at all at this sparsity (floor(density x
+    /// weights) = 0; Counts clamps it to 1, so the target could not be reached), or when the counts cannot be formed.
+    /// The message names the layer, its shape, its weights, the sparsity and the count; <paramref name="what"/> says
+    /// who asks (e.g. "GMP at its final sparsity").
+    /// </summary>
+    public static void CheckFeasible(IReadOnlyList<int> sizes, double sparsity, DensityDistribution distribution, bool firstDense, bool lastDense, string what)
+    {
+        long[] counts;
+        try { counts = Counts(sizes, sparsity, distribution, firstDense, lastDense); }
+        catch (ArgumentException e) { throw new ArgumentException($"{what}: {e.Message}", nameof(sparsity), e); }
+        int n = sizes.Count - 1;
+        if (sparsity > 0 && Enumerable.Range(0, n).All(i => (i == 0 && firstDense) || (i == n - 1 && lastDense)))
+            throw new ArgumentException($"{what}: sparsity {sparsity} asks for zero weights but every layer (0..{n - 1}) is kept dense.", nameof(sparsity));
+        var raw = Densities(Shapes(sizes), sparsity, distribution, firstDense, lastDense);
         for (int i = 0; i < n; i++)
-            counts[i] = dense[i] ? layers[i].Weights : Math.Clamp((long)Math.Floor(eps * raw[i] * layers[i].Weights), 1, layers[i].Weights);
-        return counts;
+        {
+            long weights = (long)sizes[i] * sizes[i + 1];
+            double exact = raw[i] * weights;
+            if (counts[i] < weights && Math.Floor(exact) < 1)
+                throw new ArgumentException($"{what}: layer {i} ({sizes[i]}x{sizes[i + 1]} = {weights:N0} weights) would keep floor({raw[i]:G4} x {weights:N0}) = {Math.Floor(exact):N0} weights at sparsity {sparsity}; a layer must keep at least 1. Lower the sparsity, widen the layer, keep it dense or prune globally.", nameof(sparsity));
+        }
     }
 
     /// <summary>The counts as per-layer sparsities (1 - count / weights; 0 = dense layer) for <see cref="Training.Mlp.Create"/>,

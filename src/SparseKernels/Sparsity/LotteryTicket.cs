@@ -1,12 +1,25 @@
-// Lottery tickets by iterative magnitude pruning with rewinding (Frankle & Carbin 2019; rewinding: Frankle et al.
-// 2020, "Linear Mode Connectivity and the Lottery Ticket Hypothesis"). Level 0 trains the dense model for E epochs;
-// each later level (L in all) prunes p of the remaining weights by magnitude - globally (one threshold over the
-// prunable layers) or per layer (counts from LayerDensities) - rewinds the survivors (and biases) to their values
-// at global step k (k = 0: the original lottery ticket; or no rewinding: plain fine-tuning), restarts the optimizer
-// state and the learning-rate schedule, and retrains E epochs. p defaults to 1 - (1 - S)^(1/L), reaching S after L
-// levels. The prune/rewind happens on the first step of a level, whose weight update is skipped. Each level's
-// sparsity and final test accuracy are recorded (Levels). Layers stay dense with a mask until their density is
-// below CsrBelowDensity (by default the dispatch crossover), then become CSR.
+// Lottery tickets by iterative magnitude pruning (Frankle & Carbin 2019, "The Lottery Ticket Hypothesis"; rewinding:
+// Frankle et al. 2020, "Linear Mode Connectivity and the Lottery Ticket Hypothesis"). Reference code:
+// facebookresearch/open_lth - lottery/runner.py (levels: train, prune, rewind), pruning/sparse_global.py
+// (one magnitude threshold over the prunable weights; fraction 0.2 of the remaining per level), training/train.py
+// (train(..., start_step, end_step): a level rewound to step k starts there - its data and learning-rate schedule
+// resume at k - and runs to the end, T - k steps).
+// The rule here: level 0 trains the dense model for E epochs (T steps); each later level (L in all) prunes p of the
+// remaining weights by magnitude - globally (one threshold over the layers not kept dense, as sparse_global) or per
+// layer (counts from LayerDensities) - rewinds the survivors and the biases to their values at global step k
+// (k = 0: the original lottery ticket; Rewind = false: no rewinding, i.e. fine-tuning), restarts the optimizer state
+// and the learning-rate schedule, and trains E epochs in which, when rewinding to k > 0, the first k steps make no
+// weight update: the level trains T - k steps with the schedule's steps k..T-1, as open_lth. The prune/rewind happens
+// on the first step of a level, whose weight update is skipped. Each level's sparsity and final test accuracy are
+// recorded (Levels). Layers stay dense with a mask until their density is below CsrBelowDensity (by default the
+// dispatch crossover), then become CSR.
+// Departs from open_lth (deliberately):
+//  - p defaults to 1 - (1 - S)^(1/L), so the L levels reach the asked sparsity S; open_lth and Frankle prune 0.2 per
+//    level (--prune-fraction 0.2 gives that; then S is not used to stop).
+//  - the level's first step (the prune/rewind step) makes no weight update, so with k = 0 a level trains T - 1 steps.
+//  - the skipped k steps still draw their batches (the Trainer runs whole epochs), and each epoch is shuffled from
+//    the run's generator, so levels do not repeat open_lth's per-epoch data order.
+//  - the output layer is pruned like the others unless --last-dense (open_lth's models never prune it).
 using SparseKernels.Autograd;
 using SparseKernels.Tensors;
 using SparseKernels.Training;
@@ -24,6 +37,11 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
     private readonly List<ImpLevel> _levels = [];
 
     public override string Name => "imp";
+
+    /// <summary>Which variant the options give: the original ticket (step 0), rewinding to step k, or fine-tuning.</summary>
+    public virtual string Variant => !Options.Rewind ? "fine-tuning (no rewind)"
+        : Options.RewindStep == 0 ? "lottery ticket (original initialisation, step 0)"
+        : $"lottery ticket with rewinding to step {Options.RewindStep}";
     /// <summary>Epochs per level E (the run trains E x (L + 1) epochs).</summary>
     public int EpochsPerLevel { get; set; } = 1;
     /// <summary>Rewind at all (false: the pruned weights are fine-tuned from where they are).</summary>
@@ -31,7 +49,7 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
     public IReadOnlyList<ImpLevel> Levels => _levels;
     public int Level => _level;
     /// <summary>The mask of a masked-dense layer (null: full, or CSR), for tests.</summary>
-    public bool[]? Mask(int layer) => _masks.GetValueOrDefault(layer);
+    public override bool[]? Mask(int layer) => _masks.GetValueOrDefault(layer);
     protected Trainer? Trainer { get; private set; }
 
     /// <summary>p: the fraction of remaining weights pruned per level.</summary>
@@ -40,8 +58,21 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
     /// <summary>Total epochs of an IMP run of E epochs per level.</summary>
     public static int TotalEpochs(int epochsPerLevel, int levels) => epochsPerLevel * (levels + 1);
 
+    /// <summary>Per-layer pruning: every layer must reach its count at every level (global pruning picks over all layers and needs no check).</summary>
+    public override void CheckFeasible(IReadOnlyList<int> sizes)
+    {
+        if (Options.GlobalPruning) return;
+        for (int level = 1; level <= Options.ImpLevels; level++)
+        {
+            double s = 1 - Math.Pow(1 - PruneFraction, level);
+            LayerDensities.CheckFeasible(sizes, s, Options.Distribution, Options.FirstLayerDense, Options.LastLayerDense,
+                $"{Name} (per-layer pruning) at level {level} of {Options.ImpLevels}, sparsity {s:G6}");
+        }
+    }
+
     public override void Attach(Mlp model, Trainer trainer)
     {
+        CheckFeasible(model.Sizes);
         Trainer = trainer;
         EpochsPerLevel = Math.Max(1, trainer.Config.Epochs / (Options.ImpLevels + 1));
         if (Options.RewindStep >= (long)EpochsPerLevel * trainer.StepsPerEpoch)
@@ -55,8 +86,17 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
             _rewindWeights = c.Model.Layers.Select(l => LayerSurgery.DenseOf(l, null).Dense).ToArray();
             _rewindBiases = c.Model.Layers.Select(l => (float[])l.Bias.Value.ToArray().Clone()).ToArray();
         }
-        if (c.Step != 0 || c.Epoch == 0 || c.Epoch % EpochsPerLevel != 0 || c.Epoch / EpochsPerLevel > Options.ImpLevels) return;
-        _level = c.Epoch / EpochsPerLevel;
+        // Rewinding to step k > 0: the level resumes the (per-level) learning-rate schedule at step k, so its first k
+        // steps make no weight update and it trains T - k steps (open_lth's start_step); k = 0 changes nothing.
+        int levelOfEpoch = c.Epoch / EpochsPerLevel;
+        long levelStep = (long)(c.Epoch % EpochsPerLevel) * c.StepsPerEpoch + c.Step;
+        if (Rewind && levelOfEpoch >= 1 && levelOfEpoch <= Options.ImpLevels && levelStep > 0 && levelStep < Options.RewindStep)
+        {
+            c.SkipOptimizerStep = true;
+            return;
+        }
+        if (c.Step != 0 || c.Epoch == 0 || c.Epoch % EpochsPerLevel != 0 || levelOfEpoch > Options.ImpLevels) return;
+        _level = levelOfEpoch;
         OnLevelStart(c);
         Prune(c.Model);
         if (Rewind) RewindTo(c.Model);

@@ -1,9 +1,15 @@
-// RigL (Evci et al. 2020, "Rigging the Lottery: Making All Tickets Winners"): every dT steps (default 100) until
-// T_end (default 75 % of training), in every sparse layer drop the floor(a_t x nnz) smallest |w|
-// (a_t = a/2 (1 + cos(pi t / T_end)), a = 0.3) and grow as many absent positions with the largest |dense gradient|
-// of the current batch, dY^T X, computed in chunks (Topology.GradientGrow / CpuBackend.GradientGrow) and never
-// stored whole. Grown weights and their momentum/Adam state start at 0; nnz per layer stays constant; the
+// RigL (Evci et al. 2020, "Rigging the Lottery: Making All Tickets Winners"). Reference code: google-research/rigl
+// rigl/sparse_optimizers_base.py SparseRigLOptimizerBase (apply_gradients: cond_mask_update_op chooses the mask update
+// OR the optimizer update; generic_mask_update; _get_update_op; reset_momentum) and rigl/sparse_optimizers.py.
+// The rule: every dT steps from t = 0 to T_end inclusive (DropSchedule; defaults dT = 100, T_end = 75 % of training,
+// a = 0.3), in every sparse layer drop the floor(a_t x nnz) smallest |w| (a_t = a/2 (1 + cos(pi t / T_end))) and grow
+// as many positions with the largest |dense gradient| of the current batch, dY^T X, among those absent after the drop
+// (just-dropped positions eligible, as _get_update_op's score_grow_lifted), computed in chunks
+// (Topology.GradientGrow / CpuBackend.GradientGrow) and never stored whole. Grown weights and their momentum/Adam
+// state start at 0 (grow_init 'zeros', reset_momentum with initial_acc_scale 0); nnz per layer stays constant; the
 // optimizer does not update the weights on a mask-update step. Dense layers (ERK-capped, or kept dense) stay dense.
+// Departs from the reference: no N(0, 1e-5) tie-breaking noise on the drop score (ties go to the lower position), and
+// the mask-update step counts as a training step (see DropSchedule).
 using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;

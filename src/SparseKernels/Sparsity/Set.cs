@@ -1,8 +1,16 @@
-// SET (Mocanu et al. 2018, "Scalable training of artificial neural networks with adaptive sparse connectivity"):
-// every dT steps until T_end drop the fraction a_t of smallest-magnitude weights of each sparse layer and grow as
-// many absent positions uniformly at random (Philox4x32-10 keys, Topology.RandomGrow; the seed mixes the run's
-// seed, the layer and the step, so it is stateless and resume is exact). Schedule and rules otherwise as RigL's
-// (cosine a_t, grown weights and state 0, nnz constant, no weight update on a mask-update step).
+// SET (Mocanu et al. 2018, "Scalable training of artificial neural networks with adaptive sparse connectivity
+// inspired by network science"), as the RigL paper's SET baseline: google-research/rigl
+// rigl/sparse_optimizers_base.py SparseSETOptimizerBase (apply_gradients: the optimizer update, then
+// cond_mask_update_op; generic_mask_update / _get_update_op with get_grow_tensor 'zeros' for the grown weights).
+// The rule: every step the optimizer updates the weights; then, on a mask-update step (every dT steps from t = 0 to
+// T_end, DropSchedule), each sparse layer drops the floor(a_t x nnz) smallest |w| (cosine a_t) and grows as many
+// absent positions uniformly at random (the just-dropped ones included), at weight 0 with zero optimizer state; nnz
+// per layer constant. Randomness: Philox4x32-10 keys (Topology.RandomGrow) seeded by the run's seed, the layer and
+// the step, so it is stateless and resume is exact.
+// Departs from the reference: RigL's drop score adds N(0, 1e-5) noise to |w| to break ties, ours breaks ties by
+// position; its post-increment global_step evaluates a_t one step later (t + 1).
+// Departs from Mocanu's original SET (not offered): it drops the zeta fraction of the smallest positive and of the
+// largest negative weights separately, once per epoch with constant zeta, and grows random (not zero) weights.
 using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;
@@ -12,7 +20,7 @@ public sealed class Set(SparsityOptions options) : SparsityMethod(options)
     public override string Name => "set";
     public long[] LastCounts { get; private set; } = [];
 
-    public override void BeforeOptimizerStep(StepContext c)
+    public override void AfterOptimizerStep(StepContext c)
     {
         long tEnd = DropSchedule.EndStep(Options.EndFraction, c.TotalSteps);
         if (!DropSchedule.IsUpdateStep(c.GlobalStep, Options.UpdateEvery, tEnd)) return;
@@ -25,6 +33,5 @@ public sealed class Set(SparsityOptions options) : SparsityMethod(options)
         }
         LastCounts = counts;
         Updates++;
-        c.SkipOptimizerStep = true;
     }
 }

@@ -1,8 +1,14 @@
-// SNIP (Lee et al. 2019, "SNIP: Single-shot Network Pruning based on Connection Sensitivity"): one shot at step 0,
-// before any update. The model starts dense; on the first batch each weight's score is |g . w| (g the gradient of
-// the loss); each layer keeps its top-k scores, k the exact count of the chosen layer densities (LayerDensities),
-// ties to the lower position; kept weights keep their initial values; the layer becomes CSR (full layers stay
-// dense). The step's weight update is skipped, so training starts from the pruned initialisation.
+// SNIP (Lee et al. 2019, "SNIP: Single-shot Network Pruning based on Connection Sensitivity"), as the RigL paper's
+// SNIP baseline: google-research/rigl rigl/sparse_optimizers.py SparseSnipOptimizer (apply_gradients: snip_fn once,
+// in place of that step's optimizer update). The rule: one shot at step 0, before any update. The model starts dense;
+// on the first batch each weight's score is |g . w| (g the gradient of the loss); each layer keeps its top-k scores,
+// k the exact count of the chosen layer densities (LayerDensities: uniform, ER or ERK; RigL's snip_fn keeps
+// n - floor(S_l n) per layer), ties to the lower position; kept weights keep their initial values; the layer becomes
+// CSR (full layers stay dense). The step's weight update is skipped, so training starts from the pruned initialisation.
+// Departs from the SNIP paper (deliberately, as RigL's baseline): the paper and its code (namhoonlee/snip-public) take
+// ONE global top-k of the normalised scores over all layers; here the selection is per layer under the distribution,
+// so every layer keeps its ERK/uniform count (a global top-k on an MLP can empty a layer). Global SNIP is not offered.
+// Departs from RigL's snip_fn: it keeps n - floor(S_l n) weights, we keep floor((1 - S_l) n) (at most one fewer).
 using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;

@@ -1,17 +1,22 @@
 // Sparsity-aware initialisation (Evci et al. 2022, "Gradient Flow in Sparse Neural Networks and How Lottery
-// Tickets Win"): each nonzero weight is drawn with variance scale / fan_in of its own unit, fan_in being the
-// unit's actual nonzero inputs (the nonzeros of its CSR row), not the dense fan-in; normal N(0, scale / fan_in) or
-// uniform U(-b, b) with b = sqrt(3 scale / fan_in). scale = 2 is Kaiming's ReLU gain. A dense layer (or a row with
-// every input) gets the dense rule. Plugs into IWeightInitializer (`--init sparsity-aware[-uniform]`).
+// Tickets Win"). Reference code: google-research/rigl rigl/rigl_tf2/init_utils.py unit_scaled_init(mask, method,
+// scale=1.0), used with method 'fanin_normal' by rigl_tf2/mlp_configs/{rigl,set}.gin: each nonzero weight is drawn
+// with variance scale / fan_in of its own unit, fan_in being the unit's actual nonzero inputs (the nonzeros of its
+// CSR row; the reference's reduce_sum of the mask over the input axis), not the dense fan-in; normal N(0, scale /
+// fan_in) or uniform U(-b, b) with b = sqrt(3 scale / fan_in). scale defaults to 1.0 as in the reference
+// (`--init sparsity-aware[-uniform]`); `--init sparsity-aware-he` uses scale 2, Kaiming's ReLU gain. A dense layer
+// (or a row with every input) gets the dense rule. Plugs into IWeightInitializer.
+// Departs from the reference: a row with no nonzero input draws nothing (the reference's max(1, fan_in) only
+// matters for weights that do not exist).
 using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;
 
-public sealed class SparsityAwareInit(bool uniform = false, double scale = 2.0) : IWeightInitializer
+public sealed class SparsityAwareInit(bool uniform = false, double scale = 1.0) : IWeightInitializer
 {
     public bool Uniform { get; } = uniform;
     public double Scale { get; } = scale > 0 ? scale : throw new ArgumentOutOfRangeException(nameof(scale), scale, "The variance scale must be > 0.");
-    public string Name => Uniform ? "sparsity-aware-uniform" : "sparsity-aware";
+    public string Name => (Uniform ? "sparsity-aware-uniform" : "sparsity-aware") + (Scale == 1.0 ? "" : Scale == 2.0 && !Uniform ? "-he" : $" (scale {Scale})");
 
     /// <summary>The standard deviation of unit (row) weights with this many nonzero inputs.</summary>
     public double Std(int fanIn) => Math.Sqrt(Scale / fanIn);

@@ -1,6 +1,14 @@
-// The sparse-training methods' common shape: each is an IStepHook on the Trainer (after backward, before the
-// optimizer step), built from SparsityOptions. Methods.Create picks one by name; the per-method files
-// (StaticSparsity, Set, Rigl, Snip, Gmp, LotteryTicket, KdTicket) hold the rules.
+// The sparse-training methods' common shape: each is an IStepHook on the Trainer (before the epoch, after backward
+// and before the optimizer step, after it), built from SparsityOptions. Methods.Create picks one by name; the
+// per-method files (StaticSparsity, Set, Rigl, Snip, Gmp, LotteryTicket, KdTicket) hold the rules, each citing its
+// paper and reference code at its top and saying where it departs; README.md beside them has the fidelity table.
+// Defaults (one set for every method, so that the methods are compared on the same layers): every layer sparse, as
+// sparse_learning (TimDettmers/sparse_learning sparselearning/core.py Masking.add_module: every weight but biases)
+// and Mocanu's SET prune every layer, with ERK (the RigL paper's distribution of choice; sparse_learning defaults to
+// uniform 'constant'). The references that keep the output layer dense - RigL's MNIST MLP
+// (rigl/mnist/mnist_train_eval.py custom_sparsities: layer3 dense, layer2 at 0.9 S, uniform) and open_lth's LeNet
+// (models/mnist_lenet.py pruning_layers_to_ignore='fc.weight') - are `--last-dense` (RigL's 0.9 S for layer 2 is not
+// offered).
 using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;
@@ -10,7 +18,10 @@ public sealed record SparsityOptions
 {
     /// <summary>dense, static, set, rigl, snip, gmp, imp or kd-ticket.</summary>
     public string Method { get; init; } = "dense";
-    /// <summary>Global fraction of zero weights (final one for GMP; per IMP level see PruneFraction).</summary>
+    /// <summary>
+    /// Fraction of zero weights over the layers not kept dense (all layers when none is; RigL's convention: layers
+    /// kept dense are left out, see LayerDensities); the final one for GMP; per IMP level see PruneFraction.
+    /// </summary>
     public double Sparsity { get; init; }
     public DensityDistribution Distribution { get; init; } = DensityDistribution.ErdosRenyiKernel;
     public bool FirstLayerDense { get; init; }
@@ -38,9 +49,9 @@ public sealed record SparsityOptions
     public int ImpLevels { get; init; } = 5;
     /// <summary>IMP: fraction of the remaining weights pruned per level; 0 = reach Sparsity after ImpLevels levels.</summary>
     public double PruneFraction { get; init; }
-    /// <summary>IMP: rewind the survivors to their values at this global step (0 = the original lottery ticket).</summary>
+    /// <summary>IMP: rewind the survivors to their values at this global step and resume each later level's LR schedule there, training T - k steps (0 = the original lottery ticket).</summary>
     public long RewindStep { get; init; }
-    /// <summary>IMP / KD ticket: rewind at all (false: retrain the pruned weights from where they are).</summary>
+    /// <summary>IMP / KD ticket: rewind at all (false: the pruned weights keep their trained values - fine-tuning, or fine-tuning + KD for a KD ticket).</summary>
     public bool Rewind { get; init; } = true;
     /// <summary>IMP: one magnitude threshold over all layers (true) or per layer under the distribution.</summary>
     public bool GlobalPruning { get; init; } = true;
@@ -87,10 +98,18 @@ public abstract class SparsityMethod : IStepHook
     public abstract string Name { get; }
     /// <summary>Mask updates done so far (RigL/SET/GMP/IMP/SNIP).</summary>
     public int Updates { get; protected set; }
+    /// <summary>
+    /// Checks, before any training, that every layer can reach the counts the method will ask of it on a model of
+    /// layer sizes <paramref name="sizes"/> (GMP and per-layer IMP); throws ArgumentException naming the layer and
+    /// the numbers. TrainingRun calls it when it builds the run; GMP and IMP also call it from Attach.
+    /// </summary>
+    public virtual void CheckFeasible(IReadOnlyList<int> sizes) { }
     /// <summary>Called once the model exists (e.g. to capture activations for gradient growth).</summary>
     public virtual void Attach(Mlp model, Trainer trainer) { }
     public virtual void BeforeOptimizerStep(StepContext context) { }
     public virtual void AfterOptimizerStep(StepContext context) { }
+    /// <summary>The mask of a masked-dense layer (GMP, IMP, KD ticket); null: full, CSR, or a method without masks.</summary>
+    public virtual bool[]? Mask(int layer) => null;
 
     /// <summary>
     /// Writes what the method holds beyond the model, optimizer and RNG into a checkpoint (after its name; see

@@ -1,18 +1,38 @@
 // Zapping (Frati et al. 2023, "Reset It and Forget It: Relearning Last-Layer Weights Improves Continual and
-// Transfer Learning"): every n epochs, at the end of the epoch's last step, re-initialise the output layer's weights
-// - all of them, or the rows of k classes drawn at random - with the run's initializer, and zero their optimizer
-// state. The classes are drawn from a generator seeded by the run's seed and the epoch (stateless: resume is exact).
+// Transfer Learning"). Reference code: uvm-neurobotics-lab/higherANML, anml.py `lobotomize(layer, class_num)`, which
+// `train` calls before each task's inner loop: torch.nn.init.kaiming_normal_ on the output layer's rows of the
+// classes about to be learned; the bias and the optimizer state are left alone.
+//
+// The rule here: at the START of every epoch e > 0 with e % n == 0 (Trainer hook BeforeEpoch, before the epoch's
+// first forward pass), re-initialise the output layer's weights - all of them, or the rows of k classes drawn at
+// random. Never after an epoch's last step, so the reported test accuracy, the saved model and the checkpoint never
+// carry a freshly random output layer. As in the reference the bias and the optimizer state (momentum, Adam moments)
+// of the zapped rows are kept. A layer that is CSR keeps its pattern; a masked-dense layer (GMP/IMP) keeps its mask:
+// only present positions are re-drawn, pruned ones stay 0. The classes are drawn from a generator seeded by the run's
+// seed and the epoch (stateless: resume is exact).
+//
+// Departs from the reference: the new values come from the run's initializer (--init) with the layer's fan-in n_in;
+// the reference always uses Kaiming normal, and because it calls kaiming_normal_ on weight[rows].unsqueeze(0), a
+// (1, k, n_in) tensor, its fan-in is k x n_in when k > 1 classes are zapped at once (std shrinks by sqrt(k)). We keep
+// the per-unit fan-in so that a zapped row has the scale of a freshly initialised one whatever k is.
+// With IMP / KD tickets, a level start that rewinds overwrites the zap of that epoch (rewinding restores the output
+// layer too).
 using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;
 
 public sealed class Zapping : IStepHook
 {
-    public Zapping(int every, int classes, IWeightInitializer init, ulong seed)
+    /// <param name="every">n: zap at the start of epochs e &gt; 0 with e % n == 0.</param>
+    /// <param name="classes">Output rows re-initialised each time (k random classes); 0 = all.</param>
+    /// <param name="init">The initializer that draws the new values.</param>
+    /// <param name="seed">The run's seed (the classes and values depend on it and on the epoch only).</param>
+    /// <param name="mask">The mask of a masked-dense layer by index (SparsityMethod.Mask), or null when no layer has one.</param>
+    public Zapping(int every, int classes, IWeightInitializer init, ulong seed, Func<int, bool[]?>? mask = null)
     {
-        if (every <= 0) throw new ArgumentOutOfRangeException(nameof(every), every, "--zap-every must be positive.");
-        if (classes < 0) throw new ArgumentOutOfRangeException(nameof(classes), classes, "--zap k:N needs N >= 1 (0 = all classes).");
-        Every = every; Classes = classes; Init = init; Seed = seed;
+        if (every <= 0) throw new ArgumentOutOfRangeException(nameof(every), every, "The zapping period must be positive.");
+        if (classes < 0) throw new ArgumentOutOfRangeException(nameof(classes), classes, "The classes zapped must be >= 1 (0 = all classes).");
+        Every = every; Classes = classes; Init = init; Seed = seed; MaskOf = mask;
     }
 
     public int Every { get; }
@@ -20,6 +40,7 @@ public sealed class Zapping : IStepHook
     public int Classes { get; }
     public IWeightInitializer Init { get; }
     public ulong Seed { get; }
+    public Func<int, bool[]?>? MaskOf { get; }
     public int Zaps { get; private set; }
     public int[] LastRows { get; private set; } = [];
 
@@ -31,39 +52,36 @@ public sealed class Zapping : IStepHook
         throw new ArgumentException($"--zap '{text}': use all or k:N with N >= 1.");
     }
 
-    public void AfterOptimizerStep(StepContext c)
+    /// <summary>Whether epoch <paramref name="epoch"/> (0-based) starts with a zap: e &gt; 0 and e % n == 0.</summary>
+    public bool ZapsAt(int epoch) => epoch > 0 && epoch % Every == 0;
+
+    public void BeforeEpoch(Mlp model, Optimizer optimizer, int epoch)
     {
-        if (c.Step != c.StepsPerEpoch - 1 || (c.Epoch + 1) % Every != 0) return;
-        Zap(c.Model, c.Epoch);
+        if (ZapsAt(epoch)) Zap(model, epoch);
     }
 
-    /// <summary>Re-initialises the output layer's rows (all, or Classes random ones) and zeroes their state.</summary>
+    /// <summary>Re-initialises the output layer's rows (all, or Classes random ones); bias and optimizer state kept.</summary>
     public void Zap(Mlp model, int epoch)
     {
         var layer = model.Layers[^1];
-        if (Classes > layer.Out) throw new ArgumentException($"--zap k:{Classes}: the output layer has only {layer.Out} classes.");
+        if (Classes > layer.Out) throw new ArgumentOutOfRangeException(nameof(Classes), Classes, $"The output layer has only {layer.Out} classes.");
         var rng = new TrainRng(LayerSurgery.GrowSeed(Seed, layer.Index, epoch));
         var rows = Enumerable.Range(0, layer.Out).ToArray();
         if (Classes > 0) { rng.Shuffle(rows); rows = rows[..Classes]; Array.Sort(rows); }
         var values = layer.Weight.Value.ToArray();
         var pattern = layer.Sparse?.ToHost();
+        var mask = pattern is null ? MaskOf?.Invoke(layer.Index) : null;
         var fresh = (float[])values.Clone();
         Init.Initialize(fresh, new LayerInitContext(layer.In, layer.Out, pattern), rng);
-        var states = layer.Weight.State.Select(s => s.ToArray()).ToArray();
         foreach (int r in rows)
         {
             int a = pattern?.RowOffsets[r] ?? r * layer.In, b = pattern?.RowOffsets[r + 1] ?? (r + 1) * layer.In;
-            for (int i = a; i < b; i++) { values[i] = fresh[i]; foreach (var s in states) s[i] = 0; }
+            for (int i = a; i < b; i++) if (mask is null || mask[i]) values[i] = fresh[i];
         }
-        Write(layer.Weight.Value, values);
-        for (int s = 0; s < states.Length; s++) Write(layer.Weight.State[s], states[s]);
+        var t = layer.Weight.Value;
+        if (t.IsOnDevice) t.DeviceData.CopyFrom(values);
+        else if (!ReferenceEquals(t.HostData, values)) values.CopyTo(t.HostData, 0);
         LastRows = rows;
         Zaps++;
-    }
-
-    private static void Write(Tensors.DenseTensor t, float[] data)
-    {
-        if (t.IsOnDevice) t.DeviceData.CopyFrom(data);
-        else if (!ReferenceEquals(t.HostData, data)) data.CopyTo(t.HostData, 0);
     }
 }

@@ -57,7 +57,7 @@ public sealed class GlorotUniform : IWeightInitializer
 
 public static class Initializers
 {
-    public static IReadOnlyList<string> Names { get; } = ["kaiming-normal", "kaiming-uniform", "glorot-uniform", "sparsity-aware", "sparsity-aware-uniform"];
+    public static IReadOnlyList<string> Names { get; } = ["kaiming-normal", "kaiming-uniform", "glorot-uniform", "sparsity-aware", "sparsity-aware-uniform", "sparsity-aware-he"];
 
     public static IWeightInitializer ByName(string name) => name.ToLowerInvariant() switch
     {
@@ -66,6 +66,7 @@ public static class Initializers
         "glorot-uniform" or "glorot" or "xavier" => new GlorotUniform(),
         "sparsity-aware" or "sparsity-aware-normal" => new Sparsity.SparsityAwareInit(uniform: false),
         "sparsity-aware-uniform" => new Sparsity.SparsityAwareInit(uniform: true),
+        "sparsity-aware-he" => new Sparsity.SparsityAwareInit(uniform: false, scale: 2.0),
         _ => throw new ArgumentException($"Unknown initializer '{name}'; known: {string.Join(", ", Names)}.", nameof(name)),
     };
 }

@@ -26,6 +26,8 @@ public sealed record StepContext(Mlp Model, Optimizer Optimizer, int Epoch, int 
 /// <summary>Called every training step; a sparsity method (RigL etc., next issue) plugs in here.</summary>
 public interface IStepHook
 {
+    /// <summary>At the start of an epoch, before its first forward pass (zapping re-initialises the output layer here).</summary>
+    void BeforeEpoch(Mlp model, Optimizer optimizer, int epoch) { }
     /// <summary>After backward, before the optimizer step: gradients are in the parameters.</summary>
     void BeforeOptimizerStep(StepContext context) { }
     /// <summary>After the optimizer step: weights updated, gradients dropped.</summary>
@@ -74,6 +76,7 @@ public sealed class Trainer
     {
         var b = Model.Backend;
         int n = Train.Data.Count, bs = Config.BatchSize, steps = StepsPerEpoch;
+        foreach (var h in Hooks) h.BeforeEpoch(Model, Optimizer, epoch);
         var order = Enumerable.Range(0, n).ToArray();
         Rng.Shuffle(order);
         double lossSum = 0; long correct = 0, seen = 0, peak = 0;

@@ -87,6 +87,7 @@ public sealed class TrainingRun : IDisposable
         };
         Rng = new TrainRng(options.Seed);
         Method = options.Method is { } mo ? Sparsity.Methods.Create(mo with { Seed = options.Seed }) : null;
+        Method?.CheckFeasible(options.Layers);
         string? ckpt = options.OutputFolder is null ? null : Path.Combine(options.OutputFolder, CheckpointFile);
         if (options.Resume)
         {
@@ -118,7 +119,12 @@ public sealed class TrainingRun : IDisposable
             Trainer.Hooks.Add(Method);
         }
         if (options.Zap is { } zap)
-            Trainer.Hooks.Add(new Sparsity.Zapping(options.ZapEvery, Sparsity.Zapping.ParseClasses(zap), Initializers.ByName(options.Init), options.Seed));
+        {
+            int classes = Sparsity.Zapping.ParseClasses(zap);
+            if (classes > options.Layers[^1]) throw new ArgumentException($"--zap k:{classes}: the output layer has only {options.Layers[^1]} classes.");
+            var method = Method;
+            Trainer.Hooks.Add(new Sparsity.Zapping(options.ZapEvery, classes, Initializers.ByName(options.Init), options.Seed, method is null ? null : method.Mask));
+        }
     }
 
     /// <summary>The sparsity method's hook (null for a plain run, dense or static).</summary>

@@ -37,10 +37,11 @@ public class SparsityRuleTests
         Assert.That(LayerDensities.Counts([4, 6, 2], 0.5, DensityDistribution.Uniform), Is.EqualTo(new long[] { 12, 6 }));
         Assert.That(LayerDensities.Counts([4, 6, 2], 0.9, DensityDistribution.Uniform), Is.EqualTo(new long[] { 2, 1 }));
         Assert.That(LayerDensities.Counts([4, 6, 2], 0.5, DensityDistribution.Uniform, lastDense: true), Is.EqualTo(new long[] { 12, 12 }));
-        // ER with the last layer dense: 12 of the 18 budget are dense, eps = 6 / 10 -> 6.
-        Assert.That(LayerDensities.Counts([4, 6, 2], 0.5, DensityDistribution.ErdosRenyi, lastDense: true), Is.EqualTo(new long[] { 6, 12 }));
-        var e = Assert.Throws<ArgumentException>(() => LayerDensities.Counts([10, 10, 2], 0.5, DensityDistribution.ErdosRenyi, firstDense: true))!;
-        Assert.That(e.Message, Does.Contain("dense layers alone"));
+        // ER with the last layer kept dense (RigL: left out of the budget): layer 0 alone, budget 0.5 x 24 = 12 -> 12.
+        Assert.That(LayerDensities.Counts([4, 6, 2], 0.5, DensityDistribution.ErdosRenyi, lastDense: true), Is.EqualTo(new long[] { 12, 12 }));
+        // 10-10-2 with the first layer kept dense: layer 1 alone, budget 0.5 x 20 = 10 (charging the 100 dense
+        // weights to the budget of 60 threw before).
+        Assert.That(LayerDensities.Counts([10, 10, 2], 0.5, DensityDistribution.ErdosRenyi, firstDense: true), Is.EqualTo(new long[] { 100, 10 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => LayerDensities.Counts([4, 6, 2], 1.0, DensityDistribution.Uniform));
     }
 
@@ -68,8 +69,9 @@ public class SparsityRuleTests
         Assert.That(DropSchedule.Count(0.3, 25, 100, 10), Is.EqualTo(2), "0.15 (1 + cos(pi/4)) x 10 = 2.56 -> 2");
         Assert.That(DropSchedule.EndStep(0.75, 1000), Is.EqualTo(750));
         Assert.That(DropSchedule.IsUpdateStep(100, 100, 750), Is.True);
-        Assert.That(DropSchedule.IsUpdateStep(0, 100, 750), Is.False);
+        Assert.That(DropSchedule.IsUpdateStep(0, 100, 750), Is.True, "RigL's is_mask_update_iter: from t = 0");
         Assert.That(DropSchedule.IsUpdateStep(150, 100, 750), Is.False);
+        Assert.That(DropSchedule.IsUpdateStep(700, 100, 700), Is.True, "up to T_end inclusive");
         Assert.That(DropSchedule.IsUpdateStep(800, 100, 750), Is.False);
     }
 
@@ -247,7 +249,8 @@ public class SparsityRuleTests
     [Test]
     public void SparsityAwareInitUsesEachUnitsNonzeroFanIn()
     {
-        // 2000 units with 4 nonzero inputs and 2000 with 50, of 100 inputs: std sqrt(2/4) and sqrt(2/50) (not sqrt(2/100)).
+        // 2000 units with 4 nonzero inputs and 2000 with 50, of 100 inputs. Default scale 1.0 (rigl_tf2 unit_scaled_init):
+        // std sqrt(1/4) = 0.5 and sqrt(1/50) (not sqrt(1/100)); uniform bound sqrt(3/4).
         int rows = 4000, cols = 100;
         var ro = new int[rows + 1]; var ci = new List<int>();
         for (int r = 0; r < rows; r++) { int k = r < 2000 ? 4 : 50; for (int j = 0; j < k; j++) ci.Add(j * 2); ro[r + 1] = ci.Count; }
@@ -257,27 +260,30 @@ public class SparsityRuleTests
             var init = new SparsityAwareInit(uniform);
             init.Initialize(p.Values, new LayerInitContext(cols, rows, p), new TrainRng(9));
             double Std(int a, int b) => Math.Sqrt(p.Values[a..b].Select(v => (double)v * v).Average());
-            Assert.That(Std(0, ro[2000]), Is.EqualTo(Math.Sqrt(0.5)).Within(0.03), $"fan-in 4 ({init.Name})");
-            Assert.That(Std(ro[2000], ro[rows]), Is.EqualTo(Math.Sqrt(0.04)).Within(0.003), $"fan-in 50 ({init.Name})");
-            if (uniform) Assert.That(p.Values[..ro[2000]].Max(Math.Abs), Is.LessThanOrEqualTo((float)Math.Sqrt(1.5)));
+            Assert.That(Std(0, ro[2000]), Is.EqualTo(Math.Sqrt(0.25)).Within(0.02), $"fan-in 4 ({init.Name})");
+            Assert.That(Std(ro[2000], ro[rows]), Is.EqualTo(Math.Sqrt(0.02)).Within(0.002), $"fan-in 50 ({init.Name})");
+            if (uniform) Assert.That(p.Values[..ro[2000]].Max(Math.Abs), Is.LessThanOrEqualTo((float)Math.Sqrt(0.75)));
         }
         Assert.That(Initializers.ByName("sparsity-aware"), Is.InstanceOf<SparsityAwareInit>());
+        Assert.That(((SparsityAwareInit)Initializers.ByName("sparsity-aware")).Scale, Is.EqualTo(1.0));
+        Assert.That(((SparsityAwareInit)Initializers.ByName("sparsity-aware-he")).Std(4), Is.EqualTo(Math.Sqrt(0.5)), "He scale 2: sqrt(2/4)");
     }
 
     // ---- zapping ----
 
     [Test]
-    public void ZappingReinitialisesKRandomClassRowsAndZeroesTheirState()
+    public void ZappingReinitialisesKRandomClassRowsAndKeepsTheirState()
     {
         using var m = Mlp.Create(Cpu, [3, 5], [0], new KaimingNormal(), new TrainRng(4));
         var layer = m.Layers[0];
         layer.Weight.State = [DenseTensor.FromArray(5, 3, Enumerable.Repeat(1f, 15).ToArray())];
         var before = layer.Weight.Value.ToArray().ToArray();
+        var bias = layer.Bias.Value.ToArray().ToArray();
         var zap = new Zapping(every: 2, classes: 2, new KaimingNormal(), seed: 11);
-        zap.AfterOptimizerStep(new StepContext(m, new SgdOptimizer(), 0, 9, 10, 9, 0f));
-        Assert.That(zap.Zaps, Is.EqualTo(0), "epoch 1 of every 2: no zap");
-        zap.AfterOptimizerStep(new StepContext(m, new SgdOptimizer(), 1, 9, 10, 19, 0f));
-        Assert.That(zap.Zaps, Is.EqualTo(1));
+        zap.BeforeEpoch(m, new SgdOptimizer(), 1);
+        Assert.That(zap.Zaps, Is.EqualTo(0), "epoch 1 with n = 2: no zap");
+        zap.BeforeEpoch(m, new SgdOptimizer(), 2);
+        Assert.That(zap.Zaps, Is.EqualTo(1), "epoch 2 with n = 2: zap");
         Assert.That(zap.LastRows.Length, Is.EqualTo(2));
         var after = layer.Weight.Value.ToArray(); var st = layer.Weight.State[0].ToArray();
         for (int r = 0; r < 5; r++)
@@ -285,12 +291,13 @@ public class SparsityRuleTests
             {
                 bool zapped = zap.LastRows.Contains(r);
                 Assert.That(after[r * 3 + c] != before[r * 3 + c], Is.EqualTo(zapped), $"row {r} col {c}");
-                Assert.That(st[r * 3 + c], Is.EqualTo(zapped ? 0f : 1f));
+                Assert.That(st[r * 3 + c], Is.EqualTo(1f), "optimizer state kept, as the reference (lobotomize touches the weights only)");
             }
+        Assert.That(layer.Bias.Value.ToArray(), Is.EqualTo(bias), "bias kept");
         var all = new Zapping(1, 0, new KaimingNormal(), 11);
         all.Zap(m, 0);
         Assert.That(all.LastRows, Is.EqualTo(new[] { 0, 1, 2, 3, 4 }));
-        Assert.That(layer.Weight.State[0].ToArray(), Is.All.EqualTo(0f));
+        Assert.That(layer.Weight.State[0].ToArray(), Is.All.EqualTo(1f));
         Assert.Throws<ArgumentException>(() => Zapping.ParseClasses("k:0"));
         Assert.That(Zapping.ParseClasses("k:3"), Is.EqualTo(3));
     }
