@@ -1,4 +1,5 @@
 using System.Globalization;
+using SparseKernels.Runs;
 using SparseKernels.Autograd;
 using SparseKernels.Training;
 using Spectre.Console;

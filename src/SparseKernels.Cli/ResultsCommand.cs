@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using SparseKernels.Runs;
 using SparseKernels.Autograd;
 using SparseKernels.Sparsity;
 using SparseKernels.Training;

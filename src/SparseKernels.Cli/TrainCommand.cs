@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using SparseKernels.Runs;
 using SparseKernels.Autograd;
 using SparseKernels.Runtime;
 using SparseKernels.Training;

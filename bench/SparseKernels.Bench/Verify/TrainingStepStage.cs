@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using SparseKernels.Runs;
 using SparseKernels.Autograd;
 using SparseKernels.Runtime;
 using SparseKernels.Sparsity;

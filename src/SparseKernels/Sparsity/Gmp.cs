@@ -78,7 +78,7 @@ public sealed class Gmp(SparsityOptions options) : SparsityMethod(options)
         base.ReadState(r, model);
         CurrentSparsity = r.ReadDouble();
         if (!(CurrentSparsity >= 0 && CurrentSparsity <= Options.Sparsity))
-            throw new InvalidDataException($"the sparsity reached, {CurrentSparsity}, is not in [0, {Options.Sparsity}] (--sparsity).");
+            throw new InvalidDataException($"the sparsity reached, {CurrentSparsity}, is not in [0, {Options.Sparsity}] (Sparsity).");
         _masks.Clear();
         foreach (var (i, m) in LayerSurgery.ReadMasks(r, model)) _masks[i] = m;
     }

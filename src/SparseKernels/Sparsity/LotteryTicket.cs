@@ -76,7 +76,7 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
         Trainer = trainer;
         EpochsPerLevel = Math.Max(1, trainer.Config.Epochs / (Options.ImpLevels + 1));
         if (Options.RewindStep >= (long)EpochsPerLevel * trainer.StepsPerEpoch)
-            throw new ArgumentException($"--rewind-step {Options.RewindStep} must be earlier than the end of level 0 ({EpochsPerLevel * trainer.StepsPerEpoch} steps).");
+            throw new ArgumentException($"RewindStep {Options.RewindStep} must be earlier than the end of level 0 ({EpochsPerLevel * trainer.StepsPerEpoch} steps).");
     }
 
     public override void BeforeOptimizerStep(StepContext c)
@@ -200,9 +200,9 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
     {
         base.ReadState(r, model);
         _level = r.ReadInt32();
-        if (_level < 0 || _level > Options.ImpLevels) throw new InvalidDataException($"level {_level} is not in 0..{Options.ImpLevels} (--imp-levels).");
+        if (_level < 0 || _level > Options.ImpLevels) throw new InvalidDataException($"level {_level} is not in 0..{Options.ImpLevels} (ImpLevels).");
         int levels = r.ReadInt32();
-        if (levels < 0 || levels > Options.ImpLevels + 1) throw new InvalidDataException($"{levels} level records for {Options.ImpLevels} levels (--imp-levels).");
+        if (levels < 0 || levels > Options.ImpLevels + 1) throw new InvalidDataException($"{levels} level records for {Options.ImpLevels} levels (ImpLevels).");
         _levels.Clear();
         for (int i = 0; i < levels; i++)
         {

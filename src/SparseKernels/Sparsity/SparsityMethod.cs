@@ -71,19 +71,19 @@ public sealed record SparsityOptions
     public void Validate()
     {
         if (!Methods.Contains(Method)) throw new ArgumentException($"Unknown method '{Method}'; use {string.Join(", ", Methods)}.");
-        if (!(Sparsity >= 0 && Sparsity < 1)) throw new ArgumentException($"--sparsity {Sparsity} must lie in [0, 1).");
-        if (Method != "dense" && Sparsity == 0) throw new ArgumentException($"--method {Method} needs --sparsity > 0.");
-        if (UpdateEvery <= 0) throw new ArgumentException($"--update-every is {UpdateEvery}; it must be positive.");
-        if (GmpEvery <= 0) throw new ArgumentException($"--gmp-every is {GmpEvery}; it must be positive.");
-        if (!(EndFraction > 0 && EndFraction <= 1)) throw new ArgumentException($"--end-fraction {EndFraction} must lie in (0, 1].");
-        if (!(Alpha > 0 && Alpha <= 1)) throw new ArgumentException($"--alpha {Alpha} must lie in (0, 1].");
+        if (!(Sparsity >= 0 && Sparsity < 1)) throw new ArgumentException($"SparsityOptions.Sparsity {Sparsity} must lie in [0, 1).");
+        if (Method != "dense" && Sparsity == 0) throw new ArgumentException($"SparsityOptions.Method {Method} needs SparsityOptions.Sparsity > 0.");
+        if (UpdateEvery <= 0) throw new ArgumentException($"SparsityOptions.UpdateEvery is {UpdateEvery}; it must be positive.");
+        if (GmpEvery <= 0) throw new ArgumentException($"SparsityOptions.GmpEvery is {GmpEvery}; it must be positive.");
+        if (!(EndFraction > 0 && EndFraction <= 1)) throw new ArgumentException($"SparsityOptions.EndFraction {EndFraction} must lie in (0, 1].");
+        if (!(Alpha > 0 && Alpha <= 1)) throw new ArgumentException($"SparsityOptions.Alpha {Alpha} must lie in (0, 1].");
         if (!(GmpStartFraction >= 0 && GmpStartFraction < GmpEndFraction && GmpEndFraction <= 1))
             throw new ArgumentException($"GMP start {GmpStartFraction} and end {GmpEndFraction} must satisfy 0 <= start < end <= 1.");
-        if (ImpLevels <= 0) throw new ArgumentException($"--imp-levels is {ImpLevels}; it must be positive.");
-        if (!(PruneFraction >= 0 && PruneFraction < 1)) throw new ArgumentException($"--prune-fraction {PruneFraction} must lie in [0, 1).");
-        if (RewindStep < 0) throw new ArgumentException($"--rewind-step is {RewindStep}; it must be >= 0.");
-        if (!(KdTemperature > 0)) throw new ArgumentException($"--kd-temperature {KdTemperature} must be > 0.");
-        if (!(KdAlpha >= 0 && KdAlpha <= 1)) throw new ArgumentException($"--kd-alpha {KdAlpha} must lie in [0, 1].");
+        if (ImpLevels <= 0) throw new ArgumentException($"SparsityOptions.ImpLevels is {ImpLevels}; it must be positive.");
+        if (!(PruneFraction >= 0 && PruneFraction < 1)) throw new ArgumentException($"SparsityOptions.PruneFraction {PruneFraction} must lie in [0, 1).");
+        if (RewindStep < 0) throw new ArgumentException($"SparsityOptions.RewindStep is {RewindStep}; it must be >= 0.");
+        if (!(KdTemperature > 0)) throw new ArgumentException($"SparsityOptions.KdTemperature {KdTemperature} must be > 0.");
+        if (!(KdAlpha >= 0 && KdAlpha <= 1)) throw new ArgumentException($"SparsityOptions.KdAlpha {KdAlpha} must lie in [0, 1].");
     }
 
     /// <summary>Exact nonzeros per layer of the final pattern.</summary>
@@ -91,7 +91,7 @@ public sealed record SparsityOptions
 }
 
 /// <summary>A sparsity method plugged into the training loop.</summary>
-public abstract class SparsityMethod : IStepHook
+public abstract class SparsityMethod : IStatefulHook
 {
     protected SparsityMethod(SparsityOptions options) { options.Validate(); Options = options; }
     public SparsityOptions Options { get; }

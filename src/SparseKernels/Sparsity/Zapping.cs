@@ -49,7 +49,7 @@ public sealed class Zapping : IStepHook
     {
         if (text.Equals("all", StringComparison.OrdinalIgnoreCase)) return 0;
         if (text.StartsWith("k:", StringComparison.OrdinalIgnoreCase) && int.TryParse(text[2..], out int k) && k > 0) return k;
-        throw new ArgumentException($"--zap '{text}': use all or k:N with N >= 1.");
+        throw new ArgumentException($"Zap '{text}': use all or k:N with N >= 1.");
     }
 
     /// <summary>Whether epoch <paramref name="epoch"/> (0-based) starts with a zap: e &gt; 0 and e % n == 0.</summary>

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using SparseKernels.Autograd;
-using SparseKernels.Sparsity;
 using SparseKernels.Tensors;
 
 namespace SparseKernels.Training;
@@ -10,7 +9,7 @@ public sealed class CheckpointException(string message, Exception? inner = null)
 
 /// <summary>
 /// Training state after an epoch: weights, CSR patterns, biases, optimizer state and step count, RNG state,
-/// epochs done, the metrics so far, and the sparsity method's name and state (<see cref="SparsityMethod.WriteState"/>:
+/// epochs done, the metrics so far, and the sparsity method's name and state (<see cref="IStatefulHook.WriteState"/>:
 /// GMP's and IMP's masks, IMP's levels and rewind weights, a KD ticket's teacher; "" and nothing for a plain run).
 /// File layout: magic "SKCKPT\r\n" (8 bytes), format version (int32; 2 since the method state), payload length
 /// (int64), SHA-256 of the payload (32 bytes), payload. Written to "&lt;path&gt;.tmp" and then renamed over the old
@@ -23,7 +22,7 @@ public static class Checkpoint
 
     public sealed record State(int EpochsDone, ulong RngState, long OptimizerSteps, string OptimizerName, IReadOnlyList<string> MetricsJsonLines);
 
-    public static void Save(string path, Mlp model, Optimizer optimizer, TrainRng rng, int epochsDone, IReadOnlyList<string> metricsJsonLines, SparsityMethod? method = null)
+    public static void Save(string path, Mlp model, Optimizer optimizer, TrainRng rng, int epochsDone, IReadOnlyList<string> metricsJsonLines, IStatefulHook? method = null)
     {
         using var payload = new MemoryStream();
         using (var w = new BinaryWriter(payload, System.Text.Encoding.UTF8, leaveOpen: true))
@@ -63,7 +62,7 @@ public static class Checkpoint
     /// <paramref name="method"/>, null for a run without one). Restores the optimizer's state and step count and the
     /// RNG state.
     /// </summary>
-    public static (Mlp Model, State State) Load(string path, ITensorBackend backend, IReadOnlyList<int> expectedSizes, IReadOnlyList<bool>? expectedSparse, Optimizer optimizer, TrainRng rng, SparsityMethod? method = null)
+    public static (Mlp Model, State State) Load(string path, ITensorBackend backend, IReadOnlyList<int> expectedSizes, IReadOnlyList<bool>? expectedSparse, Optimizer optimizer, TrainRng rng, IStatefulHook? method = null)
     {
         if (!File.Exists(path)) throw new CheckpointException($"Checkpoint not found: {path}.");
         byte[] all = File.ReadAllBytes(path);
@@ -82,7 +81,7 @@ public static class Checkpoint
         {
             var sizes = ReadInts(r);
             if (!sizes.SequenceEqual(expectedSizes))
-                throw new CheckpointException($"{path} holds a {string.Join('-', sizes)} model but the run asks for {string.Join('-', expectedSizes)}; use another output folder or matching --layers.");
+                throw new CheckpointException($"{path} holds a {string.Join('-', sizes)} model but the run asks for {string.Join('-', expectedSizes)}; use another output folder or matching Layers.");
             var layers = new List<(DenseTensor? Dense, CsrMatrix? Csr, DenseTensor Bias)>();
             var states = new List<float[][]>();
             for (int i = 0; i + 1 < sizes.Length; i++)
@@ -103,12 +102,12 @@ public static class Checkpoint
             for (int i = 0; i < lines.Length; i++) lines[i] = r.ReadString();
             string methodName = r.ReadString(), runMethod = method?.Name ?? "";
             if (methodName != runMethod)
-                throw new CheckpointException($"{path} was trained with {MethodText(methodName)} but this run uses {MethodText(runMethod)}; resume with the same --method.");
+                throw new CheckpointException($"{path} was trained with {MethodText(methodName)} but this run uses {MethodText(runMethod)}; resume with the same sparsity method.");
             for (int i = 0; i < layers.Count && expectedSparse is not null; i++)
             {
                 bool sparse = layers[i].Csr is not null;
                 if (sparse != expectedSparse[i])
-                    throw new CheckpointException($"{path}: layer {i} is {(sparse ? "sparse" : "dense")} in the checkpoint but {(expectedSparse[i] ? "sparse" : "dense")} in this run; use matching --sparsity.");
+                    throw new CheckpointException($"{path}: layer {i} is {(sparse ? "sparse" : "dense")} in the checkpoint but {(expectedSparse[i] ? "sparse" : "dense")} in this run; use matching Sparsity.");
             }
             var model = Mlp.FromHost(backend, layers);
             try
@@ -140,7 +139,7 @@ public static class Checkpoint
         }
     }
 
-    private static string MethodText(string name) => name == "" ? "no sparsity method (plain, dense or static)" : $"--method {name}";
+    private static string MethodText(string name) => name == "" ? "no sparsity method (plain, dense or static)" : $"the sparsity method '{name}'";
 
     /// <summary>A layer's weight and bias: the sparse flag, then the CSR arrays (row offsets, column indices, values) or the dense out x in values, then the bias.</summary>
     internal static void WriteLayer(BinaryWriter w, MlpLayer layer)

@@ -64,9 +64,9 @@ public static class Initializers
         "kaiming-normal" or "kaiming" => new KaimingNormal(),
         "kaiming-uniform" => new KaimingUniform(),
         "glorot-uniform" or "glorot" or "xavier" => new GlorotUniform(),
-        "sparsity-aware" or "sparsity-aware-normal" => new Sparsity.SparsityAwareInit(uniform: false),
-        "sparsity-aware-uniform" => new Sparsity.SparsityAwareInit(uniform: true),
-        "sparsity-aware-he" => new Sparsity.SparsityAwareInit(uniform: false, scale: 2.0),
+        "sparsity-aware" or "sparsity-aware-normal" => new SparsityAwareInit(uniform: false),
+        "sparsity-aware-uniform" => new SparsityAwareInit(uniform: true),
+        "sparsity-aware-he" => new SparsityAwareInit(uniform: false, scale: 2.0),
         _ => throw new ArgumentException($"Unknown initializer '{name}'; known: {string.Join(", ", Names)}.", nameof(name)),
     };
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using NUnit.Framework;
+using SparseKernels.Runs;
 using SparseKernels.Sparsity;
 using SparseKernels.Training;
 

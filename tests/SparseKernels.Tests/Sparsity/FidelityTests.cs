@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using SparseKernels.Runs;
 using SparseKernels.Autograd;
 using SparseKernels.Sparsity;
 using SparseKernels.Tensors;

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using NUnit.Framework;
+using SparseKernels.Runs;
 using SparseKernels.Autograd;
 using SparseKernels.Sparsity;
 using SparseKernels.Training;
@@ -156,12 +157,12 @@ public class SparsityResumeTests
             byte[] good = File.ReadAllBytes(ckpt);
 
             var e = Assert.Throws<CheckpointException>(() => new TrainingRun(Options("imp", dir, resume: true), CpuTensorBackend.Instance, train, test))!;
-            Assert.That(e.Message, Does.Contain(ckpt).And.Contain("--method gmp").And.Contain("--method imp"));
+            Assert.That(e.Message, Does.Contain(ckpt).And.Contain("'gmp'").And.Contain("'imp'"));
             e = Assert.Throws<CheckpointException>(() => new TrainingRun(gmp with { Method = null, Sparsity = [0], Resume = true }, CpuTensorBackend.Instance, train, test))!;
-            Assert.That(e.Message, Does.Contain(ckpt).And.Contain("--method gmp").And.Contain("no sparsity method"));
+            Assert.That(e.Message, Does.Contain(ckpt).And.Contain("'gmp'").And.Contain("no sparsity method"));
             // Resumed with a lower --sparsity than the checkpoint's GMP has reached.
             e = Assert.Throws<CheckpointException>(() => new TrainingRun(gmp with { Resume = true, Method = gmp.Method! with { Sparsity = 0.01 } }, CpuTensorBackend.Instance, train, test))!;
-            Assert.That(e.Message, Does.Contain(ckpt).And.Contain("gmp state").And.Contain("--sparsity"));
+            Assert.That(e.Message, Does.Contain(ckpt).And.Contain("gmp state").And.Contain("Sparsity"));
 
             // A mask one flag short of its layer.
             using (var model = Mlp.Create(CpuTensorBackend.Instance, [784, 64, 10], [0, 0], Initializers.ByName("kaiming-normal"), new TrainRng(1)))

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using NUnit.Framework;
+using SparseKernels.Runs;
 using SparseKernels.Tests.Support;
 using SparseKernels.Autograd;
 using SparseKernels.Sparsity;
@@ -133,7 +134,7 @@ public class SparsityRunTests
     {
         var (train, test) = Data();
         var e = Assert.Throws<ArgumentException>(() => new TrainingRun(Options("rigl") with { Method = new SparsityOptions { Method = "rigl", Sparsity = 0 } }, CpuTensorBackend.Instance, train, test))!;
-        Assert.That(e.Message, Does.Contain("--sparsity"));
+        Assert.That(e.Message, Does.Contain("Sparsity"));
         e = Assert.Throws<ArgumentException>(() => new TrainingRun(Options("nope"), CpuTensorBackend.Instance, train, test))!;
         Assert.That(e.Message, Does.Contain("nope").And.Contain("rigl"));
     }

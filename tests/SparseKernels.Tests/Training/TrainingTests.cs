@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text.Json;
 using NUnit.Framework;
+using SparseKernels.Runs;
 using SparseKernels.Autograd;
 using SparseKernels.Tensors;
 using SparseKernels.Tests.Support;
@@ -125,7 +126,7 @@ public class TrainingTests
 
         // A fresh run into the folder without --resume refuses.
         var e0 = Assert.Throws<InvalidOperationException>(() => new TrainingRun(opts, CpuTensorBackend.Instance, train, test))!;
-        Assert.That(e0.Message, Does.Contain("--resume"));
+        Assert.That(e0.Message, Does.Contain("Resume"));
 
         // Other layer sizes.
         var e1 = Assert.Throws<CheckpointException>(() => new TrainingRun(opts with { Layers = [784, 30, 10], Resume = true, Epochs = 2 }, CpuTensorBackend.Instance, train, test))!;

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using SparseKernels.Autograd;
+using SparseKernels.Training;
 
-namespace SparseKernels.Training;
+namespace SparseKernels.Runs;
 
 /// <summary>Everything the <c>train</c> command asks for.</summary>
 public sealed record RunOptions
@@ -38,7 +39,7 @@ public sealed record RunOptions
     {
         int n = Layers.Length - 1;
         if (Sparsity.Length == 1) return Enumerable.Repeat(Sparsity[0], n).ToArray();
-        if (Sparsity.Length != n) throw new ArgumentException($"--sparsity has {Sparsity.Length} values; give one, or one per layer ({n}).");
+        if (Sparsity.Length != n) throw new ArgumentException($"RunOptions.Sparsity has {Sparsity.Length} values; give one, or one per layer ({n}).");
         return Sparsity;
     }
 }
@@ -56,10 +57,10 @@ public sealed class TrainingRun : IDisposable
     {
         Options = options;
         Backend = backend;
-        if (options.Layers.Length < 2) throw new ArgumentException("--layers needs at least two sizes (inputs and classes).");
-        if (options.Epochs < 0) throw new ArgumentException($"--epochs is {options.Epochs}; it must be >= 0.");
-        if (options.BatchSize <= 0) throw new ArgumentException($"--batch-size is {options.BatchSize}; it must be positive.");
-        if (!(options.LearningRate > 0)) throw new ArgumentException($"--lr is {options.LearningRate}; it must be positive.");
+        if (options.Layers.Length < 2) throw new ArgumentException("RunOptions.Layers needs at least two sizes (inputs and classes).");
+        if (options.Epochs < 0) throw new ArgumentException($"RunOptions.Epochs is {options.Epochs}; it must be >= 0.");
+        if (options.BatchSize <= 0) throw new ArgumentException($"RunOptions.BatchSize is {options.BatchSize}; it must be positive.");
+        if (!(options.LearningRate > 0)) throw new ArgumentException($"RunOptions.LearningRate is {options.LearningRate}; it must be positive.");
         options.Method?.Validate();
         var sparsity = options.Method is { } m0 ? Sparsity.Methods.InitialSparsity(m0, options.Layers) : options.SparsityPerLayer();
         // Which layers a checkpoint must hold as CSR; null for GMP / IMP / KD tickets, which turn layers CSR as they
@@ -70,8 +71,8 @@ public sealed class TrainingRun : IDisposable
             : sparsity.Select(x => x > 0).ToArray();
         if (options.TrainLimit > 0) train = train.Take(options.TrainLimit);
         if (options.TestLimit > 0) test = test.Take(options.TestLimit);
-        if (options.Layers[0] != train.Features) throw new ArgumentException($"--layers starts with {options.Layers[0]} inputs but the data has {train.Features} features per sample.");
-        if (options.Layers[^1] != train.Classes) throw new ArgumentException($"--layers ends with {options.Layers[^1]} outputs but the data has {train.Classes} classes.");
+        if (options.Layers[0] != train.Features) throw new ArgumentException($"RunOptions.Layers starts with {options.Layers[0]} inputs but the data has {train.Features} features per sample.");
+        if (options.Layers[^1] != train.Classes) throw new ArgumentException($"RunOptions.Layers ends with {options.Layers[^1]} outputs but the data has {train.Classes} classes.");
         Optimizer = options.Optimizer.ToLowerInvariant() switch
         {
             "sgd" => new SgdOptimizer { Momentum = options.Momentum, WeightDecay = options.WeightDecay, Nesterov = options.Nesterov },
@@ -91,7 +92,7 @@ public sealed class TrainingRun : IDisposable
         string? ckpt = options.OutputFolder is null ? null : Path.Combine(options.OutputFolder, CheckpointFile);
         if (options.Resume)
         {
-            if (ckpt is null) throw new ArgumentException("--resume needs --output (the folder holding checkpoint.bin).");
+            if (ckpt is null) throw new ArgumentException("RunOptions.Resume needs OutputFolder (the folder holding checkpoint.bin).");
             var (model, state) = Checkpoint.Load(ckpt, backend, options.Layers, expectedSparse, Optimizer, Rng, Method);
             Model = model;
             EpochsDone = state.EpochsDone;
@@ -100,7 +101,7 @@ public sealed class TrainingRun : IDisposable
         else
         {
             if (ckpt is not null && File.Exists(ckpt))
-                throw new InvalidOperationException($"{ckpt} exists: pass --resume to continue it, or choose another --output folder (nothing was overwritten).");
+                throw new InvalidOperationException($"{ckpt} exists: set RunOptions.Resume to continue it, or choose another RunOptions.OutputFolder (nothing was overwritten).");
             Model = Mlp.Create(backend, options.Layers, sparsity, Initializers.ByName(options.Init), Rng);
         }
         TrainBatches = new BatchSource(train, backend);
@@ -121,7 +122,7 @@ public sealed class TrainingRun : IDisposable
         if (options.Zap is { } zap)
         {
             int classes = Sparsity.Zapping.ParseClasses(zap);
-            if (classes > options.Layers[^1]) throw new ArgumentException($"--zap k:{classes}: the output layer has only {options.Layers[^1]} classes.");
+            if (classes > options.Layers[^1]) throw new ArgumentException($"RunOptions.Zap k:{classes}: the output layer has only {options.Layers[^1]} classes.");
             var method = Method;
             Trainer.Hooks.Add(new Sparsity.Zapping(options.ZapEvery, classes, Initializers.ByName(options.Init), options.Seed, method is null ? null : method.Mask));
         }

@@ -8,9 +8,8 @@
 // (or a row with every input) gets the dense rule. Plugs into IWeightInitializer.
 // Departs from the reference: a row with no nonzero input draws nothing (the reference's max(1, fan_in) only
 // matters for weights that do not exist).
-using SparseKernels.Training;
 
-namespace SparseKernels.Sparsity;
+namespace SparseKernels.Training;
 
 public sealed class SparsityAwareInit(bool uniform = false, double scale = 1.0) : IWeightInitializer
 {
