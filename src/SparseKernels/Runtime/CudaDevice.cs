@@ -255,17 +255,7 @@ public sealed class CudaDevice : IDevice
     {
         var k = OwnKernel(kernel);
         var s = StreamOf(stream);
-        if (config.Grid.Volume == 0 || config.Block.Volume == 0)
-            throw new ArgumentException($"Launch of '{k.Name}': grid {config.Grid} and block {config.Block} must both be non-empty.", nameof(config));
-        if (config.Grid.X > int.MaxValue || config.Grid.Y > 65535 || config.Grid.Z > 65535)
-            throw new ArgumentException($"Launch of '{k.Name}': grid {config.Grid} exceeds CUDA's limits (x < 2^31, y and z <= 65535).", nameof(config));
-        if (config.Block.Volume > (ulong)Info.MaxThreadsPerBlock)
-            throw new ArgumentException($"Launch of '{k.Name}': block {config.Block} has {config.Block.Volume} threads; {Name} allows at most {Info.MaxThreadsPerBlock}.", nameof(config));
-        if (config.SharedMemoryBytes < 0)
-            throw new ArgumentException($"Launch of '{k.Name}': shared memory {config.SharedMemoryBytes} bytes is negative.", nameof(config));
-        // cuLaunchKernel reads as many argument pointers as the kernel declares: a short list would crash the process.
-        if (k.ParameterCount >= 0 && args.Count != k.ParameterCount)
-            throw new ArgumentException($"Launch of '{k.Name}': {args.Count} arguments given; the kernel takes {k.ParameterCount}.", nameof(args));
+        LaunchChecks.Check(k.Name, config, args.Count, k.ParameterCount, Info);
         using var scope = Context.Enter();
         CudaDriver.Launch(k.Function, config.Grid, config.Block, config.SharedMemoryBytes, s.Raw, ref args);
         GC.KeepAlive(k.Module);

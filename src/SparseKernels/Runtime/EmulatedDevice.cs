@@ -157,9 +157,7 @@ public sealed class EmulatedDevice : IDevice
         ThrowIfDisposed();
         if (kernel is not EmulatedKernel k) throw new ArgumentException($"Kernel '{kernel?.Name}' was not obtained from the emulated device.", nameof(kernel));
         if (stream is not null && !ReferenceEquals(stream.Device, this)) throw new ArgumentException("The stream belongs to another device.", nameof(stream));
-        if (args.Count != k.ParameterCount)
-            throw new ArgumentException($"Kernel '{k.Name}' takes {k.ParameterCount} arguments but {args.Count} were given.", nameof(args));
-        if (config.SharedMemoryBytes < 0) throw new ArgumentOutOfRangeException(nameof(config), "SharedMemoryBytes is negative.");
+        LaunchChecks.Check(k.Name, config, args.Count, k.ParameterCount, Info);
         int rc = EmulatorOps.Launch(k.NameUtf8Z, config.Grid, config.Block, (uint)config.SharedMemoryBytes, ref args, out string? message);
         if (rc != 0) throw new EmulatedLaunchException(k.Name, config, message ?? $"error {rc}");
     }

@@ -69,10 +69,13 @@ public class EmulatedDeviceTests
         var e2 = Assert.Throws<ArgumentException>(() => device.Launch(k, new LaunchConfig(1, 4), ref args))!;
         Assert.That(e2.Message, Does.Contain("takes 2 arguments but 1 were given"));
         var args2 = Args(dout.Pointer, dout.Pointer);
-        var e3 = Assert.Throws<EmulatedLaunchException>(() => device.Launch(k, new LaunchConfig(1, 2048), ref args2))!;
-        Assert.That(e3.Message, Does.Contain("2048 threads"));
-        var e4 = Assert.Throws<EmulatedLaunchException>(() => device.Launch(k, new LaunchConfig(1, 4, 64 * 1024), ref args2))!;
+        // The same rules as a CUDA device (LaunchChecks), before the emulator's library is called.
+        var e3 = Assert.Throws<ArgumentException>(() => device.Launch(k, new LaunchConfig(1, 2048), ref args2))!;
+        Assert.That(e3.Message, Does.Contain("emu_bug_use_after_free").And.Contain("2048 threads"));
+        var e4 = Assert.Throws<ArgumentException>(() => device.Launch(k, new LaunchConfig(1, 4, 64 * 1024), ref args2))!;
         Assert.That(e4.Message, Does.Contain("65536 bytes of dynamic shared memory"));
+        var e5 = Assert.Throws<ArgumentException>(() => device.Launch(k, new LaunchConfig(new Dim3(1, 70000), 4), ref args2))!;
+        Assert.That(e5.Message, Does.Contain("exceeds CUDA's limits"));
     }
 
     [Test]
