@@ -8,7 +8,7 @@ using Spectre.Console;
 namespace SparseKernels.Cli.Results;
 
 /// <summary>
-/// <c>train results</c>: runs the sparse-training grid of issue 7 (models x methods x sparsities x distributions x
+/// <c>train results</c>: runs the sparse-training grid (models x methods x sparsities x distributions x
 /// seeds) on the CPU and writes docs/results.md (mean +- std test accuracy, training time, memory) with a plot per
 /// model (docs/results-&lt;model&gt;.png). Each run trains in a child process of this program (its own peak RSS). Every finished run is appended to a JSON-lines file first, so an interrupted grid keeps its
 /// runs, a rerun skips them, and --render-only redraws the table from the file.
@@ -34,7 +34,7 @@ internal static class ResultsCommand
         var note = new Option<string?>("--note") { Description = "A paragraph placed under the title (what the grid was, what is missing); default: the file <output>.notes.md when it exists." };
         // Internal: the parent runs every configuration in a child process (its own peak RSS, no state shared between runs).
         var one = new Option<string?>("--one") { Description = "Run one configuration 'model|method|distribution|sparsity|seed|epochs' and print its result (used by the grid).", Hidden = true };
-        var command = new Command("results", "Run the sparse-training results grid (issue 7) and write docs/results.md with a plot; options shrink the grid.");
+        var command = new Command("results", "Run the sparse-training results grid and write docs/results.md with a plot; options shrink the grid.");
         foreach (var o in new Option[] { models, methods, sparsities, distributions, seeds, epochs, impLevels, trainLimit, threads, output, data, renderOnly, note, one }) command.Options.Add(o);
         command.SetAction(parse =>
         {

@@ -15,7 +15,7 @@ internal static class ResultsMarkdown
     public static void Render(List<RunResult> runs, string md, string? note, Grid g, bool renderOnly = false)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("# Sparse-training results (issue 7)");
+        sb.AppendLine("# Sparse-training results");
         sb.AppendLine();
         sb.AppendLine("Fashion-MNIST, CPU backend, SGD (momentum 0.9, weight decay 5e-4, lr 0.05 cosine, batch 128). The whole grid is");
         sb.AppendLine("`bash docs/results.sh` (it runs `train results` once per sub-grid; finished runs are kept in `results.runs.jsonl` beside this");
