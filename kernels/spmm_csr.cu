@@ -15,8 +15,9 @@
 //                description, not from its code). One launch config, two dense access widths:
 //                * Row swizzle: slot s of the grid processes row swizzle[s], a permutation of [0, m) with
 //                  rows ordered by length (longest first), computed once per pattern on the host and
-//                  cached with the device matrix by the launcher (SpmmCsr.RowSwizzle). Neighbouring
-//                  subwarps, hence each warp, get rows of similar length.
+//                  cached with the device matrix by the launcher (RowSwizzle.For in
+//                  src/SparseKernels/Ops/RowSwizzle.cs). Neighbouring subwarps, hence each warp, get rows
+//                  of similar length.
 //                * Subwarp tiling: blockDim = (32, 4); each warp splits into 32/S subwarps of S lanes
 //                  (S = 4, 8, 16 or 32, the `subwarp` argument, chosen by the launcher from n), each
 //                  owning one row; grid.y tiles the n columns in tiles of S*V (V = 1 scalar, 4 vec4).

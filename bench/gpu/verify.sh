@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU verification run of issue 11: one prepared command for the lent GPU machine.
+# The GPU verification run: one prepared command for the lent GPU machine.
 #
 #   bash bench/gpu/verify.sh pack              here (no GPU): builds the kernels and the .NET programs and bundles them
 #                                              (.NET runtime, SparseKernels.Tests with the CLI beside it, SparseKernels.Bench,

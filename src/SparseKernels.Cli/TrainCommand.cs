@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using SparseKernels.Runs;
 using SparseKernels.Autograd;
+using SparseKernels.Cli.Results;
 using SparseKernels.Runtime;
 using SparseKernels.Training;
 using Spectre.Console;

@@ -10,7 +10,7 @@ using SparseKernels.Training;
 namespace SparseKernels.Bench.Verify;
 
 /// <summary>
-/// The training-step profile of issue 11, stage 5: a wide MLP (784-4096-4096-4096-10, batch 1024; rehearsal: 64-48-48-48-10,
+/// The training-step profile (the <c>training-step</c> stage of bench/gpu/verify.sh): a wide MLP (784-4096-4096-4096-10, batch 1024; rehearsal: 64-48-48-48-10,
 /// batch 32) on the device, dense against 90 % sparse (RigL, ERK), on synthetic data (step time does not depend on the
 /// values). Per configuration: warm-up steps, then timed steps (the device synchronised at every step boundary; RigL's
 /// mask-update steps timed apart), then profiled steps whose device time is split by backend op
@@ -179,7 +179,7 @@ public static class TrainingStepStage
             sb.AppendLine(inv, $"| {r.Label} | {r.StepMs:F3} | {dense.StepMs / r.StepMs:F2}x faster | {(r.UpdateSteps > 0 ? r.UpdateStepMs.ToString("F3", inv) + $" ({r.UpdateSteps})" : "-")} | {r.WeightBytes / 1048576.0:F3} | {r.GradBytes / 1048576.0:F3} | {r.StateBytes / 1048576.0:F3} | {(double)mem / denseMem:F3}x | {r.PeakInUseBytes / 1048576.0:F3} |");
         }
         sb.AppendLine();
-        sb.AppendLine("Targets (issue 11): the 90 % sparse step faster than dense; weights + gradients + optimizer state < 0.3x dense.");
+        sb.AppendLine("Targets: the 90 % sparse step faster than dense; weights + gradients + optimizer state < 0.3x dense.");
         foreach (var r in results)
         {
             sb.AppendLine();

@@ -14,7 +14,7 @@ public sealed record LayerInitContext(int FanIn, int FanOut, CsrMatrix? Pattern)
 
 /// <summary>
 /// Fills a layer's weights (dense: out x in row-major; sparse: the CSR values in order). The standard rules
-/// use the dense fan-in; sparsity-aware rules (next issue) can read the pattern from the context.
+/// use the dense fan-in; sparsity-aware rules (<see cref="SparsityAwareInit"/>) read the pattern from the context.
 /// </summary>
 public interface IWeightInitializer
 {

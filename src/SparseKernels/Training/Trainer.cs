@@ -23,7 +23,7 @@ public sealed record StepContext(Mlp Model, Optimizer Optimizer, int Epoch, int 
     public long TotalSteps { get; init; }
 }
 
-/// <summary>Called every training step; a sparsity method (RigL etc., next issue) plugs in here.</summary>
+/// <summary>Called every training step; a sparsity method (RigL etc.) plugs in here.</summary>
 public interface IStepHook
 {
     /// <summary>At the start of an epoch, before its first forward pass (zapping re-initialises the output layer here).</summary>

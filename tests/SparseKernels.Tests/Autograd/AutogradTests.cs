@@ -162,7 +162,7 @@ public class AutogradTests
     [TestCaseSource(nameof(Graphs))]
     public void GradientMatchesFiniteDifferences(string name, Func<Random, List<IDisposable>, GraphBuilder> make)
     {
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var owned = new List<IDisposable>();
         try { GradCheck(make(rng, owned), rng); }
         finally { owned.ForEach(o => o.Dispose()); }
@@ -173,7 +173,7 @@ public class AutogradTests
     {
         var device = TestDevice.Get();
         using var backend = new DeviceTensorBackend(device);
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var owned = new List<IDisposable>();
         try { DeviceAgrees(backend, make(rng, owned), rng); }
         finally { owned.ForEach(o => o.Dispose()); }

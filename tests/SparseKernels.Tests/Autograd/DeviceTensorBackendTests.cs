@@ -31,7 +31,7 @@ public class DeviceTensorBackendTests
     public void SpmmAndSddmm_MatchTheReference_OnEitherPath(SparseMatmulKernel kernel, int rows, int cols, double sparsity, int n)
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         using var backend = new DeviceTensorBackend(device) { ForceKernel = kernel };
         var a = TestData.Csr(rng, rows, cols, 1 - sparsity, emptyRows: 3);
         var b = TestData.Dense(rng, cols, n);
@@ -57,7 +57,7 @@ public class DeviceTensorBackendTests
     {
         var device = TestDevice.Get();
         using var backend = new DeviceTensorBackend(device);
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         using var sparse = TestData.CsrExact(rng, 40, 50, 100).ToDevice(device);   // 95 % sparse
         using var dense = TestData.CsrExact(rng, 40, 50, 1500).ToDevice(device);   // 25 % sparse
         var densePath = device.Kind == DeviceKind.Cuda ? SparseMatmulKernel.Cublas : SparseMatmulKernel.MaskedGemm;
@@ -81,7 +81,7 @@ public class DeviceTensorBackendTests
             EmulatedDevice e => e.MemoryPool,
             _ => throw new AssertionException($"unexpected device {device}"),
         };
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         int features = 30, classes = 10, count = 6 * 16;
         var images = TestData.NonZeroArray(rng, (long)count * features);
         var labels = Enumerable.Range(0, count).Select(_ => rng.Next(classes)).ToArray();

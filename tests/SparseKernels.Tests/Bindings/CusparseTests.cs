@@ -79,10 +79,10 @@ public class CusparseTests
         RunSpmm(a, 3, false, CusparseSpmmAlgorithm.Default, 1, "Spmm empty");
     }
 
-    [TestCaseSource(typeof(TestData), nameof(TestData.DlmcFiles))]
+    [TestCaseSource(typeof(Dlmc), nameof(Dlmc.Files))]
     public void Spmm_DlmcPattern(string file)
     {
-        var a = LoadSmtx(file, new Random(file.Length));
+        var a = Dlmc.Load(file, new Random(file.Length));
         RunSpmm(a, 64, false, CusparseSpmmAlgorithm.Default, file.GetHashCode(), "Spmm " + file);
     }
 
@@ -127,21 +127,6 @@ public class CusparseTests
         var e2 = Assert.Throws<ArgumentException>(() => sparse.Sddmm(x, y, a))!;
         Assert.That(e2.Message, Does.Contain("10x8").And.Contain("20x9"));
         Assert.That(sparse.Version, Is.GreaterThan(10000));
-    }
-
-    /// <summary>Reads a DLMC .smtx pattern (rows, cols, nnz / offsets / columns) with fresh non-zero values.</summary>
-    internal static CsrMatrix LoadSmtx(string relative, Random rng)
-    {
-        string? root = TestData.DlmcRoot();
-        if (root is null) Assert.Ignore("No DLMC data found (../shared/dlmc or $SPARSEKERNELS_DATA/dlmc).");
-        string path = Path.Combine(root!, relative);
-        var lines = File.ReadAllLines(path);
-        int[] head = lines[0].Split(',', StringSplitOptions.TrimEntries).Select(int.Parse).ToArray();
-        int[] Ints(string line) => line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
-        int[] offsets = Ints(lines[1]);
-        int[] cols = lines.Length > 2 ? Ints(lines[2]) : [];
-        Assert.That(cols.Length, Is.EqualTo(head[2]), $"{path}: nnz");
-        return new CsrMatrix(head[0], head[1], offsets, cols, TestData.NonZeroArray(rng, cols.Length));
     }
 
     [Test]

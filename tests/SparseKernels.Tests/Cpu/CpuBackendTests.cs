@@ -17,7 +17,7 @@ public class CpuBackendTests
     [TestCaseSource(typeof(CpuCases), nameof(CpuCases.MatmulShapes))]
     public void DenseGemm(int m, int k, int n, bool ta, bool tb)
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
+        var rng = TestRng.Fresh();
         var a = ta ? TestData.Dense(rng, k, m) : TestData.Dense(rng, m, k);
         var b = tb ? TestData.Dense(rng, n, k) : TestData.Dense(rng, k, n);
         var c = CpuBackend.Default.DenseGemm(a, b, ta, tb);
@@ -28,7 +28,7 @@ public class CpuBackendTests
     [TestCaseSource(typeof(CpuCases), nameof(CpuCases.Sparse))]
     public void SpmmCsr(CpuCases.SparseCase sc)
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
+        var rng = TestRng.Fresh();
         var a = sc.Make(rng);
         var b = TestData.Dense(rng, a.Cols, sc.N);
         var c = CpuBackend.Default.SpmmCsr(a, b);
@@ -39,7 +39,7 @@ public class CpuBackendTests
     [TestCaseSource(typeof(CpuCases), nameof(CpuCases.Sparse))]
     public void SpmmCsrTransposed(CpuCases.SparseCase sc)
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
+        var rng = TestRng.Fresh();
         var a = sc.Make(rng);
         var b = TestData.Dense(rng, a.Rows, sc.N);
         var c = CpuBackend.Default.SpmmCsrTransposed(a, b);
@@ -50,7 +50,7 @@ public class CpuBackendTests
     [TestCaseSource(typeof(CpuCases), nameof(CpuCases.Sparse))]
     public void SddmmCsr(CpuCases.SparseCase sc)
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
+        var rng = TestRng.Fresh();
         var pattern = sc.Make(rng);
         var x = TestData.Dense(rng, pattern.Rows, sc.N);
         var y = TestData.Dense(rng, pattern.Cols, sc.N);
@@ -63,8 +63,8 @@ public class CpuBackendTests
     [TestCaseSource(typeof(CpuCases), nameof(CpuCases.Dlmc))]
     public void AllSparseOpsOnDlmc(string file)
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
-        var a = CpuCases.LoadDlmc(file, rng);
+        var rng = TestRng.Fresh();
+        var a = Dlmc.Load(file, rng);
         int n = 8 + rng.Next(25); // 8..32, not always a multiple of the vector width
         TestContext.Out.WriteLine($"{a}, N = {n}");
         var b = TestData.Dense(rng, a.Cols, n);
@@ -79,7 +79,7 @@ public class CpuBackendTests
     [Test]
     public void SpmmCsrAtN256OnOneThreadAndMany()
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
+        var rng = TestRng.Fresh();
         var a = TestData.Csr(rng, 257, 300, 0.1, emptyRows: 20, longRow: true);
         var b = TestData.Dense(rng, 300, 256);
         var expected = CpuReference.SpmmCsr(a, b).HostData;
@@ -91,7 +91,7 @@ public class CpuBackendTests
     [Test]
     public void Elementwise([ValueSource(typeof(CpuCases), nameof(CpuCases.Lengths))] int length)
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
+        var rng = TestRng.Fresh();
         float[] a = TestData.NonZeroArray(rng, length), b = TestData.NonZeroArray(rng, length);
         float alpha = TestData.NonZero(rng);
         Approx.AssertAllClose(CpuBackend.Default.Add(a, b), CpuReference.Add(a, b), 0, 0, "Add");
@@ -119,7 +119,7 @@ public class CpuBackendTests
     [TestCase(3000, 130)]
     public void AddBiasPerColumn(int rows, int cols)
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
+        var rng = TestRng.Fresh();
         var x = TestData.Dense(rng, rows, cols);
         var bias = TestData.NonZeroArray(rng, cols);
         Approx.AssertAllClose(CpuBackend.Default.AddBiasPerColumn(x, bias).HostData, CpuReference.AddBiasPerColumn(x, bias).HostData, 0, 0, "AddBiasPerColumn", cols);
@@ -164,7 +164,7 @@ public class CpuBackendTests
     [Test]
     public void ColumnIndicesCorruptedAfterValidationAreCaught()
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
+        var rng = TestRng.Fresh();
         var a = TestData.CsrExact(rng, 7, 96, 333);
         var b = TestData.Dense(rng, 96, 16);
         a.ColumnIndices[100] = 5000;

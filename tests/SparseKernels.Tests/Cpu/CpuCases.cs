@@ -31,14 +31,7 @@ public static class CpuCases
     public static IEnumerable<TestCaseData> Sparse() => s_sparse.Select(c => new TestCaseData(c).SetName(c.Name));
 
     /// <summary>Every DLMC file with a small N (kept small so the suite stays fast).</summary>
-    public static IEnumerable<TestCaseData> Dlmc() => TestData.DlmcFiles().Select(f => new TestCaseData(f).SetName(f));
-
-    public static CsrMatrix LoadDlmc(string relative, Random rng)
-    {
-        string? root = TestData.DlmcRoot();
-        if (root is null) Assert.Ignore("No DLMC data found (../shared/dlmc or $SPARSEKERNELS_DATA/dlmc).");
-        return SmtxFile.Read(Path.Combine(root!, relative), rng);
-    }
+    public static IEnumerable<TestCaseData> Dlmc() => Support.Dlmc.Files().Select(f => new TestCaseData(f).SetName(f));
 
     /// <summary>Naive dense C = op(A) op(B) in double, from row-major arrays.</summary>
     public static double[] DenseProduct(DenseTensor a, DenseTensor b, bool ta = false, bool tb = false)
@@ -83,15 +76,4 @@ public static class CpuCases
     }
 
     public static IEnumerable<int> Lengths() => [0, 1, 7, 8, 33, 1000, 300_001];
-}
-
-/// <summary>A fresh random generator whose seed is written to the test output, so a failure can be replayed.</summary>
-public static class TestRng
-{
-    public static Random Fresh()
-    {
-        int seed = Random.Shared.Next();
-        TestContext.Out.WriteLine($"random seed {seed}");
-        return new Random(seed);
-    }
 }

@@ -16,7 +16,7 @@ public class CpuReferenceTests
     [TestCaseSource(typeof(CpuCases), nameof(CpuCases.MatmulShapes))]
     public void DenseGemm(int m, int k, int n, bool ta, bool tb)
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
+        var rng = TestRng.Fresh();
         var a = ta ? TestData.Dense(rng, k, m) : TestData.Dense(rng, m, k);
         var b = tb ? TestData.Dense(rng, n, k) : TestData.Dense(rng, k, n);
         var c = CpuReference.DenseGemm(a, b, ta, tb);
@@ -27,7 +27,7 @@ public class CpuReferenceTests
     [TestCaseSource(typeof(CpuCases), nameof(CpuCases.Sparse))]
     public void SpmmCsr(CpuCases.SparseCase sc)
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
+        var rng = TestRng.Fresh();
         var a = sc.Make(rng);
         var b = TestData.Dense(rng, a.Cols, sc.N);
         var c = CpuReference.SpmmCsr(a, b);
@@ -38,7 +38,7 @@ public class CpuReferenceTests
     [TestCaseSource(typeof(CpuCases), nameof(CpuCases.Sparse))]
     public void SpmmCsrTransposed(CpuCases.SparseCase sc)
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
+        var rng = TestRng.Fresh();
         var a = sc.Make(rng);
         var b = TestData.Dense(rng, a.Rows, sc.N);
         var c = CpuReference.SpmmCsrTransposed(a, b);
@@ -49,7 +49,7 @@ public class CpuReferenceTests
     [TestCaseSource(typeof(CpuCases), nameof(CpuCases.Sparse))]
     public void SddmmCsr(CpuCases.SparseCase sc)
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
+        var rng = TestRng.Fresh();
         var pattern = sc.Make(rng);
         int k = sc.N; // the inner dimension of X.Y^T
         var x = TestData.Dense(rng, pattern.Rows, k);
@@ -63,8 +63,8 @@ public class CpuReferenceTests
     [TestCaseSource(typeof(CpuCases), nameof(CpuCases.Dlmc))]
     public void SpmmCsrOnDlmc(string file)
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
-        var a = CpuCases.LoadDlmc(file, rng);
+        var rng = TestRng.Fresh();
+        var a = Dlmc.Load(file, rng);
         const int n = 8;
         var b = TestData.Dense(rng, a.Cols, n);
         var c = CpuReference.SpmmCsr(a, b);
@@ -85,7 +85,7 @@ public class CpuReferenceTests
     [Test]
     public void Elementwise([ValueSource(typeof(CpuCases), nameof(CpuCases.Lengths))] int length)
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
+        var rng = TestRng.Fresh();
         float[] a = TestData.NonZeroArray(rng, length), b = TestData.NonZeroArray(rng, length);
         float alpha = TestData.NonZero(rng);
         Approx.AssertAllClose(CpuReference.Add(a, b), a.Zip(b, (x, y) => (double)x + y).ToArray(), 0, 1e-7, "Add");
@@ -109,7 +109,7 @@ public class CpuReferenceTests
     [TestCase(17, 33)]
     public void AddBiasPerColumn(int rows, int cols)
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
+        var rng = TestRng.Fresh();
         var x = TestData.Dense(rng, rows, cols);
         var bias = TestData.NonZeroArray(rng, cols);
         var expected = new double[rows * cols];

@@ -14,7 +14,7 @@ public class CpuTrainingOpsTests
     [TestCase(10, 129)]
     public void RowSumAndBias_MatchTheReference(int rows, int cols)
     {
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var x = TestData.Dense(rng, rows, cols);
         var sums = CpuBackend.Default.RowSum(x, 0.5f);
         var (atol, rtol) = OpsTestSupport.DotTolerance(cols);
@@ -33,7 +33,7 @@ public class CpuTrainingOpsTests
     [TestCase(false)]
     public void SoftmaxCrossEntropy_MatchesTheReference(bool hardLabels)
     {
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         int classes = 10, batch = 37;
         var logits = TestData.Dense(rng, classes, batch);
         int[]? labels = hardLabels ? Enumerable.Range(0, batch).Select(_ => rng.Next(classes)).ToArray() : null;
@@ -55,7 +55,7 @@ public class CpuTrainingOpsTests
     [TestCase(true)]
     public void Optimizers_MatchTheReference(bool nesterov)
     {
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         int n = 70_001;   // more than one parallel chunk
         float[] w = TestData.NonZeroArray(rng, n), g = TestData.NonZeroArray(rng, n), v = TestData.NonZeroArray(rng, n);
         var (wr, vr) = CpuReference.SgdMomentum(w, g, v, 0.05, 0.9, 5e-4, nesterov);

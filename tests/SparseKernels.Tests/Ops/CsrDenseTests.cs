@@ -20,15 +20,15 @@ public class CsrDenseTests
     [TestCaseSource(nameof(Shapes))]
     public void ScatterAndGather_MatchTheHost(int rows, int cols, double density, int emptyRows, bool longRow)
     {
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         Check(TestData.Csr(rng, rows, cols, density, emptyRows, longRow), rng);
     }
 
     [Test]
     public void ScatterAndGather_OnADlmcPattern()
     {
-        var rng = OpsTestSupport.FreshRandom();
-        Check(OpsTestSupport.LoadDlmc(OpsTestSupport.SmallDlmcFiles[0], rng), rng);
+        var rng = TestRng.Fresh();
+        Check(Dlmc.Load(Dlmc.SmallFiles[0], rng), rng);
     }
 
     private static void Check(CsrMatrix a, Random rng)
@@ -57,7 +57,7 @@ public class CsrDenseTests
     public void MismatchedShapes_AreRejectedNamingTheShapes()
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         using var a = TestData.Csr(rng, 6, 7, 0.5).ToDevice(device);
         using var wrong = DenseTensor.Allocate(device, 7, 6);
         var e = Assert.Throws<ArgumentException>(() => CsrDense.Scatter(device, a, wrong));

@@ -51,7 +51,7 @@ public class ElementwiseTests
     public void AxpyInPlace(int rows, int cols)
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         float alpha = 0.625f;
         var x = TestData.Dense(rng, rows, cols);
         var y = TestData.Dense(rng, rows, cols);
@@ -66,7 +66,7 @@ public class ElementwiseTests
     public void AddBiasPerColumnInPlace(int rows, int cols)
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var x = TestData.Dense(rng, rows, cols);
         var bias = TestData.NonZeroArray(rng, cols);
         using var dX = x.ToDevice(device);
@@ -92,7 +92,7 @@ public class ElementwiseTests
     public void AddInPlaceIntoFirstOperand()
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var a = TestData.Dense(rng, 19, 23);
         var b = TestData.Dense(rng, 19, 23);
         using var dA = a.ToDevice(device);
@@ -118,7 +118,7 @@ public class ElementwiseTests
                                     double atol, double rtol, string what)
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var a = TestData.Dense(rng, rows, cols);
         var b = TestData.Dense(rng, rows, cols);
         using var dA = a.ToDevice(device);
@@ -133,7 +133,7 @@ public class ElementwiseTests
                                    double atol, double rtol, string what)
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var x = TestData.Dense(rng, rows, cols);
         using var dX = x.ToDevice(device);
         using var dOut = DenseTensor.Allocate(device, rows, cols);

@@ -22,7 +22,7 @@ public class MaskedGemmTests(MaskedGemmVersion version)
     public void MatchesReference(int m, int n, int k, double keep)
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var x = TestData.Dense(rng, m, k);
         var w = TestData.Dense(rng, n, k);
         byte[]? mask = null;
@@ -52,7 +52,7 @@ public class MaskedGemmTests(MaskedGemmVersion version)
     public void RejectsMismatchedShapes()
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         using var dX = TestData.Dense(rng, 7, 96).ToDevice(device);
         using var dW = TestData.Dense(rng, 40, 95).ToDevice(device);
         using var dC = DenseTensor.Allocate(device, 7, 40);

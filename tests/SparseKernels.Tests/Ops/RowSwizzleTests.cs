@@ -50,7 +50,7 @@ public class RowSwizzleTests
     public void WrappedPatternChangedInPlaceGetsAFreshSwizzleAfterNotify()
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var (first, second) = TwoPatterns(rng);
         using var owner = first.ToDevice(device);
         using var view = Wrap(device, owner);
@@ -66,7 +66,7 @@ public class RowSwizzleTests
     public void SwizzleIsReusedWhileThePatternIsUnchanged()
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var (first, _) = TwoPatterns(rng);
         using var a = first.ToDevice(device);
         var s1 = RowSwizzle.For(a);
@@ -82,7 +82,7 @@ public class RowSwizzleTests
     public void KernelsOnAWrappedMatrixFollowAnInPlacePatternChange(SpmmCsrVersion spmm, SddmmCsrVersion sddmm)
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var (first, second) = TwoPatterns(rng);
         var b = TestData.Dense(rng, first.Cols, 8);
         var x = TestData.Dense(rng, first.Rows, 20);

@@ -35,7 +35,7 @@ public class SddmmCsrTests(SddmmCsrVersion version)
     public void MatchesReference(int m, int n, int k, double density, int emptyRows, bool longRow)
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var pattern = TestData.Csr(rng, m, n, density, emptyRows, longRow);
         Check(device, pattern, TestData.Dense(rng, m, k), TestData.Dense(rng, n, k), $"sddmm {m}x{n}, k {k}");
     }
@@ -44,17 +44,17 @@ public class SddmmCsrTests(SddmmCsrVersion version)
     public void OddShapeWithExactNonzeros()
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var pattern = TestData.CsrExact(rng, 7, 96, 333);
         Check(device, pattern, TestData.Dense(rng, 7, 40), TestData.Dense(rng, 96, 40), "sddmm 7x96, k 40, nnz 333");
     }
 
-    [TestCaseSource(typeof(OpsTestSupport), nameof(OpsTestSupport.SmallDlmcFiles))]
+    [TestCaseSource(typeof(Dlmc), nameof(Dlmc.SmallFiles))]
     public void DlmcPattern(string file)
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
-        var pattern = OpsTestSupport.LoadDlmc(file, rng);
+        var rng = TestRng.Fresh();
+        var pattern = Dlmc.Load(file, rng);
         Check(device, pattern, TestData.Dense(rng, pattern.Rows, 8), TestData.Dense(rng, pattern.Cols, 8), $"sddmm {file}, k 8");
     }
 
@@ -62,7 +62,7 @@ public class SddmmCsrTests(SddmmCsrVersion version)
     public void SeparateOutputLeavesPatternValuesAlone()
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var pattern = TestData.Csr(rng, 20, 30, 0.25, 4);
         var x = TestData.Dense(rng, 20, 45);
         var y = TestData.Dense(rng, 30, 45);
@@ -81,7 +81,7 @@ public class SddmmCsrTests(SddmmCsrVersion version)
     public void RejectsMismatchedShapes()
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         using var dP = TestData.Csr(rng, 7, 96, 0.2).ToDevice(device);
         using var dX = TestData.Dense(rng, 7, 40).ToDevice(device);
         using var dYBadK = TestData.Dense(rng, 96, 41).ToDevice(device);

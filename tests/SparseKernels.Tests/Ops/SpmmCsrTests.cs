@@ -35,7 +35,7 @@ public class SpmmCsrTests(SpmmCsrVersion version)
     public void MatchesReference(int m, int k, int n, double density, int emptyRows, bool longRow)
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var a = TestData.Csr(rng, m, k, density, emptyRows, longRow);
         CheckRun(device, a, TestData.Dense(rng, k, n), $"spmm {m}x{k}x{n}");
     }
@@ -44,7 +44,7 @@ public class SpmmCsrTests(SpmmCsrVersion version)
     public void OddShapeWithExactNonzeros()
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var a = TestData.CsrExact(rng, 7, 96, 333);
         CheckRun(device, a, TestData.Dense(rng, 96, 40), "spmm 7x96x40, nnz 333");
     }
@@ -53,17 +53,17 @@ public class SpmmCsrTests(SpmmCsrVersion version)
     public void AllRowsEmptyGiveZeros()
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var a = new CsrMatrix(9, 13, new int[10], [], []);
         CheckRun(device, a, TestData.Dense(rng, 13, 5), "spmm with no nonzeros");
     }
 
-    [TestCaseSource(typeof(OpsTestSupport), nameof(OpsTestSupport.SmallDlmcFiles))]
+    [TestCaseSource(typeof(Dlmc), nameof(Dlmc.SmallFiles))]
     public void DlmcPattern(string file)
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
-        var a = OpsTestSupport.LoadDlmc(file, rng);
+        var rng = TestRng.Fresh();
+        var a = Dlmc.Load(file, rng);
         CheckRun(device, a, TestData.Dense(rng, a.Cols, 8), $"spmm {file}, N = 8");
     }
 
@@ -72,9 +72,9 @@ public class SpmmCsrTests(SpmmCsrVersion version)
     public void DlmcPatternOtherN(int n)
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
-        var a = OpsTestSupport.LoadDlmc(OpsTestSupport.SmallDlmcFiles[2], rng);
-        CheckRun(device, a, TestData.Dense(rng, a.Cols, n), $"spmm {OpsTestSupport.SmallDlmcFiles[2]}, N = {n}");
+        var rng = TestRng.Fresh();
+        var a = Dlmc.Load(Dlmc.SmallFiles[2], rng);
+        CheckRun(device, a, TestData.Dense(rng, a.Cols, n), $"spmm {Dlmc.SmallFiles[2]}, N = {n}");
     }
 
     [TestCase(7, 96, 40, 0.3, 2)]
@@ -84,7 +84,7 @@ public class SpmmCsrTests(SpmmCsrVersion version)
     public void TransposedMatchesReference(int m, int k, int n, double density, int emptyRows)
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var a = TestData.Csr(rng, m, k, density, emptyRows);
         CheckTransposed(device, a, TestData.Dense(rng, m, n), $"spmm A^T.B, A {m}x{k}, N {n}");
     }
@@ -93,8 +93,8 @@ public class SpmmCsrTests(SpmmCsrVersion version)
     public void TransposedDlmcPattern()
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
-        var a = OpsTestSupport.LoadDlmc(OpsTestSupport.SmallDlmcFiles[0], rng);
+        var rng = TestRng.Fresh();
+        var a = Dlmc.Load(Dlmc.SmallFiles[0], rng);
         CheckTransposed(device, a, TestData.Dense(rng, a.Rows, 8), "spmm A^T.B on DLMC transformer q 0.98, N = 8");
     }
 
@@ -104,7 +104,7 @@ public class SpmmCsrTests(SpmmCsrVersion version)
     {
         // The 64-bit fallback that v2 takes when k*n*4 bytes would overflow int32, forced on a small shape.
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var a = TestData.Csr(rng, 23, 80, 0.2, 2, true);
         CheckRun(device, a, TestData.Dense(rng, 80, n), $"spmm 23x80x{n} without pre-scaled offsets", allowPrescale: false);
     }
@@ -113,7 +113,7 @@ public class SpmmCsrTests(SpmmCsrVersion version)
     public void ForwardAndTransposedAgreeWithDenseProducts()
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var a = TestData.Csr(rng, 29, 41, 0.2, 3);
         var b = TestData.Dense(rng, 41, 12);
         var g = TestData.Dense(rng, 29, 12);
@@ -144,7 +144,7 @@ public class SpmmCsrTests(SpmmCsrVersion version)
     public void ComputeAllocatesTheResult()
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var a = TestData.Csr(rng, 21, 30, 0.2, 3);
         var b = TestData.Dense(rng, 30, 11);
         using var dA = a.ToDevice(device);
@@ -159,7 +159,7 @@ public class SpmmCsrTests(SpmmCsrVersion version)
     public void RejectsMismatchedShapesAndHostOperands()
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var a = TestData.Csr(rng, 7, 96, 0.2);
         using var dA = a.ToDevice(device);
         using var dB = TestData.Dense(rng, 95, 40).ToDevice(device);

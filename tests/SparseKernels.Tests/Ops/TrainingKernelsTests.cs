@@ -20,7 +20,7 @@ public class TrainingKernelsTests
     public void DenseGemmMatchesReference(int m, int n, int k, bool transA, bool transB)
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var a = transA ? TestData.Dense(rng, k, m) : TestData.Dense(rng, m, k);
         var b = transB ? TestData.Dense(rng, n, k) : TestData.Dense(rng, k, n);
         var expected = CpuReference.DenseGemm(a, b, transA, transB);
@@ -50,7 +50,7 @@ public class TrainingKernelsTests
     public void BiasRowsAddAndSum(int rows, int cols)
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var x = TestData.Dense(rng, rows, cols);
         var bias = TestData.Dense(rng, rows, 1);
         var expectAdd = new double[rows * cols];
@@ -72,7 +72,7 @@ public class TrainingKernelsTests
     public void GatherColumnsBuildsFeatureMajorBatches()
     {
         var device = TestDevice.Get();
-        var rng = OpsTestSupport.FreshRandom();
+        var rng = TestRng.Fresh();
         var data = TestData.Dense(rng, 11, 6);   // 11 samples x 6 features
         int[] labels = Enumerable.Range(0, 11).Select(i => i % 4).ToArray();
         int[] index = [10, 0, 3, 3, 7];

@@ -16,7 +16,7 @@ public class ExternalTests
     public void SpmmWritesThroughWrappedPointers_AndDisposingTheWrapperFreesNothing()
     {
         var device = TestDevice.Get();
-        var rng = new Random(TestContext.CurrentContext.Random.Next());
+        var rng = TestRng.Fresh();
         var a = TestData.Csr(rng, 13, 21, 0.3, emptyRows: 2);
         var b = TestData.Dense(rng, 21, 9);
         // "Another framework" owns these buffers; we see only their addresses.

@@ -8,7 +8,7 @@ using SparseKernels.Training;
 namespace SparseKernels.Tests.Sparsity;
 
 /// <summary>
-/// Issue 13: the rules where the methods were aligned with their reference implementations (or fixed), each pinned
+/// The rules where the methods follow their reference implementations, each pinned
 /// with numbers worked out by hand in the comments (CPU backend). The fidelity table in
 /// src/SparseKernels/Sparsity/README.md points here.
 /// </summary>

@@ -45,12 +45,12 @@ public class SparsityRunTests
     {
         ["dense"] = [1.8386356979608536, 0.7810889109969139],
         ["static"] = [2.0959188640117645, 1.5375473648309708],
-        // re-recorded for issue 13: SET steps then updates the mask, RigL and SET also update at t = 0 and T_end
+        // SET applies the optimizer step, then updates the mask; RigL and SET also update at t = 0 and T_end
         ["set"] = [2.1245244443416595, 1.599055290222168],
         ["rigl"] = [2.1862698048353195, 1.7241772562265396],
         ["snip"] = [2.270685225725174, 1.358340635895729],
         ["gmp"] = [1.9462658613920212, 1.2234948724508286],
-        // re-recorded for issue 13: rewinding to step 2 now skips the level's first 2 weight updates (open_lth's start_step)
+        // rewinding to step 2 skips the level's first 2 weight updates (open_lth's start_step)
         ["imp"] = [1.8386356979608536, 0.7810889109969139, 1.0422956719994545, 0.8879399672150612],
         ["kd-ticket"] = [1.8386356979608536, 0.7810889109969139, 1.1081126183271408, 0.6796585395932198],
     };

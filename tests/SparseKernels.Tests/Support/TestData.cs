@@ -69,27 +69,4 @@ public static class TestData
         for (int r = 0; r < rows; r++) offsets[r + 1] += offsets[r];
         return new CsrMatrix(rows, cols, offsets, ci, NonZeroArray(rng, nnz));
     }
-
-    /// <summary>The DLMC folder: $SPARSEKERNELS_DATA/dlmc on the GPU machine, else ../shared/dlmc beside the repository.</summary>
-    public static string? DlmcRoot()
-    {
-        string? data = Environment.GetEnvironmentVariable("SPARSEKERNELS_DATA");
-        if (data is not null && Directory.Exists(Path.Combine(data, "dlmc"))) return Path.Combine(data, "dlmc");
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "..", "shared", "dlmc");
-            if (Directory.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "SparseKernels.sln")))
-                return Path.GetFullPath(candidate);
-        }
-        return null;
-    }
-
-    /// <summary>Every .smtx file of the DLMC subset, relative to its root (for test case names).</summary>
-    public static IEnumerable<string> DlmcFiles()
-    {
-        string? root = DlmcRoot();
-        if (root is null) return ["(no DLMC data found)"];
-        return Directory.EnumerateFiles(root, "*.smtx", SearchOption.AllDirectories)
-            .Select(f => Path.GetRelativePath(root, f)).OrderBy(f => f, StringComparer.Ordinal).ToArray();
-    }
 }

@@ -110,7 +110,7 @@ public class CsrMatrixTests
     [TestCaseSource(nameof(Shapes))]
     public void DenseRoundTrip(int rows, int cols, double density, int emptyRows, bool longRow)
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
+        var rng = TestRng.Fresh();
         var a = TestData.Csr(rng, rows, cols, density, emptyRows, longRow);
         var dense = a.ToDense();
         Assert.That((dense.Rows, dense.Cols), Is.EqualTo((rows, cols)));
@@ -137,7 +137,7 @@ public class CsrMatrixTests
     [TestCaseSource(nameof(Shapes))]
     public void TransposeMatchesDenseTranspose(int rows, int cols, double density, int emptyRows, bool longRow)
     {
-        var rng = SparseKernels.Tests.Cpu.TestRng.Fresh();
+        var rng = TestRng.Fresh();
         var a = TestData.Csr(rng, rows, cols, density, emptyRows, longRow);
         var t = a.Transpose();
         Assert.That((t.Rows, t.Cols, t.Nnz), Is.EqualTo((cols, rows, a.Nnz)));
@@ -151,7 +151,7 @@ public class CsrMatrixTests
     [Test]
     public void TransposeOfExactPattern()
     {
-        var a = TestData.CsrExact(SparseKernels.Tests.Cpu.TestRng.Fresh(), 7, 96, 333);
+        var a = TestData.CsrExact(TestRng.Fresh(), 7, 96, 333);
         var t = a.Transpose();
         AssertSame(CsrMatrix.FromDense(Transposed(a.ToDense())), t);
     }

@@ -1,6 +1,5 @@
 using NUnit.Framework;
 using SparseKernels.Tensors;
-using SparseKernels.Tests.Cpu;
 using SparseKernels.Tests.Support;
 
 namespace SparseKernels.Tests.Tensors;

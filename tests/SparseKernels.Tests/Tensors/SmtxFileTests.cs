@@ -46,10 +46,10 @@ public class SmtxFileTests
     [Test]
     public void RandomValuesAreNeverSmallOrZero()
     {
-        var a = TestData.Csr(SparseKernels.Tests.Cpu.TestRng.Fresh(), 40, 50, 0.3);
+        var a = TestData.Csr(TestRng.Fresh(), 40, 50, 0.3);
         string path = Path.Combine(_dir, "r.smtx");
         SmtxFile.Write(path, a);
-        var b = SmtxFile.Read(path, SparseKernels.Tests.Cpu.TestRng.Fresh());
+        var b = SmtxFile.Read(path, TestRng.Fresh());
         Assert.That(b.Values.Select(Math.Abs), Is.All.InRange(0.05f, 1f));
         Assert.That(b.Values.Any(v => v < 0) && b.Values.Any(v => v > 0), Is.True, "both signs");
     }
@@ -65,7 +65,7 @@ public class SmtxFileTests
     [TestCaseSource(nameof(Patterns))]
     public void WriteReadRoundTrip(int rows, int cols, double density, int emptyRows, bool longRow)
     {
-        var a = TestData.Csr(SparseKernels.Tests.Cpu.TestRng.Fresh(), rows, cols, density, emptyRows, longRow);
+        var a = TestData.Csr(TestRng.Fresh(), rows, cols, density, emptyRows, longRow);
         string path = Path.Combine(_dir, "rt.smtx");
         SmtxFile.Write(path, a);
         var b = SmtxFile.Read(path);
@@ -134,14 +134,12 @@ public class SmtxFileTests
         }
     }
 
-    [TestCaseSource(typeof(TestData), nameof(TestData.DlmcFiles))]
+    [TestCaseSource(typeof(Dlmc), nameof(Dlmc.Files))]
     public void ReadsEveryDlmcFile(string relative)
     {
-        string root = TestData.DlmcRoot() ?? "";
-        if (root.Length == 0) Assert.Ignore("No DLMC data found (../shared/dlmc or $SPARSEKERNELS_DATA/dlmc).");
-        string path = Path.Combine(root, relative);
+        string path = Dlmc.PathOf(relative);
         var header = File.ReadLines(path).First().Split(',').Select(s => int.Parse(s.Trim())).ToArray();
-        var a = SmtxFile.Read(path, SparseKernels.Tests.Cpu.TestRng.Fresh());
+        var a = SmtxFile.Read(path, TestRng.Fresh());
         Assert.That((a.Rows, a.Cols, a.Nnz), Is.EqualTo((header[0], header[1], header[2])));
         Assert.That(a.Values.Select(Math.Abs), Is.All.InRange(0.05f, 1f));
         // The folder name is the target sparsity.
@@ -153,9 +151,7 @@ public class SmtxFileTests
     [Test]
     public void DlmcFileRoundTrips()
     {
-        string? root = TestData.DlmcRoot();
-        if (root is null) Assert.Ignore("No DLMC data found.");
-        string path = Path.Combine(root!, "transformer/magnitude_pruning/0.9/body_encoder_layer_0_ffn_conv1_fully_connected.smtx");
+        string path = Dlmc.PathOf("transformer/magnitude_pruning/0.9/body_encoder_layer_0_ffn_conv1_fully_connected.smtx");
         var a = SmtxFile.Read(path);
         string copy = Path.Combine(_dir, "copy.smtx");
         SmtxFile.Write(copy, a);

@@ -28,7 +28,7 @@ public class GrowAndRebuildDeviceTests
     public void GradientGrowMatchesReference(int m, int n, int batch, double density, int k, int chunk)
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var w = TopologyCases.WithEmptyAndFullRows(rng, m, n, density);
         var keep = TopologyCases.Keep(rng, w.Nnz, w.Nnz / 4);
         var dy = TopologyCases.Tied(rng, batch, m);
@@ -45,7 +45,7 @@ public class GrowAndRebuildDeviceTests
     public void RandomGrowMatchesReference()
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var w = TopologyCases.WithEmptyAndFullRows(rng, 30, 41, 0.4);
         ulong seed = (ulong)rng.NextInt64();
         var expected = CpuReference.RandomGrow(w, null, 200, seed);
@@ -53,12 +53,12 @@ public class GrowAndRebuildDeviceTests
         Assert.That(Take(device, RandomGrow.Run(device, dw, null, 200, seed, "fc", 300)), Is.EqualTo(expected));
     }
 
-    [TestCaseSource(typeof(OpsTestSupport), nameof(OpsTestSupport.SmallDlmcFiles))]
+    [TestCaseSource(typeof(Dlmc), nameof(Dlmc.SmallFiles))]
     public void DlmcDropAndRandomGrow(string file)
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
-        var w = OpsTestSupport.LoadDlmc(file, rng);
+        var rng = TestRng.Fresh();
+        var w = Dlmc.Load(file, rng);
         int drop = w.Nnz / 3;
         var keep = CpuReference.MagnitudePruneDrop([w], [file], [drop])[0];
         var grown = CpuReference.RandomGrow(w, keep, drop, 99);
@@ -83,12 +83,12 @@ public class GrowAndRebuildDeviceTests
         }
     }
 
-    [TestCaseSource(typeof(OpsTestSupport), nameof(OpsTestSupport.SmallDlmcFiles))]
+    [TestCaseSource(typeof(Dlmc), nameof(Dlmc.SmallFiles))]
     public void DlmcGradientGrow(string file)
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
-        var w = OpsTestSupport.LoadDlmc(file, rng);
+        var rng = TestRng.Fresh();
+        var w = Dlmc.Load(file, rng);
         var keep = TopologyCases.Keep(rng, w.Nnz, w.Nnz / 5);
         var dy = TopologyCases.Tied(rng, 2, w.Rows);
         var x = TopologyCases.Tied(rng, 2, w.Cols);
@@ -106,7 +106,7 @@ public class GrowAndRebuildDeviceTests
     public void FullRiglUpdateMatchesReference()
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var w = TopologyCases.WithEmptyAndFullRows(rng, 24, 30, 0.3);
         var s1 = TopologyCases.State(rng, w.Nnz);
         var s2 = TopologyCases.State(rng, w.Nnz);
@@ -150,7 +150,7 @@ public class GrowAndRebuildDeviceTests
     public void RebuildKeepsRegrownValuesAndZeroesNewOnes()
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var w = TopologyCases.WithEmptyAndFullRows(rng, 12, 20, 0.3);
         var s1 = TopologyCases.State(rng, w.Nnz);
         int drop = w.Nnz / 3;
@@ -184,7 +184,7 @@ public class GrowAndRebuildDeviceTests
     public void GlobalPruneRunCarriesState()
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var layers = new[] { TestData.Csr(rng, 30, 40, 0.3), TestData.Csr(rng, 7, 9, 0.5), TestData.Csr(rng, 64, 16, 0.2, 5) };
         var states = layers.Select(l => TopologyCases.State(rng, l.Nnz)).ToArray();
         string[] names = ["a", "b", "c"];
@@ -208,7 +208,7 @@ public class GrowAndRebuildDeviceTests
     public void BadInputIsNamed()
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var w = TestData.Csr(rng, 5, 6, 0.5);
         using var dw = w.ToDevice(device);
         var dyh = TestData.Dense(rng, 3, 5);

@@ -47,7 +47,7 @@ public class GrowAndRebuildCpuTests
     [TestCase(40, 37, 16, 0.3, 100, 64), TestCase(9, 200, 5, 0.5, 300, 1000), TestCase(33, 33, 1, 0.1, 900, 50)]
     public void GradientGrowBackendMatchesReference(int m, int n, int batch, double density, int k, int chunk)
     {
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var w = TopologyCases.WithEmptyAndFullRows(rng, m, n, density);
         var keep = TopologyCases.Keep(rng, w.Nnz, w.Nnz / 4);
         var dy = TopologyCases.Tied(rng, batch, m);
@@ -60,7 +60,7 @@ public class GrowAndRebuildCpuTests
     [Test]
     public void RandomGrowBackendMatchesReferenceAndDependsOnSeed()
     {
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var w = TopologyCases.WithEmptyAndFullRows(rng, 30, 41, 0.4);
         var a = CpuReference.RandomGrow(w, null, 200, 12345);
         Assert.That(CpuBackend.Default.RandomGrow(w, null, 200, 12345, chunkElements: 100), Is.EqualTo(a));
@@ -84,7 +84,7 @@ public class GrowAndRebuildCpuTests
     [Test]
     public void RebuildCarriesStateAndZeroesGrown()
     {
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var w = TopologyCases.WithEmptyAndFullRows(rng, 12, 20, 0.3);
         var s1 = TopologyCases.State(rng, w.Nnz);
         var s2 = TopologyCases.State(rng, w.Nnz);
@@ -136,7 +136,7 @@ public class GrowAndRebuildCpuTests
     [Test]
     public void GlobalPruneOverLayersOfDifferentSizes()
     {
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var layers = new[] { TestData.Csr(rng, 30, 40, 0.3), TestData.Csr(rng, 7, 9, 0.5), TestData.Csr(rng, 64, 16, 0.2) };
         long total = layers.Sum(l => (long)l.Nnz);
         var keep = CpuReference.MagnitudePruneDrop(layers, ["a", "b", "c"], [total / 2], global: true);
@@ -153,7 +153,7 @@ public class GrowAndRebuildCpuTests
     [Test]
     public void BadInputIsNamed()
     {
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var w = TestData.Csr(rng, 5, 6, 0.5);
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => CpuBackend.Default.RandomGrow(w, null, 31 - w.Nnz, 1, "enc.k"))!;
         Assert.That(e.Message, Does.Contain("enc.k").And.Contain($"k = {31 - w.Nnz}"));

@@ -26,7 +26,7 @@ public class MaskCsrCpuTests
     [Test]
     public void BackendMatchesReferenceAndRoundTrips()
     {
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var mask = MaskCases.Mask(rng, 37, 29, 0.3);
         var dense = TestData.Dense(rng, 37, 29);
         var a = CpuReference.MaskToCsr(mask, 37, 29, dense);
@@ -42,7 +42,7 @@ public class MaskCsrCpuTests
     [Test]
     public void MismatchedShapesAreNamed()
     {
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var e = Assert.Throws<ArgumentException>(() => CpuBackend.Default.MaskToCsr(new byte[20], 4, 5, TestData.Dense(rng, 5, 4), "emb"))!;
         Assert.That(e.Message, Does.Contain("emb").And.Contain("4x5").And.Contain("5x4"));
     }
@@ -55,7 +55,7 @@ public class MaskCsrTests
     public void MatchesReferenceAndRoundTrips(int m, int n, double density)
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var mask = MaskCases.Mask(rng, m, n, density);
         var dense = TestData.Dense(rng, m, n);
         using var dmask = device.Allocate<byte>(mask.Length);
@@ -73,7 +73,7 @@ public class MaskCsrTests
     public void MismatchedShapesAreNamed()
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         using var dmask = device.Allocate<byte>(20);
         dmask.CopyFrom(new byte[20]);
         using var ddense = TestData.Dense(rng, 5, 4).ToDevice(device);

@@ -13,7 +13,7 @@ public class TopkSelectCpuTests
     [TestCase(1, 0), TestCase(1, 1), TestCase(1000, 1), TestCase(1000, 500), TestCase(70001, 7000), TestCase(70001, 70000), TestCase(70001, 70001), TestCase(5000, 0)]
     public void BackendMatchesReferenceWithTies(int n, int k)
     {
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var v = TopologyTestData.Tied(rng, n, 7);
         var expected = CpuReference.TopkSelect(v, k);
         Assert.That(TopologyTestData.Count(expected), Is.EqualTo(k));
@@ -23,7 +23,7 @@ public class TopkSelectCpuTests
     [Test]
     public void BackendMatchesReferenceDistinct()
     {
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var v = TopologyTestData.Distinct(rng, 100_003);
         Assert.That(CpuBackend.Default.TopkSelect(v, 12_345), Is.EqualTo(CpuReference.TopkSelect(v, 12_345)));
     }
@@ -39,7 +39,7 @@ public class TopkSelectCpuTests
     [Test]
     public void GlobalOverLayersOfDifferentSizes()
     {
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var layers = new[] { TopologyTestData.Tied(rng, 300, 5), TopologyTestData.Tied(rng, 17, 5), TopologyTestData.Tied(rng, 1000, 5) };
         var expected = CpuReference.TopkSelect(layers, ["a", "b", "c"], 600);
         Assert.That(expected.Sum(TopologyTestData.Count), Is.EqualTo(600));
@@ -79,7 +79,7 @@ public class TopkSelectTests(TopkSelectVersion version)
     public void MatchesReferenceWithManyTies(int n, int k)
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var v = TopologyTestData.Tied(rng, n, 6);
         var expected = CpuReference.TopkSelect(v, k);
         var got = RunDevice(device, v, k);
@@ -91,7 +91,7 @@ public class TopkSelectTests(TopkSelectVersion version)
     public void MatchesReferenceDistinct()
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var v = TopologyTestData.Distinct(rng, 20_011);
         Assert.That(RunDevice(device, v, 2_001), Is.EqualTo(CpuReference.TopkSelect(v, 2_001)));
     }
@@ -101,7 +101,7 @@ public class TopkSelectTests(TopkSelectVersion version)
     public void MatchesReferenceSimilarMagnitudes(int n, int k)
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var v = new float[n];
         for (int i = 0; i < n; i++) v[i] = (float)((rng.NextDouble() - 0.5) * 0.02);   // |x| < 0.01: top bytes 0x3b, 0x3c
         v[n / 2] = v[n / 3];                                                             // at least one tie
@@ -116,7 +116,7 @@ public class TopkSelectTests(TopkSelectVersion version)
     public void HistogramCountsMatchAHostCount(bool byIndex, uint tieKey, uint prefix, uint mask, int shift)
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         const int n = 3_001;
         var keys = new uint[n];
         for (int i = 0; i < n; i++)
@@ -161,7 +161,7 @@ public class TopkSelectTests(TopkSelectVersion version)
     public void GlobalOverLayersOfDifferentSizes()
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var layers = new[] { TopologyTestData.Tied(rng, 300, 5), TopologyTestData.Tied(rng, 17, 5), TopologyTestData.Tied(rng, 1000, 5) };
         string[] names = ["a", "b", "c"];
         var expected = CpuReference.TopkSelect(layers, names, 600);
@@ -184,7 +184,7 @@ public class TopkSelectTests(TopkSelectVersion version)
     public void CompactListsTheSelectedInOrder()
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var v = TopologyTestData.Tied(rng, 5000, 9);
         var expected = CpuReference.TopkSelect(v, 1234);
         using var dv = device.Allocate<float>(v.Length);
@@ -237,7 +237,7 @@ public class DeviceSortTests
     public void SortsMagnitudesDescending(int n)
     {
         var device = TestDevice.Get();
-        var rng = TopologyTestData.Fresh();
+        var rng = TestRng.Fresh();
         var v = TopologyTestData.Tied(rng, n, 50);
         using var dv = device.Allocate<float>(n);
         dv.CopyFrom(v);

@@ -1,5 +1,4 @@
 using SparseKernels.Runtime;
-using SparseKernels.Tests.Ops;
 using SparseKernels.Tests.Support;
 
 namespace SparseKernels.Tests.Topology;
@@ -32,8 +31,6 @@ internal static class TopologyTestData
         device.Fill32(b, TestDevice.PoisonBits);
         return b;
     }
-
-    public static Random Fresh() => OpsTestSupport.FreshRandom();
 
     public static int Count(bool[] flags) => flags.Count(f => f);
 
