@@ -174,7 +174,7 @@ public sealed class CudaDevice : IDevice
     // ---- modules and kernels ----
 
     /// <summary>Loads a module image (fatbin, cubin, or PTX text) into this device's context. A failed load throws <see cref="CudaException"/> with the JIT error log.</summary>
-    public CudaModule LoadModule(ReadOnlySpan<byte> image, string name)
+    internal CudaModule LoadModule(ReadOnlySpan<byte> image, string name)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var handle = CudaModuleHandle.Load(Context, image, name, out string info);
@@ -184,7 +184,7 @@ public sealed class CudaDevice : IDevice
     }
 
     /// <summary>Loads PTX text (NUL-terminated for the driver here).</summary>
-    public CudaModule LoadPtx(string ptx, string name)
+    internal CudaModule LoadPtx(string ptx, string name)
     {
         ArgumentNullException.ThrowIfNull(ptx);
         return LoadModule(KernelImages.NulTerminated(System.Text.Encoding.UTF8.GetBytes(ptx)), name);
@@ -192,7 +192,10 @@ public sealed class CudaDevice : IDevice
 
     public IReadOnlyList<string> KernelNames => KernelImages.KernelNames;
 
-    public Kernel GetKernel(string name)
+    Kernel IDevice.GetKernel(string name) => GetKernel(name);
+    void IDevice.Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream) => Launch(kernel, config, ref args, stream);
+
+    internal Kernel GetKernel(string name)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -251,7 +254,7 @@ public sealed class CudaDevice : IDevice
         return k;
     }
 
-    public void Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream = null)
+    internal void Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream = null)
     {
         var k = OwnKernel(kernel);
         var s = StreamOf(stream);
@@ -272,7 +275,7 @@ public sealed class CudaDevice : IDevice
     }
 
     /// <summary>Registers, static shared memory and the maximum block size of a kernel.</summary>
-    public KernelAttributes GetAttributes(Kernel kernel)
+    internal KernelAttributes GetAttributes(Kernel kernel)
     {
         var k = OwnKernel(kernel);
         using var scope = Enter();
@@ -286,7 +289,7 @@ public sealed class CudaDevice : IDevice
     }
 
     /// <summary>How many blocks of <paramref name="blockSize"/> threads can be resident on one multiprocessor.</summary>
-    public int MaxActiveBlocksPerMultiprocessor(Kernel kernel, int blockSize, int dynamicSharedBytes = 0)
+    internal int MaxActiveBlocksPerMultiprocessor(Kernel kernel, int blockSize, int dynamicSharedBytes = 0)
     {
         var k = OwnKernel(kernel);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockSize);

@@ -24,7 +24,7 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
     public bool IsDisposed => _memory.IsClosed;
 
     /// <summary>The address of the first element. Throws once the buffer is disposed.</summary>
-    public DevicePtr Pointer
+    internal DevicePtr Pointer
     {
         get
         {
@@ -34,7 +34,7 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
     }
 
     /// <summary>The address of element <paramref name="index"/>.</summary>
-    public DevicePtr PointerAt(long index)
+    internal DevicePtr PointerAt(long index)
     {
         if ((ulong)index > (ulong)Length) throw new ArgumentOutOfRangeException(nameof(index), index, $"Index {index} is outside a buffer of {Length} elements.");
         return Pointer.Offset(index * Unsafe.SizeOf<T>());

@@ -9,11 +9,11 @@ namespace SparseKernels.Runtime;
 public sealed class EmulatedLaunchException : Exception
 {
     public string KernelName { get; }
-    public LaunchConfig Config { get; }
+    internal LaunchConfig Config { get; }
     /// <summary>The emulator's own message (names kernel, block, thread and address where it can).</summary>
     public string EmulatorMessage { get; }
 
-    public EmulatedLaunchException(string kernelName, LaunchConfig config, string emulatorMessage)
+    internal EmulatedLaunchException(string kernelName, LaunchConfig config, string emulatorMessage)
         : base($"Emulated launch of '{kernelName}' (grid {config.Grid}, block {config.Block}, {config.SharedMemoryBytes} shared bytes) failed: {emulatorMessage}")
     {
         KernelName = kernelName; Config = config; EmulatorMessage = emulatorMessage;
@@ -80,7 +80,7 @@ public sealed class EmulatedDevice : IDevice
     /// Loads another library of emulated kernels (e.g. the emulator's test kernels,
     /// libsparsekernels_emu_tests.so); its kernels then appear in <see cref="KernelNames"/>.
     /// </summary>
-    public void LoadImage(string path) => Emulator.LoadImage(path);
+    internal void LoadImage(string path) => Emulator.LoadImage(path);
 
     public DeviceBuffer<T> Allocate<T>(long length) where T : unmanaged
     {
@@ -132,7 +132,10 @@ public sealed class EmulatedDevice : IDevice
 
     public IReadOnlyList<string> KernelNames => Emulator.KernelNames();
 
-    public Kernel GetKernel(string name)
+    Kernel IDevice.GetKernel(string name) => GetKernel(name);
+    void IDevice.Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream) => Launch(kernel, config, ref args, stream);
+
+    internal Kernel GetKernel(string name)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(name);
@@ -152,7 +155,7 @@ public sealed class EmulatedDevice : IDevice
         }
     }
 
-    public void Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream = null)
+    internal void Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream = null)
     {
         ThrowIfDisposed();
         if (kernel is not EmulatedKernel k) throw new ArgumentException($"Kernel '{kernel?.Name}' was not obtained from the emulated device.", nameof(kernel));

@@ -32,7 +32,7 @@ public sealed record DeviceInfo(
 public readonly record struct DeviceMemoryInfo(long FreeBytes, long TotalBytes);
 
 /// <summary>The geometry of a launch.</summary>
-public readonly record struct LaunchConfig(Dim3 Grid, Dim3 Block, int SharedMemoryBytes = 0);
+internal readonly record struct LaunchConfig(Dim3 Grid, Dim3 Block, int SharedMemoryBytes = 0);
 
 /// <summary>
 /// A device that runs our kernels: a CUDA GPU or the emulated device. Owns the context, the default
@@ -69,10 +69,10 @@ public interface IDevice : IDisposable
     IReadOnlyList<string> KernelNames { get; }
 
     /// <summary>The kernel with this <c>extern "C"</c> name. Throws <see cref="KernelNotFoundException"/> naming what is loaded.</summary>
-    Kernel GetKernel(string name);
+    internal Kernel GetKernel(string name);
 
     /// <summary>Launches a kernel on <paramref name="stream"/> (default: <see cref="Stream"/>). Neither boxes nor allocates.</summary>
-    void Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream = null);
+    internal void Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream = null);
 
     /// <summary>Waits for all work on the device.</summary>
     void Synchronize();
@@ -84,7 +84,7 @@ public interface IDevice : IDisposable
 }
 
 /// <summary>A kernel function of a loaded module, by its extern "C" name.</summary>
-public abstract class Kernel
+internal abstract class Kernel
 {
     protected Kernel(string name) { Name = name; }
     public string Name { get; }
