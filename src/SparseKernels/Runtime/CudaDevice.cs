@@ -53,12 +53,17 @@ public sealed class CudaDevice : IDevice
         catch { context.Dispose(); throw; }
     }
 
+    /// <inheritdoc/>
     public DeviceKind Kind => DeviceKind.Cuda;
+    /// <inheritdoc/>
     public DeviceInfo Info { get; }
+    /// <inheritdoc/>
     public string Name => Info.Name;
+    /// <summary>The CUDA device ordinal this device was opened with (as in <see cref="Open"/>).</summary>
     public int Ordinal { get; }
     internal int CuDevice { get; }
     internal CudaContextHandle Context { get; }
+    /// <inheritdoc/>
     public DeviceStream Stream => _stream;
 
     /// <summary>Compute capability as major*10+minor (e.g. 90).</summary>
@@ -80,6 +85,7 @@ public sealed class CudaDevice : IDevice
 
     // ---- memory ----
 
+    /// <inheritdoc/>
     public DeviceBuffer<T> Allocate<T>(long length) where T : unmanaged
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
@@ -102,6 +108,7 @@ public sealed class CudaDevice : IDevice
             throw new ArgumentOutOfRangeException(what, $"{what}: elements [{offset}, {offset + count}) are outside a buffer of {length} elements.");
     }
 
+    /// <inheritdoc/>
     public void CopyToDevice<T>(ReadOnlySpan<T> source, DeviceBuffer<T> destination, long destinationOffset = 0) where T : unmanaged
     {
         CheckBuffer(destination, nameof(destination));
@@ -111,6 +118,7 @@ public sealed class CudaDevice : IDevice
         CudaDriver.CopyHostToDevice(destination.PointerAt(destinationOffset).Address, MemoryMarshal.AsBytes(source), _stream.Raw);
     }
 
+    /// <inheritdoc/>
     public void CopyToHost<T>(DeviceBuffer<T> source, long sourceOffset, Span<T> destination) where T : unmanaged
     {
         CheckBuffer(source, nameof(source));
@@ -120,6 +128,7 @@ public sealed class CudaDevice : IDevice
         CudaDriver.CopyDeviceToHost(MemoryMarshal.AsBytes(destination), source.PointerAt(sourceOffset).Address, _stream.Raw);
     }
 
+    /// <inheritdoc/>
     public void CopyDeviceToDevice<T>(DeviceBuffer<T> source, long sourceOffset, DeviceBuffer<T> destination, long destinationOffset, long length) where T : unmanaged
     {
         CheckBuffer(source, nameof(source));
@@ -132,6 +141,7 @@ public sealed class CudaDevice : IDevice
             (nuint)(length * Unsafe.SizeOf<T>()), _stream.Raw), nameof(CudaDriver.cuMemcpyDtoDAsync_v2));
     }
 
+    /// <inheritdoc/>
     public void Fill32<T>(DeviceBuffer<T> buffer, uint bits) where T : unmanaged => Fill32(buffer, bits, null);
 
     /// <summary>Sets every 32-bit word of the buffer, ordered on <paramref name="stream"/> (default: <see cref="Stream"/>).</summary>
@@ -146,6 +156,7 @@ public sealed class CudaDevice : IDevice
         CudaDriver.Check(CudaDriver.cuMemsetD32Async(buffer.Pointer.Address, bits, (nuint)(buffer.SizeInBytes / 4), s.Raw), nameof(CudaDriver.cuMemsetD32Async));
     }
 
+    /// <inheritdoc/>
     public DeviceMemoryInfo GetMemoryInfo()
     {
         using var scope = Enter();
@@ -153,18 +164,21 @@ public sealed class CudaDevice : IDevice
         return new DeviceMemoryInfo((long)free, (long)total);
     }
 
+    /// <inheritdoc/>
     public void Synchronize()
     {
         using var scope = Enter();
         CudaDriver.Check(CudaDriver.cuCtxSynchronize(), nameof(CudaDriver.cuCtxSynchronize));
     }
 
+    /// <inheritdoc/>
     public DeviceStream CreateStream()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         return new CudaStream(this, CudaStreamHandle.Create(Context));
     }
 
+    /// <inheritdoc/>
     public DeviceEvent CreateEvent()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -190,6 +204,7 @@ public sealed class CudaDevice : IDevice
         return LoadModule(KernelImages.NulTerminated(System.Text.Encoding.UTF8.GetBytes(ptx)), name);
     }
 
+    /// <inheritdoc/>
     public IReadOnlyList<string> KernelNames => KernelImages.KernelNames;
 
     Kernel IDevice.GetKernel(string name) => GetKernel(name);
@@ -316,5 +331,6 @@ public sealed class CudaDevice : IDevice
         Context.Dispose();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"CUDA device {Ordinal}: {Name} (compute {Info.ComputeCapability}, {Info.TotalMemoryBytes / (1024 * 1024)} MiB, driver {Info.DriverVersionText})";
 }

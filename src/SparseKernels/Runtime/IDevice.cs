@@ -24,7 +24,9 @@ public sealed record DeviceInfo(
     int MaxSharedMemoryPerBlock,
     int WarpSize)
 {
+    /// <summary>The compute capability as text, e.g. <c>9.0</c>.</summary>
     public string ComputeCapability => $"{ComputeCapabilityMajor}.{ComputeCapabilityMinor}";
+    /// <summary>The CUDA driver version as text, e.g. <c>12.4</c>, or <c>n/a</c> when there is no driver (the emulated device).</summary>
     public string DriverVersionText => DriverVersion <= 0 ? "n/a" : $"{DriverVersion / 1000}.{DriverVersion % 1000 / 10}";
 }
 
@@ -41,8 +43,11 @@ internal readonly record struct LaunchConfig(Dim3 Grid, Dim3 Block, int SharedMe
 /// </summary>
 public interface IDevice : IDisposable
 {
+    /// <summary>Whether this is a CUDA GPU or the emulated device.</summary>
     DeviceKind Kind { get; }
+    /// <summary>The device's name, compute capability, memory and limits.</summary>
     DeviceInfo Info { get; }
+    /// <summary>The device's name (<see cref="DeviceInfo.Name"/>).</summary>
     string Name => Info.Name;
 
     /// <summary>The stream that launches and copies use by default.</summary>
@@ -60,6 +65,7 @@ public interface IDevice : IDisposable
     /// </summary>
     void CopyToHost<T>(DeviceBuffer<T> source, long sourceOffset, Span<T> destination) where T : unmanaged;
 
+    /// <summary>Copies <paramref name="length"/> elements between two buffers of this device, ordered on <see cref="Stream"/>. Offsets and length are in elements; throws <see cref="ArgumentOutOfRangeException"/> when a range is outside its buffer.</summary>
     void CopyDeviceToDevice<T>(DeviceBuffer<T> source, long sourceOffset, DeviceBuffer<T> destination, long destinationOffset, long length) where T : unmanaged;
 
     /// <summary>Sets every 32-bit word of the buffer to <paramref name="bits"/> (e.g. a NaN pattern to poison outputs).</summary>
@@ -77,9 +83,12 @@ public interface IDevice : IDisposable
     /// <summary>Waits for all work on the device.</summary>
     void Synchronize();
 
+    /// <summary>The free and total device memory in bytes, as the driver (or, emulated, the process) reports them now.</summary>
     DeviceMemoryInfo GetMemoryInfo();
 
+    /// <summary>Creates a new stream on this device; the caller disposes it, after synchronising it if buffers used on it are to be freed.</summary>
     DeviceStream CreateStream();
+    /// <summary>Creates an event for timing and ordering work on this device's streams; the caller disposes it.</summary>
     DeviceEvent CreateEvent();
 }
 
@@ -91,4 +100,6 @@ internal abstract class Kernel
     public override string ToString() => Name;
 }
 
+/// <summary>The device has no kernel of the requested name (no kernel images were built, or the image lacks it); the message lists what is loaded.</summary>
+/// <param name="message">Names the kernel asked for and the kernels the device has.</param>
 public sealed class KernelNotFoundException(string message) : Exception(message);
