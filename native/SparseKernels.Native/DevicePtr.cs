@@ -4,7 +4,7 @@ namespace SparseKernels.Native;
 /// An address in device memory (a CUDA <c>CUdeviceptr</c>, or a host address on the emulated device).
 /// A plain number: holding one neither owns nor keeps alive the memory it names.
 /// </summary>
-public readonly record struct DevicePtr(ulong Address)
+internal readonly record struct DevicePtr(ulong Address)
 {
     public static readonly DevicePtr Null = new(0);
     public bool IsNull => Address == 0;
@@ -13,7 +13,7 @@ public readonly record struct DevicePtr(ulong Address)
 }
 
 /// <summary>Grid or block dimensions of a launch, as CUDA's <c>dim3</c>.</summary>
-public readonly record struct Dim3(uint X, uint Y = 1, uint Z = 1)
+internal readonly record struct Dim3(uint X, uint Y = 1, uint Z = 1)
 {
     public static implicit operator Dim3(uint x) => new(x);
     public static implicit operator Dim3(int x) => new(checked((uint)x));

@@ -9,7 +9,7 @@ namespace SparseKernels.Native;
 /// order of the kernel's parameters. The launch passes the address of each slot, as
 /// <c>cuLaunchKernel</c>'s <c>kernelParams</c> expects.
 /// </summary>
-public struct KernelArgs
+internal struct KernelArgs
 {
     public const int MaxArgs = 24;
 

@@ -16,6 +16,7 @@ public sealed class DeviceOpProfiler : IDisposable
     private readonly List<(string Op, int Start, int End)> _records = [];
     private int _used;
 
+    /// <summary>Creates a profiler for ops on <paramref name="device"/>; attach it with <see cref="DeviceTensorBackend.Profiler"/>. Throws <see cref="ArgumentNullException"/> for a null device.</summary>
     public DeviceOpProfiler(IDevice device)
     {
         ArgumentNullException.ThrowIfNull(device);
@@ -58,6 +59,7 @@ public sealed class DeviceOpProfiler : IDisposable
         return _events[_used++];
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         foreach (var e in _events) e.Dispose();

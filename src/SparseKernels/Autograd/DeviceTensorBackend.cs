@@ -25,6 +25,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
     private readonly CublasContext? _cublas;
     private IReadOnlyList<CrossoverRow> _crossover = SparseMatmulDispatch.DefaultTable;
 
+    /// <summary>Creates a backend running on <paramref name="device"/> (with a cuBLAS context on a CUDA device). Throws <see cref="ArgumentNullException"/> for a null device and <see cref="SparseKernels.Native.CudaUnavailableException"/> when cuBLAS cannot be loaded.</summary>
     public DeviceTensorBackend(IDevice device)
     {
         ArgumentNullException.ThrowIfNull(device);
@@ -32,8 +33,10 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         if (device.Kind == DeviceKind.Cuda) _cublas = new CublasContext(device);
     }
 
+    /// <inheritdoc/>
     public IDevice Device { get; }
     IDevice? ITensorBackend.Device => Device;
+    /// <inheritdoc/>
     public string Name => $"{Device.Kind} '{Device.Name}'";
 
     /// <summary>The crossover table the sparse matmuls are dispatched by (default <see cref="SparseMatmulDispatch.DefaultTable"/>).</summary>
@@ -76,6 +79,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
 
     private DenseTensor New(int rows, int cols) => DenseTensor.Allocate(Device, rows, cols);
 
+    /// <inheritdoc/>
     public DenseTensor Full(int rows, int cols, float value)
     {
         int token = Begin();
@@ -85,8 +89,10 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         return t;
     }
 
+    /// <inheritdoc/>
     public DenseTensor Upload(DenseTensor host) => host.ToDevice(Device);
 
+    /// <inheritdoc/>
     public DenseTensor Copy(DenseTensor x)
     {
         int token = Begin();
@@ -95,6 +101,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         return c;
     }
 
+    /// <inheritdoc/>
     public void AddInPlace(DenseTensor y, DenseTensor x)
     {
         int token = Begin();
@@ -102,6 +109,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         End("AddInPlace", token);
     }
 
+    /// <inheritdoc/>
     public DenseTensor Scale(DenseTensor x, float alpha)
     {
         int token = Begin();
@@ -111,6 +119,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         return o;
     }
 
+    /// <inheritdoc/>
     public DenseTensor DenseGemm(DenseTensor a, DenseTensor b, bool transA, bool transB)
     {
         int token = Begin();
@@ -132,6 +141,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         return c;
     }
 
+    /// <inheritdoc/>
     public DenseTensor SpmmCsr(CsrMatrix a, DenseTensor b)
     {
         ArgumentNullException.ThrowIfNull(a);
@@ -155,6 +165,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         return c;
     }
 
+    /// <inheritdoc/>
     public DenseTensor SddmmCsr(CsrMatrix pattern, DenseTensor x, DenseTensor y)
     {
         ArgumentNullException.ThrowIfNull(pattern);
@@ -179,6 +190,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         return o;
     }
 
+    /// <inheritdoc/>
     public void GatherValues(CsrMatrix source, SparsePermutation perm, CsrMatrix destination)
     {
         int token = Begin();
@@ -186,6 +198,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         End("GatherValues", token);
     }
 
+    /// <inheritdoc/>
     public void AddBiasPerRow(DenseTensor x, DenseTensor bias)
     {
         int token = Begin();
@@ -193,6 +206,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         End("AddBiasPerRow", token);
     }
 
+    /// <inheritdoc/>
     public DenseTensor RowSum(DenseTensor x, float scale)
     {
         int token = Begin();
@@ -202,6 +216,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         return o;
     }
 
+    /// <inheritdoc/>
     public DenseTensor Sum(DenseTensor x, float scale)
     {
         // One row of all elements: a flat view that shares (does not own) the buffer is not available, so
@@ -214,6 +229,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         return o;
     }
 
+    /// <inheritdoc/>
     public DenseTensor Broadcast(DenseTensor scalar, int rows, int cols, float scale)
     {
         var o = Full(rows, cols, 0f);
@@ -222,6 +238,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         return o;
     }
 
+    /// <inheritdoc/>
     public DenseTensor Relu(DenseTensor x)
     {
         int token = Begin();
@@ -231,6 +248,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         return o;
     }
 
+    /// <inheritdoc/>
     public DenseTensor ReluBackward(DenseTensor x, DenseTensor dy)
     {
         int token = Begin();
@@ -240,6 +258,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         return o;
     }
 
+    /// <inheritdoc/>
     public (DenseTensor Probs, DenseTensor Loss) SoftmaxCrossEntropy(DenseTensor logits, Labels? labels, DenseTensor? targets)
     {
         int token = Begin();
@@ -251,6 +270,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         return (p, l);
     }
 
+    /// <inheritdoc/>
     public DenseTensor SoftmaxCrossEntropyBackward(DenseTensor probs, Labels? labels, DenseTensor? targets, DenseTensor dloss)
     {
         int token = Begin();
@@ -261,6 +281,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         return d;
     }
 
+    /// <inheritdoc/>
     public void SgdMomentum(DenseTensor w, DenseTensor g, DenseTensor velocity, float lr, float momentum, float weightDecay, bool nesterov)
     {
         int token = Begin();
@@ -268,6 +289,7 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         End("SgdMomentum", token);
     }
 
+    /// <inheritdoc/>
     public void Adam(DenseTensor w, DenseTensor g, DenseTensor m, DenseTensor v, float lr, float beta1, float beta2, float eps, float weightDecay, long step)
     {
         int token = Begin();
@@ -275,10 +297,12 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
         End("Adam", token);
     }
 
+    /// <inheritdoc/>
     public void Synchronize() => Device.Synchronize();
 
     private static DeviceBuffer<int>? DeviceLabels(Labels? labels)
         => labels is null ? null : labels.Device ?? throw new ArgumentException("SoftmaxCrossEntropy: the labels are on the host; upload them to the device (new Labels(deviceBuffer)).", nameof(labels));
 
+    /// <inheritdoc/>
     public void Dispose() => _cublas?.Dispose();
 }

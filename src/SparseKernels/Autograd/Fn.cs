@@ -58,6 +58,7 @@ public static class Fn
         });
     }
 
+    /// <summary>max(x, 0) elementwise; the backward pass passes the gradient where x &gt; 0.</summary>
     public static Var Relu(Tape t, Var x)
     {
         var b = t.Backend;

@@ -14,9 +14,11 @@ public sealed class Var
         Value = value; Parents = parents; BackwardFn = backward; RequiresGrad = requiresGrad; Owned = owned;
     }
 
+    /// <summary>The node's value, on the tape's backend.</summary>
     public DenseTensor Value { get; }
     /// <summary>The accumulated gradient (same shape as <see cref="Value"/>), or null if none reached this node.</summary>
     public DenseTensor? Grad { get; internal set; }
+    /// <summary>Whether backward computes a gradient for this node (false for constants and for nodes computed only from them).</summary>
     public bool RequiresGrad { get; }
     internal Var[] Parents { get; }
     internal Action<Var>? BackwardFn { get; }
@@ -39,6 +41,7 @@ public sealed class Tape(ITensorBackend backend) : IDisposable
 {
     private readonly List<Var> _created = [];
 
+    /// <summary>The backend the recorded ops run on.</summary>
     public ITensorBackend Backend { get; } = backend;
 
     /// <summary>An input that needs no gradient (not owned: the caller disposes it).</summary>
@@ -85,6 +88,7 @@ public sealed class Tape(ITensorBackend backend) : IDisposable
             if (order[i].Grad is not null) order[i].BackwardFn?.Invoke(order[i]);
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         foreach (var v in _created) { v.Value.Dispose(); v.Grad?.Dispose(); }

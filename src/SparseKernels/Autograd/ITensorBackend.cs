@@ -6,12 +6,19 @@ namespace SparseKernels.Autograd;
 /// <summary>Class labels of a batch, on the host or on a device (one int per sample, in [0, classes)).</summary>
 public sealed class Labels : IDisposable
 {
+    /// <summary>Labels held on the host (not copied); each in [0, classes).</summary>
     public Labels(int[] host) { Host = host; Count = host.Length; }
+    /// <summary>Labels held in a device buffer (owned: disposed with these labels); each in [0, classes).</summary>
     public Labels(DeviceBuffer<int> device) { Device = device; Count = checked((int)device.Length); }
+    /// <summary>The labels on the host, or null when they live on a device.</summary>
     public int[]? Host { get; }
+    /// <summary>The labels on a device, or null when they live on the host.</summary>
     public DeviceBuffer<int>? Device { get; }
+    /// <summary>The number of samples.</summary>
     public int Count { get; }
+    /// <summary>The labels as a host array (the host array itself, or a copy from the device).</summary>
     public int[] ToArray() => Host ?? Device!.ToArray();
+    /// <inheritdoc/>
     public void Dispose() => Device?.Dispose();
 }
 
@@ -25,9 +32,13 @@ public interface ITensorBackend
 {
     /// <summary>The device, or null for the CPU.</summary>
     IDevice? Device { get; }
+    /// <summary>A short description for logs, e.g. <c>CPU (2 threads)</c> or the device kind and name.</summary>
     string Name { get; }
+    /// <summary>A new rows x cols tensor with every element <paramref name="value"/>.</summary>
     DenseTensor Full(int rows, int cols, float value);
+    /// <summary>A copy of the host tensor <paramref name="host"/> on this backend.</summary>
     DenseTensor Upload(DenseTensor host);
+    /// <summary>A copy of <paramref name="x"/> (on this backend).</summary>
     DenseTensor Copy(DenseTensor x);
     /// <summary>y += x.</summary>
     void AddInPlace(DenseTensor y, DenseTensor x);
@@ -49,14 +60,19 @@ public interface ITensorBackend
     DenseTensor Sum(DenseTensor x, float scale);
     /// <summary>A rows x cols tensor with every element scale * scalar[0].</summary>
     DenseTensor Broadcast(DenseTensor scalar, int rows, int cols, float scale);
+    /// <summary>max(x, 0) elementwise.</summary>
     DenseTensor Relu(DenseTensor x);
+    /// <summary>The gradient of ReLU: <paramref name="dy"/> where <paramref name="x"/> &gt; 0, else 0 (same shape as x).</summary>
     DenseTensor ReluBackward(DenseTensor x, DenseTensor dy);
     /// <summary>Column softmax of logits and the per-sample loss (1 x batch): -log p[label] or KL(targets || p).</summary>
     (DenseTensor Probs, DenseTensor Loss) SoftmaxCrossEntropy(DenseTensor logits, Labels? labels, DenseTensor? targets);
     /// <summary>dlogits[c, s] = dloss[s] * (probs[c, s] - target[c, s]).</summary>
     DenseTensor SoftmaxCrossEntropyBackward(DenseTensor probs, Labels? labels, DenseTensor? targets, DenseTensor dloss);
+    /// <summary>One SGD step in place: g += weightDecay * w; velocity = momentum * velocity + g; w -= lr * (nesterov ? g + momentum * velocity : velocity).</summary>
     void SgdMomentum(DenseTensor w, DenseTensor g, DenseTensor velocity, float lr, float momentum, float weightDecay, bool nesterov);
+    /// <summary>One Adam step in place (L2 weight decay added to g; bias correction with the 1-based <paramref name="step"/>); <paramref name="m"/> and <paramref name="v"/> are the first and second moments.</summary>
     void Adam(DenseTensor w, DenseTensor g, DenseTensor m, DenseTensor v, float lr, float beta1, float beta2, float eps, float weightDecay, long step);
+    /// <summary>Waits until all work queued on this backend has finished (a no-op on the CPU).</summary>
     void Synchronize();
 }
 
@@ -66,6 +82,7 @@ public interface ITensorBackend
 /// </summary>
 public sealed class SparsePermutation : IDisposable
 {
+    /// <summary>Builds the permutation of <paramref name="hostPattern"/> (a host matrix) and uploads it to <paramref name="device"/> when one is given.</summary>
     public SparsePermutation(CsrMatrix hostPattern, IDevice? device)
     {
         int rows = hostPattern.Rows, cols = hostPattern.Cols, nnz = hostPattern.Nnz;
@@ -88,9 +105,12 @@ public sealed class SparsePermutation : IDisposable
         if (device is not null) { Device = device.Allocate<int>(nnz); Device.CopyFrom(Host); }
     }
 
+    /// <summary>The permutation on the host: transposed nonzero q is the original's nonzero Host[q] (nnz ints).</summary>
     public int[] Host { get; }
+    /// <summary>The same permutation on the device, or null for the CPU.</summary>
     public DeviceBuffer<int>? Device { get; }
     internal int[] TransposedRowOffsets { get; }
     internal int[] TransposedColumnIndices { get; }
+    /// <inheritdoc/>
     public void Dispose() => Device?.Dispose();
 }

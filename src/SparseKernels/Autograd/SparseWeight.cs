@@ -11,6 +11,7 @@ namespace SparseKernels.Autograd;
 /// </summary>
 public sealed class SparseWeight : IDisposable
 {
+    /// <summary>Uploads the host weight <paramref name="hostWeight"/> (out x in) to <paramref name="backend"/> and builds its transpose. Throws <see cref="ArgumentException"/> when the weight is already on a device.</summary>
     public SparseWeight(CsrMatrix hostWeight, ITensorBackend backend)
     {
         ArgumentNullException.ThrowIfNull(hostWeight);
@@ -34,23 +35,30 @@ public sealed class SparseWeight : IDisposable
         }
     }
 
+    /// <summary>The backend holding the weight.</summary>
     public ITensorBackend Backend { get; }
     /// <summary>The weight (out x in) on the backend; its values are <see cref="Values"/>'s storage.</summary>
     public CsrMatrix Matrix { get; }
     /// <summary>The transpose (in x out) on the backend; values valid after <see cref="RefreshTransposed"/>.</summary>
     public CsrMatrix Transposed { get; }
+    /// <summary>The permutation from the weight's nonzeros to its transpose's.</summary>
     public SparsePermutation Permutation { get; }
     /// <summary>The nonzero values as a 1 x nnz parameter (shares the matrix's storage; the optimizer updates it in place).</summary>
     public Var Values { get; }
+    /// <summary>Output features (rows of the weight).</summary>
     public int Rows => Matrix.Rows;
+    /// <summary>Input features (columns of the weight).</summary>
     public int Cols => Matrix.Cols;
+    /// <summary>The number of nonzeros.</summary>
     public int Nnz => Matrix.Nnz;
 
+    /// <summary>Copies the weight's current values into <see cref="Transposed"/> through <see cref="Permutation"/> (done at every forward).</summary>
     public void RefreshTransposed() => Backend.GatherValues(Matrix, Permutation, Transposed);
 
     /// <summary>The weight on the host (a copy when on a device).</summary>
     public CsrMatrix ToHost() => Matrix.IsOnDevice ? Matrix.ToHost() : Matrix;
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         Values.ZeroGrad();

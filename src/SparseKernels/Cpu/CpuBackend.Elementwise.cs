@@ -20,6 +20,7 @@ public sealed partial class CpuBackend
         Parallel.For(0, count, Options, t => body(t * chunk, (int)Math.Min(length, (long)(t + 1) * chunk)));
     }
 
+    /// <summary>a + b elementwise, as a new array. Throws <see cref="ArgumentException"/> when the lengths differ.</summary>
     public float[] Add(float[] a, float[] b)
     {
         Shapes.SameLength(a, b, "Add");
@@ -33,6 +34,7 @@ public sealed partial class CpuBackend
         return r;
     }
 
+    /// <summary>a * b elementwise, as a new array. Throws <see cref="ArgumentException"/> when the lengths differ.</summary>
     public float[] Mul(float[] a, float[] b)
     {
         Shapes.SameLength(a, b, "Mul");
@@ -46,6 +48,7 @@ public sealed partial class CpuBackend
         return r;
     }
 
+    /// <summary>alpha * x elementwise, as a new array.</summary>
     public float[] Scale(float alpha, float[] x)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -75,6 +78,7 @@ public sealed partial class CpuBackend
         return r;
     }
 
+    /// <summary>max(x, 0) elementwise, as a new array.</summary>
     public float[] Relu(float[] x)
     {
         ArgumentNullException.ThrowIfNull(x);

@@ -5,7 +5,7 @@ namespace SparseKernels.Cpu;
 // The topology operations (kernels/topk_select.cu, gradient_grow.cu, random_grow.cu, csr_rebuild.cu): plain,
 // obviously correct versions that sort instead of radix-selecting. The device and the CPU backend must give
 // exactly the same sets (not merely close ones).
-public static partial class CpuReference
+internal static partial class CpuReference
 {
     /// <summary>The k largest |values| (exactly k; ties: lower position), by a full sort. True = selected.</summary>
     public static bool[] TopkSelect(float[] values, long k, string layer = "values") => TopkSelect([values], [layer], k)[0];
@@ -50,7 +50,7 @@ public static partial class CpuReference
     }
 }
 
-public static partial class CpuReference
+internal static partial class CpuReference
 {
     /// <summary>Magnitude pruning's keep flags: per layer (one drop count each) or global (one count over all layers).</summary>
     public static bool[][] MagnitudePruneDrop(IReadOnlyList<CsrMatrix> layers, IReadOnlyList<string> names, IReadOnlyList<long> drop, bool global = false)
@@ -153,7 +153,7 @@ public static partial class CpuReference
     }
 }
 
-public static partial class CpuReference
+internal static partial class CpuReference
 {
     /// <summary>The CSR of a row-major m x n mask (nonzero = present), values from dense (m x n) when given, else 1.</summary>
     public static CsrMatrix MaskToCsr(byte[] mask, int rows, int cols, DenseTensor? dense = null, string layer = "layer")

@@ -3,7 +3,7 @@ using SparseKernels.Tensors;
 namespace SparseKernels.Cpu;
 
 /// <summary>Plain double-precision references of the training ops (bias gradient, softmax cross-entropy, optimizers).</summary>
-public static partial class CpuReference
+internal static partial class CpuReference
 {
     /// <summary>scale * the sum of each row, accumulated in double.</summary>
     public static double[] RowSum(DenseTensor x, float scale)

@@ -6,7 +6,7 @@ namespace SparseKernels.Cpu;
 /// The plainest possible loops, accumulating in double: the reference every kernel and
 /// <see cref="CpuBackend"/> is tested against. Single-threaded and slow on purpose.
 /// </summary>
-public static partial class CpuReference
+internal static partial class CpuReference
 {
     /// <summary>op(a) . op(b), where op transposes when asked. op(a) is MxK, op(b) is KxN.</summary>
     public static DenseTensor DenseGemm(DenseTensor a, DenseTensor b, bool transposeA = false, bool transposeB = false)

@@ -5,7 +5,7 @@ namespace SparseKernels.Cpu;
 /// host: the same rounds and constants, so the CPU and any device draw the same numbers for the same
 /// counter and key. Checked against Random123's known-answer vectors.
 /// </summary>
-public static class Philox
+internal static class Philox
 {
     private const uint M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
 

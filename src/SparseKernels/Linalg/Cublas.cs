@@ -30,6 +30,7 @@ public sealed class CublasContext : IDisposable
         Version = v;
     }
 
+    /// <summary>The CUDA device the handle is bound to.</summary>
     public IDevice Device => _device;
 
     /// <summary>cublasGetVersion (e.g. 111103 for 11.11.3).</summary>
@@ -84,5 +85,6 @@ public sealed class CublasContext : IDisposable
         if (t.Device != _device) throw new ArgumentException($"Sgemm: {name} lives on '{t.Device!.Name}', not on this context's device '{_device.Name}'.", name);
     }
 
+    /// <inheritdoc/>
     public void Dispose() => _handle.Dispose();
 }

@@ -7,9 +7,13 @@ namespace SparseKernels.Linalg;
 /// <summary>cuSPARSE SpMM algorithms for CSR (cusparseSpMMAlg_t values).</summary>
 public enum CusparseSpmmAlgorithm
 {
+    /// <summary>cuSPARSE's default choice (<c>CUSPARSE_SPMM_ALG_DEFAULT</c>).</summary>
     Default = CusparseNative.CUSPARSE_SPMM_ALG_DEFAULT,
+    /// <c>CUSPARSE_SPMM_CSR_ALG1</c>: deterministic, no preprocessing.
     CsrAlg1 = CusparseNative.CUSPARSE_SPMM_CSR_ALG1,
+    /// <c>CUSPARSE_SPMM_CSR_ALG2</c>: deterministic, for row-major dense operands.
     CsrAlg2 = CusparseNative.CUSPARSE_SPMM_CSR_ALG2,
+    /// <c>CUSPARSE_SPMM_CSR_ALG3</c>: with a preprocessing step (done when a plan is made).
     CsrAlg3 = CusparseNative.CUSPARSE_SPMM_CSR_ALG3,
 }
 
@@ -26,6 +30,7 @@ public sealed class CusparseContext : IDisposable
     private readonly object _lock = new();
     private DeviceBuffer<byte>? _workspace;
 
+    /// <summary>Creates a cuSPARSE handle on <paramref name="device"/> bound to <paramref name="stream"/> (default: the device's stream). Throws <see cref="NotSupportedException"/> for a device that is not a CUDA GPU and <see cref="SparseKernels.Native.CudaUnavailableException"/> when cuSPARSE cannot be loaded.</summary>
     public CusparseContext(IDevice device, DeviceStream? stream = null)
     {
         ArgumentNullException.ThrowIfNull(device);
@@ -39,6 +44,7 @@ public sealed class CusparseContext : IDisposable
         Version = v;
     }
 
+    /// <summary>The CUDA device the handle is bound to.</summary>
     public IDevice Device => _device;
 
     /// <summary>cusparseGetVersion (e.g. 11703).</summary>
@@ -50,6 +56,7 @@ public sealed class CusparseContext : IDisposable
     /// <summary>The version of the cuSPARSE library that would be loaded, without a device; throws <see cref="CudaUnavailableException"/> if it cannot be loaded.</summary>
     public static string LibraryVersion() => CusparseNative.LibraryVersion();
 
+    /// <summary>The path of the cuSPARSE library that was loaded or would be, or null when none is found.</summary>
     public static string? LibraryFile => NativeLibraries.ResolvedFile(NativeLibraries.Cusparse);
 
     /// <summary>
@@ -184,6 +191,7 @@ public sealed class CusparseContext : IDisposable
         if (m.Device != _device) throw new ArgumentException($"{name} lives on '{m.Device!.Name}', not on this context's device '{_device.Name}'.", name);
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         lock (_lock)
@@ -230,6 +238,7 @@ public sealed class CusparseSpmmPlan : IDisposable
         }
     }
 
+    /// <summary>The SpMM algorithm the plan was made for.</summary>
     public CusparseSpmmAlgorithm Algorithm { get; }
 
     /// <summary>The workspace cuSPARSE asked for, in bytes.</summary>
@@ -247,6 +256,7 @@ public sealed class CusparseSpmmPlan : IDisposable
         }
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         try { _context.CudaDevice.Synchronize(); } catch (Exception e) when (e is CudaException or ObjectDisposedException) { }
@@ -295,6 +305,7 @@ public sealed class CusparseSddmmPlan : IDisposable
         }
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         try { _context.CudaDevice.Synchronize(); } catch (Exception e) when (e is CudaException or ObjectDisposedException) { }

@@ -13,7 +13,7 @@ public static class DenseGemm
     private static readonly KernelRef s_denseGemmV1 = new("dense_gemm_v1");
 
     private const string Op = "DenseGemm";
-    public const int Tile = 16;
+    internal const int Tile = 16;
 
     /// <summary>C (overwritten) = op(A) . op(B); C must alias neither input.</summary>
     public static void Run(IDevice device, DenseTensor a, DenseTensor b, DenseTensor c, bool transA = false, bool transB = false, DeviceStream? stream = null)

@@ -15,6 +15,7 @@ public static class GatherColumns
 
     private const string Op = "GatherColumns";
 
+    /// <summary>Gathers the samples <paramref name="index"/> (batch ints in [0, samples)) of <paramref name="data"/> (samples x features, on the device) into <paramref name="output"/> (features x batch), and their <paramref name="labels"/> into <paramref name="outLabels"/> when both are given; ordered on <paramref name="stream"/> (default: the device's). Throws <see cref="ArgumentException"/> for operands not on <paramref name="device"/>, shapes that do not match, or only one of the label buffers.</summary>
     public static void Run(IDevice device, DenseTensor data, DeviceBuffer<int> index, DenseTensor output,
                            DeviceBuffer<int>? labels = null, DeviceBuffer<int>? outLabels = null, DeviceStream? stream = null)
     {

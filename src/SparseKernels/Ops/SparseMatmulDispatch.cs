@@ -29,7 +29,7 @@ public readonly record struct CrossoverRow(int MaxN, double SparseFromSparsity);
 /// The default crossover is NOT measured here (no GPU has been lent to this project yet): it is Sputnik's
 /// published fp32 result (Gale et al., SC'20: their SpMM overtakes cuBLAS SGEMM between about 70 % and 80 %
 /// sparsity on the DLMC set), taken as 75 % for N above 64 and 70 % for N up to 64 (small N leaves dense GEMM
-/// with little reuse per weight). Replace <see cref="Table"/> with rows measured by the SpmmCsrBenchmarks
+/// with little reuse per weight). Replace <see cref="DefaultTable"/> with rows measured by the SpmmCsrBenchmarks
 /// synthetic sweep (50 ... 99 % sparsity) on the target GPU and pass it per call, or set it on a backend
 /// (<see cref="SparseKernels.Autograd.DeviceTensorBackend.CrossoverTable"/>); there is no global table.
 /// </remarks>

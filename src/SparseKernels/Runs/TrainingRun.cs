@@ -8,33 +8,51 @@ namespace SparseKernels.Runs;
 /// <summary>Everything the <c>train</c> command asks for.</summary>
 public sealed record RunOptions
 {
+    /// <summary>The layer sizes, inputs first and classes last (at least two; default 784-300-100-10).</summary>
     public int[] Layers { get; init; } = [784, 300, 100, 10];
     /// <summary>One value for every layer, or one per layer; 0 = dense.</summary>
     public double[] Sparsity { get; init; } = [0];
+    /// <summary>The number of epochs to train (default 3).</summary>
     public int Epochs { get; init; } = 3;
+    /// <summary>Samples per minibatch (default 128).</summary>
     public int BatchSize { get; init; } = 128;
+    /// <summary>The base learning rate (default 0.05), shaped by <see cref="Schedule"/>.</summary>
     public float LearningRate { get; init; } = 0.05f;
+    /// <summary>The optimizer: <c>sgd</c> (default) or <c>adam</c>.</summary>
     public string Optimizer { get; init; } = "sgd";
+    /// <summary>SGD momentum (default 0.9).</summary>
     public float Momentum { get; init; } = 0.9f;
+    /// <summary>L2 weight decay added to the gradients (default 5e-4).</summary>
     public float WeightDecay { get; init; } = 5e-4f;
+    /// <summary>Whether SGD uses Nesterov momentum.</summary>
     public bool Nesterov { get; init; }
+    /// <summary>The learning-rate schedule: <c>cosine</c> (default), <c>step</c> or <c>constant</c>.</summary>
     public string Schedule { get; init; } = "cosine";
+    /// <summary>For the <c>step</c> schedule: the epochs between learning-rate drops (default 10).</summary>
     public int StepEvery { get; init; } = 10;
+    /// <summary>For the <c>step</c> schedule: the factor of each drop (default 0.1).</summary>
     public float StepGamma { get; init; } = 0.1f;
+    /// <summary>The weight initializer, by name (see <see cref="Initializers.Names"/>; default <c>kaiming-normal</c>).</summary>
     public string Init { get; init; } = "kaiming-normal";
+    /// <summary>The seed of the initialisation, the shuffling and the methods' randomness (default 1).</summary>
     public ulong Seed { get; init; } = 1;
     /// <summary>Use only the first N training / test samples (0 = all).</summary>
     public int TrainLimit { get; init; }
+    /// <summary>Use only the first N test samples (0 = all).</summary>
     public int TestLimit { get; init; }
+    /// <summary>The folder for metrics.jsonl, metrics.csv and checkpoint.bin, or null to write nothing.</summary>
     public string? OutputFolder { get; init; }
+    /// <summary>Continue the run whose checkpoint is in <see cref="OutputFolder"/> instead of starting a new one.</summary>
     public bool Resume { get; init; }
     /// <summary>A sparse-training method (Sparsity/): when set, it decides the layer densities (its Sparsity and
     /// Distribution) and <see cref="Sparsity"/> above is ignored. null = the plain run (uniform per-layer sparsity).</summary>
     public Sparsity.SparsityOptions? Method { get; init; }
     /// <summary>Zapping of the output layer: null = off, "all" or "k:N"; every <see cref="ZapEvery"/> epochs.</summary>
     public string? Zap { get; init; }
+    /// <summary>The epochs between zaps of the output layer (default 1).</summary>
     public int ZapEvery { get; init; } = 1;
 
+    /// <summary>The sparsity of each layer from <see cref="Sparsity"/> (one value repeated, or one per layer). Throws <see cref="ArgumentException"/> when the count fits neither.</summary>
     public double[] SparsityPerLayer()
     {
         int n = Layers.Length - 1;
@@ -50,9 +68,11 @@ public sealed record RunOptions
 /// </summary>
 public sealed class TrainingRun : IDisposable
 {
+    /// <summary>The file names the run writes into <see cref="RunOptions.OutputFolder"/>: the checkpoint, the metrics as JSON lines and as CSV.</summary>
     public const string CheckpointFile = "checkpoint.bin", JsonFile = "metrics.jsonl", CsvFile = "metrics.csv";
     private readonly List<string> _jsonLines = [];
 
+    /// <summary>Builds the run: the model (or the one resumed from the checkpoint), the optimizer, the schedule, the method and the batch sources. Throws <see cref="ArgumentException"/> for invalid options or data that do not fit the layers, and <see cref="InvalidOperationException"/> when the output folder holds a checkpoint and <see cref="RunOptions.Resume"/> is not set.</summary>
     public TrainingRun(RunOptions options, ITensorBackend backend, ImageDataset train, ImageDataset test)
     {
         Options = options;
@@ -139,16 +159,27 @@ public sealed class TrainingRun : IDisposable
         public float At(float baseLr, int epoch, int step, int stepsPerEpoch, int epochs) => inner.At(baseLr, epoch % every, step, stepsPerEpoch, every);
     }
 
+    /// <summary>The options the run was built with.</summary>
     public RunOptions Options { get; }
+    /// <summary>The backend the run trains on.</summary>
     public ITensorBackend Backend { get; }
+    /// <summary>The model being trained.</summary>
     public Mlp Model { get; }
+    /// <summary>The optimizer (SGD or Adam, from <see cref="RunOptions.Optimizer"/>).</summary>
     public Optimizer Optimizer { get; }
+    /// <summary>The run's random source (its state is saved in checkpoints).</summary>
     public TrainRng Rng { get; }
+    /// <summary>The trainer that runs the epochs.</summary>
     public Trainer Trainer { get; }
+    /// <summary>The training minibatches.</summary>
     public BatchSource TrainBatches { get; }
+    /// <summary>The test minibatches.</summary>
     public BatchSource TestBatches { get; }
+    /// <summary>The epochs finished so far (including those of a resumed checkpoint).</summary>
     public int EpochsDone { get; private set; }
+    /// <summary>One JSON line of metrics per finished epoch, as written to metrics.jsonl.</summary>
     public IReadOnlyList<string> MetricsJsonLines => _jsonLines;
+    /// <summary>The metrics of the epochs this object trained.</summary>
     public List<EpochMetrics> Metrics { get; } = [];
 
     /// <summary>Trains the remaining epochs (up to Options.Epochs), writing outputs after each.</summary>
@@ -199,6 +230,7 @@ public sealed class TrainingRun : IDisposable
         File.Move(path + ".tmp", path, overwrite: true);
     }
 
+    /// <summary>The JSON line metrics.jsonl holds for one epoch (snake_case keys: epoch, train_loss, test_acc, ...).</summary>
     public static string ToJson(EpochMetrics m) => JsonSerializer.Serialize(new Dictionary<string, object>
     {
         ["epoch"] = m.Epoch,
@@ -213,6 +245,7 @@ public sealed class TrainingRun : IDisposable
         ["lr"] = m.LearningRate,
     });
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         TrainBatches.Dispose();

@@ -53,12 +53,17 @@ public sealed class CudaDevice : IDevice
         catch { context.Dispose(); throw; }
     }
 
+    /// <inheritdoc/>
     public DeviceKind Kind => DeviceKind.Cuda;
+    /// <inheritdoc/>
     public DeviceInfo Info { get; }
+    /// <inheritdoc/>
     public string Name => Info.Name;
+    /// <summary>The CUDA device ordinal this device was opened with (as in <see cref="Open"/>).</summary>
     public int Ordinal { get; }
     internal int CuDevice { get; }
     internal CudaContextHandle Context { get; }
+    /// <inheritdoc/>
     public DeviceStream Stream => _stream;
 
     /// <summary>Compute capability as major*10+minor (e.g. 90).</summary>
@@ -80,6 +85,7 @@ public sealed class CudaDevice : IDevice
 
     // ---- memory ----
 
+    /// <inheritdoc/>
     public DeviceBuffer<T> Allocate<T>(long length) where T : unmanaged
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
@@ -102,6 +108,7 @@ public sealed class CudaDevice : IDevice
             throw new ArgumentOutOfRangeException(what, $"{what}: elements [{offset}, {offset + count}) are outside a buffer of {length} elements.");
     }
 
+    /// <inheritdoc/>
     public void CopyToDevice<T>(ReadOnlySpan<T> source, DeviceBuffer<T> destination, long destinationOffset = 0) where T : unmanaged
     {
         CheckBuffer(destination, nameof(destination));
@@ -111,6 +118,7 @@ public sealed class CudaDevice : IDevice
         CudaDriver.CopyHostToDevice(destination.PointerAt(destinationOffset).Address, MemoryMarshal.AsBytes(source), _stream.Raw);
     }
 
+    /// <inheritdoc/>
     public void CopyToHost<T>(DeviceBuffer<T> source, long sourceOffset, Span<T> destination) where T : unmanaged
     {
         CheckBuffer(source, nameof(source));
@@ -120,6 +128,7 @@ public sealed class CudaDevice : IDevice
         CudaDriver.CopyDeviceToHost(MemoryMarshal.AsBytes(destination), source.PointerAt(sourceOffset).Address, _stream.Raw);
     }
 
+    /// <inheritdoc/>
     public void CopyDeviceToDevice<T>(DeviceBuffer<T> source, long sourceOffset, DeviceBuffer<T> destination, long destinationOffset, long length) where T : unmanaged
     {
         CheckBuffer(source, nameof(source));
@@ -132,6 +141,7 @@ public sealed class CudaDevice : IDevice
             (nuint)(length * Unsafe.SizeOf<T>()), _stream.Raw), nameof(CudaDriver.cuMemcpyDtoDAsync_v2));
     }
 
+    /// <inheritdoc/>
     public void Fill32<T>(DeviceBuffer<T> buffer, uint bits) where T : unmanaged => Fill32(buffer, bits, null);
 
     /// <summary>Sets every 32-bit word of the buffer, ordered on <paramref name="stream"/> (default: <see cref="Stream"/>).</summary>
@@ -146,6 +156,7 @@ public sealed class CudaDevice : IDevice
         CudaDriver.Check(CudaDriver.cuMemsetD32Async(buffer.Pointer.Address, bits, (nuint)(buffer.SizeInBytes / 4), s.Raw), nameof(CudaDriver.cuMemsetD32Async));
     }
 
+    /// <inheritdoc/>
     public DeviceMemoryInfo GetMemoryInfo()
     {
         using var scope = Enter();
@@ -153,18 +164,21 @@ public sealed class CudaDevice : IDevice
         return new DeviceMemoryInfo((long)free, (long)total);
     }
 
+    /// <inheritdoc/>
     public void Synchronize()
     {
         using var scope = Enter();
         CudaDriver.Check(CudaDriver.cuCtxSynchronize(), nameof(CudaDriver.cuCtxSynchronize));
     }
 
+    /// <inheritdoc/>
     public DeviceStream CreateStream()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         return new CudaStream(this, CudaStreamHandle.Create(Context));
     }
 
+    /// <inheritdoc/>
     public DeviceEvent CreateEvent()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -174,7 +188,7 @@ public sealed class CudaDevice : IDevice
     // ---- modules and kernels ----
 
     /// <summary>Loads a module image (fatbin, cubin, or PTX text) into this device's context. A failed load throws <see cref="CudaException"/> with the JIT error log.</summary>
-    public CudaModule LoadModule(ReadOnlySpan<byte> image, string name)
+    internal CudaModule LoadModule(ReadOnlySpan<byte> image, string name)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var handle = CudaModuleHandle.Load(Context, image, name, out string info);
@@ -184,15 +198,19 @@ public sealed class CudaDevice : IDevice
     }
 
     /// <summary>Loads PTX text (NUL-terminated for the driver here).</summary>
-    public CudaModule LoadPtx(string ptx, string name)
+    internal CudaModule LoadPtx(string ptx, string name)
     {
         ArgumentNullException.ThrowIfNull(ptx);
         return LoadModule(KernelImages.NulTerminated(System.Text.Encoding.UTF8.GetBytes(ptx)), name);
     }
 
+    /// <inheritdoc/>
     public IReadOnlyList<string> KernelNames => KernelImages.KernelNames;
 
-    public Kernel GetKernel(string name)
+    Kernel IDevice.GetKernel(string name) => GetKernel(name);
+    void IDevice.Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream) => Launch(kernel, config, ref args, stream);
+
+    internal Kernel GetKernel(string name)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -251,7 +269,7 @@ public sealed class CudaDevice : IDevice
         return k;
     }
 
-    public void Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream = null)
+    internal void Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream = null)
     {
         var k = OwnKernel(kernel);
         var s = StreamOf(stream);
@@ -262,7 +280,7 @@ public sealed class CudaDevice : IDevice
     }
 
     /// <summary>Registers, static shared memory and the maximum block size of a kernel.</summary>
-    public KernelAttributes GetAttributes(Kernel kernel)
+    internal KernelAttributes GetAttributes(Kernel kernel)
     {
         var k = OwnKernel(kernel);
         using var scope = Enter();
@@ -276,7 +294,7 @@ public sealed class CudaDevice : IDevice
     }
 
     /// <summary>How many blocks of <paramref name="blockSize"/> threads can be resident on one multiprocessor.</summary>
-    public int MaxActiveBlocksPerMultiprocessor(Kernel kernel, int blockSize, int dynamicSharedBytes = 0)
+    internal int MaxActiveBlocksPerMultiprocessor(Kernel kernel, int blockSize, int dynamicSharedBytes = 0)
     {
         var k = OwnKernel(kernel);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockSize);
@@ -303,5 +321,6 @@ public sealed class CudaDevice : IDevice
         Context.Dispose();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"CUDA device {Ordinal}: {Name} (compute {Info.ComputeCapability}, {Info.TotalMemoryBytes / (1024 * 1024)} MiB, driver {Info.DriverVersionText})";
 }

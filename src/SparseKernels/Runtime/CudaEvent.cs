@@ -3,7 +3,7 @@ using SparseKernels.Native;
 namespace SparseKernels.Runtime;
 
 /// <summary>A CUDA event (cuEventCreate), for timing and ordering.</summary>
-public sealed class CudaEvent : DeviceEvent
+internal sealed class CudaEvent : DeviceEvent
 {
     private readonly CudaDevice _device;
     internal CudaEventHandle Handle { get; }

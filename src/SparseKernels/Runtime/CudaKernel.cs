@@ -3,7 +3,7 @@ using SparseKernels.Native;
 namespace SparseKernels.Runtime;
 
 /// <summary>A kernel function of a module loaded into a <see cref="CudaDevice"/>'s context.</summary>
-public sealed class CudaKernel : Kernel
+internal sealed class CudaKernel : Kernel
 {
     internal CudaKernel(CudaDevice device, CudaModule module, string name, IntPtr function) : base(name)
     {
@@ -18,4 +18,4 @@ public sealed class CudaKernel : Kernel
 }
 
 /// <summary>Registers, static shared memory and the thread limit of a compiled kernel (cuFuncGetAttribute).</summary>
-public readonly record struct KernelAttributes(int Registers, int StaticSharedBytes, int MaxThreadsPerBlock);
+internal readonly record struct KernelAttributes(int Registers, int StaticSharedBytes, int MaxThreadsPerBlock);

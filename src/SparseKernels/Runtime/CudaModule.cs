@@ -3,7 +3,7 @@ using SparseKernels.Native;
 namespace SparseKernels.Runtime;
 
 /// <summary>A module loaded into a device's context (cuModuleLoadDataEx). Kernels from it are valid while it is loaded.</summary>
-public sealed class CudaModule : IDisposable
+internal sealed class CudaModule : IDisposable
 {
     private readonly CudaDevice _device;
     private readonly Dictionary<string, CudaKernel> _functions = new(StringComparer.Ordinal);

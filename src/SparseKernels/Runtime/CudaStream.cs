@@ -3,7 +3,7 @@ using SparseKernels.Native;
 namespace SparseKernels.Runtime;
 
 /// <summary>A CUDA stream (cuStreamCreate) of one <see cref="CudaDevice"/>.</summary>
-public sealed class CudaStream : DeviceStream
+internal sealed class CudaStream : DeviceStream
 {
     private readonly CudaDevice _device;
     internal CudaStreamHandle Handle { get; }

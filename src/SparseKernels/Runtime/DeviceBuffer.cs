@@ -18,13 +18,17 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
         Length = length;
     }
 
+    /// <summary>The device that owns the memory.</summary>
     public IDevice Device { get; }
+    /// <summary>The number of elements of <typeparamref name="T"/>.</summary>
     public long Length { get; }
+    /// <summary>The size of the buffer in bytes: <see cref="Length"/> times the size of <typeparamref name="T"/>.</summary>
     public long SizeInBytes => Length * Unsafe.SizeOf<T>();
+    /// <summary>Whether <see cref="Dispose"/> has run (the memory is returned and the buffer can no longer be used).</summary>
     public bool IsDisposed => _memory.IsClosed;
 
     /// <summary>The address of the first element. Throws once the buffer is disposed.</summary>
-    public DevicePtr Pointer
+    internal DevicePtr Pointer
     {
         get
         {
@@ -34,7 +38,7 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
     }
 
     /// <summary>The address of element <paramref name="index"/>.</summary>
-    public DevicePtr PointerAt(long index)
+    internal DevicePtr PointerAt(long index)
     {
         if ((ulong)index > (ulong)Length) throw new ArgumentOutOfRangeException(nameof(index), index, $"Index {index} is outside a buffer of {Length} elements.");
         return Pointer.Offset(index * Unsafe.SizeOf<T>());
@@ -42,9 +46,12 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
 
     internal DeviceMemoryHandle Memory => _memory;
 
+    /// <summary>Copies <paramref name="source"/> into the buffer starting at element <paramref name="offset"/>, after the work queued on the device's default stream (synchronous for the host). Throws <see cref="ArgumentOutOfRangeException"/> when it does not fit.</summary>
     public void CopyFrom(ReadOnlySpan<T> source, long offset = 0) => Device.CopyToDevice(source, this, offset);
+    /// <summary>Copies <paramref name="destination"/>.Length elements starting at element <paramref name="offset"/> to the host, after the work queued on the device's default stream. Throws <see cref="ArgumentOutOfRangeException"/> when the range is outside the buffer.</summary>
     public void CopyTo(Span<T> destination, long offset = 0) => Device.CopyToHost(this, offset, destination);
 
+    /// <summary>Copies the whole buffer to a new host array (after the work queued on the default stream). Throws <see cref="OverflowException"/> for more than <see cref="int.MaxValue"/> elements.</summary>
     public T[] ToArray()
     {
         var result = new T[checked((int)Length)];
@@ -52,26 +59,33 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
         return result;
     }
 
+    /// <inheritdoc/>
     public void Dispose() => _memory.Dispose();
 
+    /// <inheritdoc/>
     public override string ToString() => $"DeviceBuffer<{typeof(T).Name}>[{Length}] at {(_memory.IsClosed ? "(disposed)" : _memory.Pointer.ToString())}";
 }
 
 /// <summary>An ordered queue of device work.</summary>
 public abstract class DeviceStream : IDisposable
 {
+    /// <summary>The device whose work this stream orders.</summary>
     public abstract IDevice Device { get; }
     /// <summary>Blocks until all work queued on the stream has finished.</summary>
     public abstract void Synchronize();
+    /// <inheritdoc/>
     public virtual void Dispose() { GC.SuppressFinalize(this); }
 }
 
 /// <summary>A marker in a stream, for timing and ordering.</summary>
 public abstract class DeviceEvent : IDisposable
 {
+    /// <summary>Records the event on <paramref name="stream"/> (default: the device's default stream); it completes when the work queued before it has.</summary>
     public abstract void Record(DeviceStream? stream = null);
+    /// <summary>Blocks until the work recorded before the event has finished.</summary>
     public abstract void Synchronize();
     /// <summary>Milliseconds between <paramref name="start"/> and this event (both recorded and completed).</summary>
     public abstract float ElapsedMillisecondsSince(DeviceEvent start);
+    /// <inheritdoc/>
     public virtual void Dispose() { GC.SuppressFinalize(this); }
 }

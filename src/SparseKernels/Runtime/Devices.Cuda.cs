@@ -22,6 +22,7 @@ public static partial class Devices
 /// <summary>One CUDA library as the engine sees it: the file it was loaded from and its version, or why it could not be loaded.</summary>
 public sealed record CudaLibraryStatus(string Name, string? File, string? Version, string? Error)
 {
+    /// <summary>Whether the library could be loaded (<see cref="Error"/> is null).</summary>
     public bool IsAvailable => Error is null;
 }
 

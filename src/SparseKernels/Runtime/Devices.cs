@@ -7,7 +7,9 @@ public enum DevicePreference
 {
     /// <summary>A CUDA GPU when one is usable, else the emulated device when it was built, else an error saying why neither.</summary>
     Auto,
+    /// <summary>A CUDA GPU; fails with <see cref="SparseKernels.Native.CudaUnavailableException"/> when none is usable.</summary>
     Cuda,
+    /// <summary>The emulated device (the kernels compiled for the CPU); fails when its library was not built.</summary>
     Emulated,
 }
 
@@ -17,6 +19,7 @@ public enum DevicePreference
 /// </summary>
 public static partial class Devices
 {
+    /// <summary>The environment variable (<c>auto</c>, <c>cuda</c> or <c>emulated</c>) that <see cref="Open"/> reads when asked for <see cref="DevicePreference.Auto"/>.</summary>
     public const string DeviceEnvironmentVariable = "SPARSEKERNELS_DEVICE";
 
     /// <summary>Opens a device by preference. Throws <see cref="CudaUnavailableException"/> saying why none can be opened.</summary>

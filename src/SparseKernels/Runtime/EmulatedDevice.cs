@@ -8,12 +8,13 @@ namespace SparseKernels.Runtime;
 /// <summary>A launch on the emulated device failed a check (out-of-bounds access, shared-memory race, deadlock ...) or was invalid.</summary>
 public sealed class EmulatedLaunchException : Exception
 {
+    /// <summary>The <c>extern "C"</c> name of the kernel whose launch failed.</summary>
     public string KernelName { get; }
-    public LaunchConfig Config { get; }
+    internal LaunchConfig Config { get; }
     /// <summary>The emulator's own message (names kernel, block, thread and address where it can).</summary>
     public string EmulatorMessage { get; }
 
-    public EmulatedLaunchException(string kernelName, LaunchConfig config, string emulatorMessage)
+    internal EmulatedLaunchException(string kernelName, LaunchConfig config, string emulatorMessage)
         : base($"Emulated launch of '{kernelName}' (grid {config.Grid}, block {config.Block}, {config.SharedMemoryBytes} shared bytes) failed: {emulatorMessage}")
     {
         KernelName = kernelName; Config = config; EmulatorMessage = emulatorMessage;
@@ -72,16 +73,20 @@ public sealed class EmulatedDevice : IDevice
         }
     }
 
+    /// <inheritdoc/>
     public DeviceKind Kind => DeviceKind.Emulated;
+    /// <inheritdoc/>
     public DeviceInfo Info { get; }
+    /// <inheritdoc/>
     public DeviceStream Stream => _stream;
 
     /// <summary>
     /// Loads another library of emulated kernels (e.g. the emulator's test kernels,
     /// libsparsekernels_emu_tests.so); its kernels then appear in <see cref="KernelNames"/>.
     /// </summary>
-    public void LoadImage(string path) => Emulator.LoadImage(path);
+    internal void LoadImage(string path) => Emulator.LoadImage(path);
 
+    /// <inheritdoc/>
     public DeviceBuffer<T> Allocate<T>(long length) where T : unmanaged
     {
         ThrowIfDisposed();
@@ -103,18 +108,21 @@ public sealed class EmulatedDevice : IDevice
             throw new ArgumentOutOfRangeException(name, $"{count} elements at offset {offset} do not fit in {name} of {buffer.Length} elements.");
     }
 
+    /// <inheritdoc/>
     public void CopyToDevice<T>(ReadOnlySpan<T> source, DeviceBuffer<T> destination, long destinationOffset = 0) where T : unmanaged
     {
         CheckBuffer(destination, destinationOffset, source.Length, nameof(destination));
         EmulatorOps.CopyIn(source, destination.PointerAt(destinationOffset));
     }
 
+    /// <inheritdoc/>
     public void CopyToHost<T>(DeviceBuffer<T> source, long sourceOffset, Span<T> destination) where T : unmanaged
     {
         CheckBuffer(source, sourceOffset, destination.Length, nameof(source));
         EmulatorOps.CopyOut(source.PointerAt(sourceOffset), destination);
     }
 
+    /// <inheritdoc/>
     public void CopyDeviceToDevice<T>(DeviceBuffer<T> source, long sourceOffset, DeviceBuffer<T> destination, long destinationOffset, long length) where T : unmanaged
     {
         CheckBuffer(source, sourceOffset, length, nameof(source));
@@ -122,6 +130,7 @@ public sealed class EmulatedDevice : IDevice
         EmulatorOps.Copy(source.PointerAt(sourceOffset), destination.PointerAt(destinationOffset), length * Unsafe.SizeOf<T>());
     }
 
+    /// <inheritdoc/>
     public void Fill32<T>(DeviceBuffer<T> buffer, uint bits) where T : unmanaged
     {
         CheckBuffer(buffer, 0, buffer.Length, nameof(buffer));
@@ -130,9 +139,13 @@ public sealed class EmulatedDevice : IDevice
         EmulatorOps.Fill32(buffer.Pointer, bits, buffer.SizeInBytes / 4);
     }
 
+    /// <inheritdoc/>
     public IReadOnlyList<string> KernelNames => Emulator.KernelNames();
 
-    public Kernel GetKernel(string name)
+    Kernel IDevice.GetKernel(string name) => GetKernel(name);
+    void IDevice.Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream) => Launch(kernel, config, ref args, stream);
+
+    internal Kernel GetKernel(string name)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(name);
@@ -152,7 +165,7 @@ public sealed class EmulatedDevice : IDevice
         }
     }
 
-    public void Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream = null)
+    internal void Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream = null)
     {
         ThrowIfDisposed();
         if (kernel is not EmulatedKernel k) throw new ArgumentException($"Kernel '{kernel?.Name}' was not obtained from the emulated device.", nameof(kernel));
@@ -162,15 +175,19 @@ public sealed class EmulatedDevice : IDevice
         if (rc != 0) throw new EmulatedLaunchException(k.Name, config, message ?? $"error {rc}");
     }
 
+    /// <inheritdoc/>
     public void Synchronize() => ThrowIfDisposed();
 
+    /// <inheritdoc/>
     public DeviceMemoryInfo GetMemoryInfo()
     {
         var (free, total) = EmulatorOps.MemoryInfo();
         return new DeviceMemoryInfo(free, total);
     }
 
+    /// <inheritdoc/>
     public DeviceStream CreateStream() => new EmulatedStream(this);
+    /// <inheritdoc/>
     public DeviceEvent CreateEvent() => new EmulatedEvent();
 
     /// <summary>Marks the device unusable; buffers free themselves (the arena outlives devices).</summary>
@@ -184,6 +201,7 @@ public sealed class EmulatedDevice : IDevice
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
+    /// <inheritdoc/>
     public override string ToString() => Info.Name;
 
     private sealed class EmulatedKernel(string name, byte[] nameUtf8Z, int parameterCount) : Kernel(name)

@@ -24,7 +24,9 @@ public sealed record DeviceInfo(
     int MaxSharedMemoryPerBlock,
     int WarpSize)
 {
+    /// <summary>The compute capability as text, e.g. <c>9.0</c>.</summary>
     public string ComputeCapability => $"{ComputeCapabilityMajor}.{ComputeCapabilityMinor}";
+    /// <summary>The CUDA driver version as text, e.g. <c>12.4</c>, or <c>n/a</c> when there is no driver (the emulated device).</summary>
     public string DriverVersionText => DriverVersion <= 0 ? "n/a" : $"{DriverVersion / 1000}.{DriverVersion % 1000 / 10}";
 }
 
@@ -32,7 +34,7 @@ public sealed record DeviceInfo(
 public readonly record struct DeviceMemoryInfo(long FreeBytes, long TotalBytes);
 
 /// <summary>The geometry of a launch.</summary>
-public readonly record struct LaunchConfig(Dim3 Grid, Dim3 Block, int SharedMemoryBytes = 0);
+internal readonly record struct LaunchConfig(Dim3 Grid, Dim3 Block, int SharedMemoryBytes = 0);
 
 /// <summary>
 /// A device that runs our kernels: a CUDA GPU or the emulated device. Owns the context, the default
@@ -41,8 +43,11 @@ public readonly record struct LaunchConfig(Dim3 Grid, Dim3 Block, int SharedMemo
 /// </summary>
 public interface IDevice : IDisposable
 {
+    /// <summary>Whether this is a CUDA GPU or the emulated device.</summary>
     DeviceKind Kind { get; }
+    /// <summary>The device's name, compute capability, memory and limits.</summary>
     DeviceInfo Info { get; }
+    /// <summary>The device's name (<see cref="DeviceInfo.Name"/>).</summary>
     string Name => Info.Name;
 
     /// <summary>The stream that launches and copies use by default.</summary>
@@ -60,6 +65,7 @@ public interface IDevice : IDisposable
     /// </summary>
     void CopyToHost<T>(DeviceBuffer<T> source, long sourceOffset, Span<T> destination) where T : unmanaged;
 
+    /// <summary>Copies <paramref name="length"/> elements between two buffers of this device, ordered on <see cref="Stream"/>. Offsets and length are in elements; throws <see cref="ArgumentOutOfRangeException"/> when a range is outside its buffer.</summary>
     void CopyDeviceToDevice<T>(DeviceBuffer<T> source, long sourceOffset, DeviceBuffer<T> destination, long destinationOffset, long length) where T : unmanaged;
 
     /// <summary>Sets every 32-bit word of the buffer to <paramref name="bits"/> (e.g. a NaN pattern to poison outputs).</summary>
@@ -69,26 +75,31 @@ public interface IDevice : IDisposable
     IReadOnlyList<string> KernelNames { get; }
 
     /// <summary>The kernel with this <c>extern "C"</c> name. Throws <see cref="KernelNotFoundException"/> naming what is loaded.</summary>
-    Kernel GetKernel(string name);
+    internal Kernel GetKernel(string name);
 
     /// <summary>Launches a kernel on <paramref name="stream"/> (default: <see cref="Stream"/>). Neither boxes nor allocates.</summary>
-    void Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream = null);
+    internal void Launch(Kernel kernel, in LaunchConfig config, ref KernelArgs args, DeviceStream? stream = null);
 
     /// <summary>Waits for all work on the device.</summary>
     void Synchronize();
 
+    /// <summary>The free and total device memory in bytes, as the driver (or, emulated, the process) reports them now.</summary>
     DeviceMemoryInfo GetMemoryInfo();
 
+    /// <summary>Creates a new stream on this device; the caller disposes it, after synchronising it if buffers used on it are to be freed.</summary>
     DeviceStream CreateStream();
+    /// <summary>Creates an event for timing and ordering work on this device's streams; the caller disposes it.</summary>
     DeviceEvent CreateEvent();
 }
 
 /// <summary>A kernel function of a loaded module, by its extern "C" name.</summary>
-public abstract class Kernel
+internal abstract class Kernel
 {
     protected Kernel(string name) { Name = name; }
     public string Name { get; }
     public override string ToString() => Name;
 }
 
+/// <summary>The device has no kernel of the requested name (no kernel images were built, or the image lacks it); the message lists what is loaded.</summary>
+/// <param name="message">Names the kernel asked for and the kernels the device has.</param>
 public sealed class KernelNotFoundException(string message) : Exception(message);

@@ -9,7 +9,7 @@ namespace SparseKernels.Runtime;
 /// "kernels/&lt;name&gt;.compute_XY.ptx", made by CMake from kernels/&lt;name&gt;.cu (absent when nvcc was
 /// not found). Kernel names are read from the PTX text (<c>.entry name(</c>).
 /// </summary>
-public static partial class KernelImages
+internal static partial class KernelImages
 {
     public const string ResourcePrefix = "kernels/";
 

@@ -9,7 +9,7 @@
 // make T - (floor(T_end / dT) + 1).
 namespace SparseKernels.Sparsity;
 
-public static class DropSchedule
+internal static class DropSchedule
 {
     public static double CosineFraction(double alpha, long t, long tEnd) => tEnd <= 0 ? 0 : alpha / 2 * (1 + Math.Cos(Math.PI * t / tEnd));
 

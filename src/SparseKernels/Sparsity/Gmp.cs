@@ -16,10 +16,14 @@ using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;
 
+/// <summary>Gradual magnitude pruning (Zhu and Gupta 2017): dense start, then every <see cref="SparsityOptions.GmpEvery"/> steps each layer is pruned to the cubic schedule's sparsity by magnitude, masked dense until its density falls below <see cref="SparsityOptions.CsrBelowDensity"/>, then CSR.</summary>
+/// <param name="options">The method's options (<c>Method = "gmp"</c>); validated, throwing <see cref="ArgumentException"/>.</param>
 public sealed class Gmp(SparsityOptions options) : SparsityMethod(options)
 {
     private readonly Dictionary<int, bool[]> _masks = [];
+    /// <inheritdoc/>
     public override string Name => "gmp";
+    /// <summary>The sparsity target s_t of the last pruning step (0 before the first).</summary>
     public double CurrentSparsity { get; private set; }
     /// <summary>The mask of a masked-dense layer (null: full, or CSR), for tests.</summary>
     public override bool[]? Mask(int layer) => _masks.GetValueOrDefault(layer);
@@ -37,10 +41,13 @@ public sealed class Gmp(SparsityOptions options) : SparsityMethod(options)
     public override void CheckFeasible(IReadOnlyList<int> sizes)
         => LayerDensities.CheckFeasible(sizes, Options.Sparsity, Options.Distribution, Options.FirstLayerDense, Options.LastLayerDense, $"GMP at its final sparsity {Options.Sparsity}");
 
+    /// <inheritdoc/>
     public override void Attach(Mlp model, Trainer trainer) => CheckFeasible(model.Sizes);
 
+    /// <summary>The first and last pruning steps (t0, t_end) for a run of <paramref name="totalSteps"/> steps, from <see cref="SparsityOptions.GmpStartFraction"/> and <see cref="SparsityOptions.GmpEndFraction"/>.</summary>
     public (long T0, long TEnd) Steps(long totalSteps) => ((long)Math.Floor(Options.GmpStartFraction * totalSteps), Math.Max(1, (long)Math.Floor(Options.GmpEndFraction * totalSteps)));
 
+    /// <inheritdoc/>
     public override void BeforeOptimizerStep(StepContext c)
     {
         var (t0, tEnd) = Steps(c.TotalSteps);
@@ -60,6 +67,7 @@ public sealed class Gmp(SparsityOptions options) : SparsityMethod(options)
         Updates++;
     }
 
+    /// <inheritdoc/>
     public override void AfterOptimizerStep(StepContext c)
     {
         foreach (var (i, m) in _masks) LayerSurgery.ApplyMask(c.Model.Layers[i], m);
@@ -73,6 +81,7 @@ public sealed class Gmp(SparsityOptions options) : SparsityMethod(options)
         LayerSurgery.WriteMasks(w, _masks);
     }
 
+    /// <inheritdoc/>
     public override void ReadState(BinaryReader r, Mlp model)
     {
         base.ReadState(r, model);

@@ -17,23 +17,29 @@ using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;
 
+/// <summary>KD ticket (Ma et al. 2021): iterative magnitude pruning whose levels after the first train on the distillation loss against the dense model trained in level 0.</summary>
+/// <param name="options">The method's options (<c>Method = "kd-ticket"</c>; <see cref="SparsityOptions.KdTemperature"/> and <see cref="SparsityOptions.KdAlpha"/>); validated, throwing <see cref="ArgumentException"/>.</param>
 public sealed class KdTicket(SparsityOptions options) : LotteryTicket(options), IDisposable
 {
     private Mlp? _teacher;
+    /// <inheritdoc/>
     public override string Name => "kd-ticket";
 
     /// <summary>Which of the paper's variants the options give (fine-tuning + KD for Rewind = false).</summary>
     public override string Variant => !Options.Rewind ? "fine-tuning + KD (no rewind; not a KD ticket)"
         : Options.RewindStep == 0 ? "KD ticket alone (original initialisation, step 0)"
         : $"KD ticket + rewinding to step {Options.RewindStep}";
+    /// <summary>The teacher: a copy of the dense model at the end of level 0, or null before that.</summary>
     public Mlp? Teacher => _teacher;
 
+    /// <inheritdoc/>
     public override void Attach(Mlp model, Trainer trainer)
     {
         base.Attach(model, trainer);
         if (_teacher is not null) UseTeacher();   // resumed after level 0 (ReadState restored the teacher)
     }
 
+    /// <inheritdoc/>
     protected override void OnLevelStart(StepContext c)
     {
         if (_teacher is not null) return;
@@ -79,6 +85,7 @@ public sealed class KdTicket(SparsityOptions options) : LotteryTicket(options), 
         foreach (var l in _teacher.Layers) Checkpoint.WriteLayer(w, l);
     }
 
+    /// <inheritdoc/>
     public override void ReadState(BinaryReader r, Mlp model)
     {
         base.ReadState(r, model);
@@ -99,5 +106,6 @@ public sealed class KdTicket(SparsityOptions options) : LotteryTicket(options), 
         _teacher = Mlp.FromHost(model.Backend, layers);
     }
 
+    /// <inheritdoc/>
     public void Dispose() { _teacher?.Dispose(); _teacher = null; }
 }

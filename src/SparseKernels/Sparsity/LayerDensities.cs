@@ -18,16 +18,28 @@
 // a tied layer is capped on the next pass only if it still exceeds 1 (a difference only for equal raw densities).
 namespace SparseKernels.Sparsity;
 
-public enum DensityDistribution { Uniform, ErdosRenyi, ErdosRenyiKernel }
+/// <summary>How a global sparsity is spread over the layers (RigL's conventions).</summary>
+public enum DensityDistribution
+{
+    /// <summary>Every layer keeps floor((1 - S) n_in n_out) weights.</summary>
+    Uniform,
+    /// <summary>Erdos-Renyi: density proportional to (n_in + n_out) / (n_in n_out), layers that would exceed 1 made dense.</summary>
+    ErdosRenyi,
+    /// <summary>Erdos-Renyi-Kernel: density proportional to sum(shape) / prod(shape) over the full weight shape; equals <see cref="ErdosRenyi"/> for an MLP.</summary>
+    ErdosRenyiKernel,
+}
 
 /// <summary>Shape of one layer's weight: n_in x n_out and, for a convolution, its kernel (1 x 1 for a dense layer).</summary>
 public readonly record struct LayerShape(int In, int Out, int KernelH = 1, int KernelW = 1)
 {
+    /// <summary>The number of weights: In x Out x KernelH x KernelW.</summary>
     public long Weights => (long)In * Out * KernelH * KernelW;
 }
 
+/// <summary>Exact per-layer nonzero counts for a global sparsity under a <see cref="DensityDistribution"/>.</summary>
 public static class LayerDensities
 {
+    /// <summary>The distribution named <c>uniform</c>, <c>er</c> (<c>erdos-renyi</c>) or <c>erk</c> (<c>erdos-renyi-kernel</c>), case-insensitive; throws <see cref="ArgumentException"/> for any other name.</summary>
     public static DensityDistribution Parse(string name) => name.ToLowerInvariant() switch
     {
         "uniform" => DensityDistribution.Uniform,

@@ -11,9 +11,9 @@ using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;
 
-public enum GrowRule { Gradient, Random }
+internal enum GrowRule { Gradient, Random }
 
-public static class LayerSurgery
+internal static class LayerSurgery
 {
     /// <summary>Philox seed of a SET growth: the run's seed mixed with the layer and the step (stateless, so resume is exact).</summary>
     public static ulong GrowSeed(ulong seed, int layer, long step)

@@ -29,6 +29,8 @@ namespace SparseKernels.Sparsity;
 /// <summary>One IMP level's outcome.</summary>
 public sealed record ImpLevel(int Level, double Sparsity, long Nonzeros, double TestAccuracy);
 
+/// <summary>Lottery tickets by iterative magnitude pruning (Frankle and Carbin 2019, with rewinding as Frankle et al. 2020): each level prunes a fraction of the remaining weights by magnitude, rewinds the survivors and trains again.</summary>
+/// <param name="options">The method's options (<c>Method = "imp"</c>; <see cref="SparsityOptions.ImpLevels"/>, <see cref="SparsityOptions.PruneFraction"/>, <see cref="SparsityOptions.RewindStep"/>); validated, throwing <see cref="ArgumentException"/>.</param>
 public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
 {
     private readonly Dictionary<int, bool[]> _masks = [];
@@ -36,6 +38,7 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
     private int _level;
     private readonly List<ImpLevel> _levels = [];
 
+    /// <inheritdoc/>
     public override string Name => "imp";
 
     /// <summary>Which variant the options give: the original ticket (step 0), rewinding to step k, or fine-tuning.</summary>
@@ -46,10 +49,13 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
     public int EpochsPerLevel { get; set; } = 1;
     /// <summary>Rewind at all (false: the pruned weights are fine-tuned from where they are).</summary>
     public bool Rewind => Options.Rewind;
+    /// <summary>The outcome of each finished level (sparsity, nonzeros, test accuracy), level 0 first.</summary>
     public IReadOnlyList<ImpLevel> Levels => _levels;
+    /// <summary>The current level (0: the dense training before the first prune).</summary>
     public int Level => _level;
     /// <summary>The mask of a masked-dense layer (null: full, or CSR), for tests.</summary>
     public override bool[]? Mask(int layer) => _masks.GetValueOrDefault(layer);
+    /// <summary>The trainer the method is attached to, or null before <see cref="Attach"/>.</summary>
     protected Trainer? Trainer { get; private set; }
 
     /// <summary>p: the fraction of remaining weights pruned per level.</summary>
@@ -70,6 +76,7 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
         }
     }
 
+    /// <inheritdoc/>
     public override void Attach(Mlp model, Trainer trainer)
     {
         CheckFeasible(model.Sizes);
@@ -79,6 +86,7 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
             throw new ArgumentException($"RewindStep {Options.RewindStep} must be earlier than the end of level 0 ({EpochsPerLevel * trainer.StepsPerEpoch} steps).");
     }
 
+    /// <inheritdoc/>
     public override void BeforeOptimizerStep(StepContext c)
     {
         if (c.GlobalStep == Options.RewindStep && _level == 0)
@@ -109,6 +117,7 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
     /// <summary>Before the level's pruning (KD tickets take the teacher here).</summary>
     protected virtual void OnLevelStart(StepContext c) { }
 
+    /// <inheritdoc/>
     public override void AfterOptimizerStep(StepContext c)
     {
         foreach (var (i, m) in _masks) LayerSurgery.ApplyMask(c.Model.Layers[i], m);
@@ -196,6 +205,7 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
         for (int i = 0; i < (_rewindWeights?.Length ?? 0); i++) { Checkpoint.WriteFloats(w, _rewindWeights![i]); Checkpoint.WriteFloats(w, _rewindBiases![i]); }
     }
 
+    /// <inheritdoc/>
     public override void ReadState(BinaryReader r, Mlp model)
     {
         base.ReadState(r, model);

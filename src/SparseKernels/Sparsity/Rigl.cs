@@ -14,17 +14,22 @@ using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;
 
+/// <summary>RigL (Evci et al. 2020): every <see cref="SparsityOptions.UpdateEvery"/> steps until <see cref="SparsityOptions.EndFraction"/> of training, each sparse layer drops its smallest |w| and grows as many positions with the largest dense gradient; nonzeros per layer stay constant.</summary>
+/// <param name="options">The method's options (<c>Method = "rigl"</c>); validated, throwing <see cref="ArgumentException"/>.</param>
 public sealed class Rigl(SparsityOptions options) : SparsityMethod(options)
 {
+    /// <inheritdoc/>
     public override string Name => "rigl";
     /// <summary>Drop (= grow) counts per layer at the last update.</summary>
     public long[] LastCounts { get; private set; } = [];
 
+    /// <inheritdoc/>
     public override void Attach(Mlp model, Trainer trainer)
     {
         foreach (var l in model.Layers) l.CaptureActivations = l.IsSparse;
     }
 
+    /// <inheritdoc/>
     public override void BeforeOptimizerStep(StepContext c)
     {
         long tEnd = DropSchedule.EndStep(Options.EndFraction, c.TotalSteps);

@@ -15,11 +15,16 @@ using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;
 
+/// <summary>SET (Mocanu et al. 2018, as RigL's baseline): on each mask-update step each sparse layer drops its smallest |w| and grows as many absent positions uniformly at random, at weight 0.</summary>
+/// <param name="options">The method's options (<c>Method = "set"</c>); validated, throwing <see cref="ArgumentException"/>.</param>
 public sealed class Set(SparsityOptions options) : SparsityMethod(options)
 {
+    /// <inheritdoc/>
     public override string Name => "set";
+    /// <summary>The number of weights dropped (and grown) per layer at the last mask update.</summary>
     public long[] LastCounts { get; private set; } = [];
 
+    /// <inheritdoc/>
     public override void AfterOptimizerStep(StepContext c)
     {
         long tEnd = DropSchedule.EndStep(Options.EndFraction, c.TotalSteps);

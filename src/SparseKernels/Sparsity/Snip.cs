@@ -13,10 +13,14 @@ using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;
 
+/// <summary>SNIP (Lee et al. 2019, as RigL's baseline): one shot at step 0, each layer keeps the weights with the largest |g . w| on the first batch, at its count under the layer distribution.</summary>
+/// <param name="options">The method's options (<c>Method = "snip"</c>); validated, throwing <see cref="ArgumentException"/>.</param>
 public sealed class Snip(SparsityOptions options) : SparsityMethod(options)
 {
+    /// <inheritdoc/>
     public override string Name => "snip";
 
+    /// <inheritdoc/>
     public override void BeforeOptimizerStep(StepContext c)
     {
         if (c.GlobalStep != 0) return;

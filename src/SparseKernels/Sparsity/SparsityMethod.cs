@@ -23,8 +23,11 @@ public sealed record SparsityOptions
     /// kept dense are left out, see LayerDensities); the final one for GMP; per IMP level see PruneFraction.
     /// </summary>
     public double Sparsity { get; init; }
+    /// <summary>How the sparsity is spread over the layers (default <see cref="DensityDistribution.ErdosRenyiKernel"/>).</summary>
     public DensityDistribution Distribution { get; init; } = DensityDistribution.ErdosRenyiKernel;
+    /// <summary>Keep the first layer dense (it is then left out of <see cref="Sparsity"/>).</summary>
     public bool FirstLayerDense { get; init; }
+    /// <summary>Keep the output layer dense (it is then left out of <see cref="Sparsity"/>).</summary>
     public bool LastLayerDense { get; init; }
     /// <summary>RigL/SET: steps between mask updates (dT).</summary>
     public int UpdateEvery { get; init; } = 100;
@@ -34,7 +37,9 @@ public sealed record SparsityOptions
     public double Alpha { get; init; } = 0.3;
     /// <summary>GMP: prune every n steps, from step GmpStartFraction x T to GmpEndFraction x T.</summary>
     public int GmpEvery { get; init; } = 100;
+    /// <summary>GMP: the first pruning step as a fraction of training (default 0).</summary>
     public double GmpStartFraction { get; init; }
+    /// <summary>GMP: the step from which the final sparsity holds, as a fraction of training (default 0.75).</summary>
     public double GmpEndFraction { get; init; } = 0.75;
     /// <summary>
     /// GMP/IMP: a layer whose density drops below this becomes CSR; above it stays dense with a mask. Defaults to
@@ -57,9 +62,12 @@ public sealed record SparsityOptions
     public bool GlobalPruning { get; init; } = true;
     /// <summary>KD ticket: distillation temperature and weight of the soft-label term.</summary>
     public float KdTemperature { get; init; } = 4f;
+    /// <summary>KD ticket: the weight alpha of the soft-label term ((1 - alpha) CE + alpha T^2 KL; default 0.9).</summary>
     public float KdAlpha { get; init; } = 0.9f;
+    /// <summary>The seed of the method's randomness (random growth, masks; default 1).</summary>
     public ulong Seed { get; init; } = 1;
 
+    /// <summary>The method names <see cref="Method"/> accepts.</summary>
     public static IReadOnlyList<string> Methods { get; } = ["dense", "static", "set", "rigl", "snip", "gmp", "imp", "kd-ticket"];
 
     /// <summary>Whether the model starts dense (dense, SNIP, GMP, IMP, KD ticket) or with the sparse pattern (static, SET, RigL).</summary>
@@ -68,6 +76,7 @@ public sealed record SparsityOptions
     /// <summary>Whether layers go from dense to masked dense to CSR during training (GMP, IMP, KD ticket), so which are CSR is known only as it runs.</summary>
     public bool PrunesGradually => Method is "gmp" or "imp" or "kd-ticket";
 
+    /// <summary>Checks the options (method name, sparsity in [0, 1), the periods and fractions in range); throws <see cref="ArgumentException"/> naming the property that is wrong.</summary>
     public void Validate()
     {
         if (!Methods.Contains(Method)) throw new ArgumentException($"Unknown method '{Method}'; use {string.Join(", ", Methods)}.");
@@ -93,8 +102,11 @@ public sealed record SparsityOptions
 /// <summary>A sparsity method plugged into the training loop.</summary>
 public abstract class SparsityMethod : IStatefulHook
 {
+    /// <summary>Validates <paramref name="options"/> (throwing <see cref="ArgumentException"/>) and keeps them.</summary>
     protected SparsityMethod(SparsityOptions options) { options.Validate(); Options = options; }
+    /// <summary>The method's options.</summary>
     public SparsityOptions Options { get; }
+    /// <summary>The method's name as in <see cref="SparsityOptions.Methods"/> (also written into checkpoints).</summary>
     public abstract string Name { get; }
     /// <summary>Mask updates done so far (RigL/SET/GMP/IMP/SNIP).</summary>
     public int Updates { get; protected set; }
@@ -106,7 +118,9 @@ public abstract class SparsityMethod : IStatefulHook
     public virtual void CheckFeasible(IReadOnlyList<int> sizes) { }
     /// <summary>Called once the model exists (e.g. to capture activations for gradient growth).</summary>
     public virtual void Attach(Mlp model, Trainer trainer) { }
+    /// <inheritdoc/>
     public virtual void BeforeOptimizerStep(StepContext context) { }
+    /// <inheritdoc/>
     public virtual void AfterOptimizerStep(StepContext context) { }
     /// <summary>The mask of a masked-dense layer (GMP, IMP, KD ticket); null: full, CSR, or a method without masks.</summary>
     public virtual bool[]? Mask(int layer) => null;
@@ -127,6 +141,7 @@ public abstract class SparsityMethod : IStatefulHook
     }
 }
 
+/// <summary>Creates the hook of a sparsity method from its options.</summary>
 public static class Methods
 {
     /// <summary>The method's hook (null for dense and static, which need none).</summary>

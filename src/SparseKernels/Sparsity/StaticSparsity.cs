@@ -9,6 +9,7 @@ using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;
 
+/// <summary>Static sparse training: a fixed uniformly random mask from the start, never changed (no hook is needed).</summary>
 public static class StaticSparsity
 {
     /// <summary>A model with the fixed random mask of <paramref name="options"/> (sparsity, distribution).</summary>

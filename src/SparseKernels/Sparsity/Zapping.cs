@@ -21,6 +21,7 @@ using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;
 
+/// <summary>Zapping (Frati et al. 2023): a step hook that re-initialises the output layer's weights (all rows, or k random classes) at the start of every n-th epoch; biases and optimizer state are kept.</summary>
 public sealed class Zapping : IStepHook
 {
     /// <param name="every">n: zap at the start of epochs e &gt; 0 with e % n == 0.</param>
@@ -35,13 +36,19 @@ public sealed class Zapping : IStepHook
         Every = every; Classes = classes; Init = init; Seed = seed; MaskOf = mask;
     }
 
+    /// <summary>n: zaps happen at the start of epochs e &gt; 0 with e % n == 0.</summary>
     public int Every { get; }
     /// <summary>Classes (output rows) re-initialised each time; 0 = all.</summary>
     public int Classes { get; }
+    /// <summary>The initializer that draws the new values.</summary>
     public IWeightInitializer Init { get; }
+    /// <summary>The run's seed; the zapped classes and values depend on it and on the epoch only.</summary>
     public ulong Seed { get; }
+    /// <summary>The mask of a masked-dense layer by index (only present positions are re-drawn), or null.</summary>
     public Func<int, bool[]?>? MaskOf { get; }
+    /// <summary>The number of zaps done so far.</summary>
     public int Zaps { get; private set; }
+    /// <summary>The output rows re-initialised by the last zap.</summary>
     public int[] LastRows { get; private set; } = [];
 
     /// <summary>Parses --zap: "all" or "k:N".</summary>
@@ -55,6 +62,7 @@ public sealed class Zapping : IStepHook
     /// <summary>Whether epoch <paramref name="epoch"/> (0-based) starts with a zap: e &gt; 0 and e % n == 0.</summary>
     public bool ZapsAt(int epoch) => epoch > 0 && epoch % Every == 0;
 
+    /// <inheritdoc/>
     public void BeforeEpoch(Mlp model, Optimizer optimizer, int epoch)
     {
         if (ZapsAt(epoch)) Zap(model, epoch);

@@ -5,15 +5,28 @@ namespace SparseKernels.Tensors;
 /// <summary>A CSR array violates the format. Names the row and the position in the offending array.</summary>
 public sealed class CsrFormatException : Exception
 {
+    /// <summary>The row of the violation, or -1 when it concerns the shape or no single row.</summary>
     public int Row { get; }
+    /// <summary>The index into <see cref="Array"/> of the violation, or -1 when it does not apply.</summary>
     public long Position { get; }
     /// <summary>Which array holds the violation: <see cref="CsrArray.RowOffsets"/>, <see cref="CsrArray.ColumnIndices"/>, <see cref="CsrArray.Values"/> or <see cref="CsrArray.Shape"/>.</summary>
     public CsrArray Array { get; }
+    /// <summary>Creates the exception; <paramref name="row"/>, <paramref name="position"/> and <paramref name="array"/> locate the violation (-1 and <see cref="CsrArray.Shape"/> when they do not apply).</summary>
     public CsrFormatException(string message, int row = -1, long position = -1, CsrArray array = CsrArray.Shape) : base(message) { Row = row; Position = position; Array = array; }
 }
 
 /// <summary>The part of a CSR matrix that a <see cref="CsrFormatException"/> is about.</summary>
-public enum CsrArray { Shape, RowOffsets, ColumnIndices, Values }
+public enum CsrArray
+{
+    /// <summary>The dimensions or the array lengths.</summary>
+    Shape,
+    /// <summary>The row offsets.</summary>
+    RowOffsets,
+    /// <summary>The column indices.</summary>
+    ColumnIndices,
+    /// <summary>The values.</summary>
+    Values,
+}
 
 /// <summary>
 /// A float32 matrix in compressed sparse row form: <see cref="RowOffsets"/> (rows+1), sorted unique
@@ -46,22 +59,36 @@ public sealed class CsrMatrix : IDisposable
         _dRowOffsets = rowOffsets; _dColumnIndices = columnIndices; _dValues = values;
     }
 
+    /// <summary>The number of rows (M).</summary>
     public int Rows { get; }
+    /// <summary>The number of columns (K).</summary>
     public int Cols { get; }
+    /// <summary>The number of stored nonzeros.</summary>
     public int Nnz { get; }
+    /// <summary>Nonzeros divided by Rows x Cols, in [0, 1] (0 for an empty shape).</summary>
     public double Density => Rows == 0 || Cols == 0 ? 0 : (double)Nnz / ((double)Rows * Cols);
+    /// <summary>1 - <see cref="Density"/>: the fraction of entries not stored.</summary>
     public double Sparsity => 1 - Density;
+    /// <summary>Whether the arrays live on a device (<see cref="DeviceRowOffsets"/> ...) rather than on the host (<see cref="RowOffsets"/> ...).</summary>
     public bool IsOnDevice => _dValues is not null;
+    /// <summary>The device holding the arrays, or null for a host matrix.</summary>
     public IDevice? Device => _dValues?.Device;
 
+    /// <summary>The host row offsets (Rows + 1, from 0 to <see cref="Nnz"/>). Throws <see cref="InvalidOperationException"/> for a device matrix.</summary>
     public int[] RowOffsets => _rowOffsets ?? throw OnDevice();
+    /// <summary>The host column index of each nonzero (Nnz, sorted and unique within a row). Throws <see cref="InvalidOperationException"/> for a device matrix.</summary>
     public int[] ColumnIndices => _columnIndices ?? throw OnDevice();
+    /// <summary>The host value of each nonzero (Nnz, in the order of <see cref="ColumnIndices"/>). Throws <see cref="InvalidOperationException"/> for a device matrix.</summary>
     public float[] Values => _values ?? throw OnDevice();
 
+    /// <summary>The row offsets on the device (Rows + 1 ints). Throws <see cref="InvalidOperationException"/> for a host matrix.</summary>
     public DeviceBuffer<int> DeviceRowOffsets => _dRowOffsets ?? throw OnHost();
+    /// <summary>The column indices on the device (Nnz ints). Throws <see cref="InvalidOperationException"/> for a host matrix.</summary>
     public DeviceBuffer<int> DeviceColumnIndices => _dColumnIndices ?? throw OnHost();
+    /// <summary>The values on the device (Nnz floats). Throws <see cref="InvalidOperationException"/> for a host matrix.</summary>
     public DeviceBuffer<float> DeviceValues => _dValues ?? throw OnHost();
 
+    /// <summary>The number of nonzeros in row <paramref name="row"/> of a host matrix.</summary>
     public int RowLength(int row) => RowOffsets[row + 1] - RowOffsets[row];
 
     private int _patternVersion;
@@ -235,11 +262,13 @@ public sealed class CsrMatrix : IDisposable
         finally { System.Buffers.ArrayPool<int>.Shared.Return(next); }
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         _dRowOffsets?.Dispose(); _dColumnIndices?.Dispose(); _dValues?.Dispose();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"CsrMatrix {Rows}x{Cols}, nnz {Nnz} ({Sparsity:P1} sparse) on {(IsOnDevice ? _dValues!.Device.Name : "host")}";
 
     private InvalidOperationException OnDevice() => new($"This {Rows}x{Cols} CSR matrix lives on device '{_dValues!.Device.Name}'; call ToHost() first.");

@@ -16,10 +16,15 @@ public sealed class DenseTensor : IDisposable
         Rows = rows; Cols = cols; _host = host; _device = device;
     }
 
+    /// <summary>The number of rows.</summary>
     public int Rows { get; }
+    /// <summary>The number of columns (the row stride: the layout is row-major).</summary>
     public int Cols { get; }
+    /// <summary>Rows x Cols, the number of elements.</summary>
     public long Length => (long)Rows * Cols;
+    /// <summary>Whether the data live on a device (<see cref="DeviceData"/>) rather than on the host (<see cref="HostData"/>).</summary>
     public bool IsOnDevice => _device is not null;
+    /// <summary>The device holding the data, or null for a host tensor.</summary>
     public IDevice? Device => _device?.Device;
 
     /// <summary>The host data (row-major). Throws if the tensor lives on a device.</summary>
@@ -28,14 +33,17 @@ public sealed class DenseTensor : IDisposable
     /// <summary>The device data. Throws if the tensor lives on the host.</summary>
     public DeviceBuffer<float> DeviceData => _device ?? throw new InvalidOperationException($"This {Rows}x{Cols} tensor lives on the host; call ToDevice(device) first.");
 
+    /// <summary>The host data as a span (row-major). Throws <see cref="InvalidOperationException"/> for a device tensor.</summary>
     public Span<float> Span => HostData;
 
+    /// <summary>The element at (<paramref name="row"/>, <paramref name="col"/>) of a host tensor. Throws <see cref="ArgumentOutOfRangeException"/> outside the shape and <see cref="InvalidOperationException"/> for a device tensor.</summary>
     public float this[int row, int col]
     {
         get { CheckIndex(row, col); return HostData[(long)row * Cols + col]; }
         set { CheckIndex(row, col); HostData[(long)row * Cols + col] = value; }
     }
 
+    /// <summary>A new host tensor of <paramref name="rows"/> x <paramref name="cols"/> zeros. Throws <see cref="ArgumentOutOfRangeException"/> for a negative or too large shape.</summary>
     public static DenseTensor Zeros(int rows, int cols)
     {
         CheckShape(rows, cols);
@@ -113,8 +121,10 @@ public sealed class DenseTensor : IDisposable
         }
     }
 
+    /// <inheritdoc/>
     public void Dispose() => _device?.Dispose();
 
+    /// <inheritdoc/>
     public override string ToString() => $"DenseTensor {Rows}x{Cols} on {(IsOnDevice ? _device!.Device.Name : "host")}";
 
     private void CheckIndex(int row, int col)

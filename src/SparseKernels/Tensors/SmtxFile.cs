@@ -11,11 +11,16 @@ namespace SparseKernels.Tensors;
 /// </summary>
 public sealed class SmtxFormatException : Exception
 {
+    /// <summary>The file that was read.</summary>
     public string Path { get; }
+    /// <summary>The 1-based line of the problem, or 0 when it is not on a line (e.g. a missing file).</summary>
     public int Line { get; }
+    /// <summary>The 1-based number on the line where the problem is, or 0 when it does not apply.</summary>
     public long Position { get; }
+    /// <summary>The matrix row concerned, or -1 when it does not apply.</summary>
     public int Row { get; }
 
+    /// <summary>Creates the exception; the message names the file, the line, the position and the row where they apply, and the <paramref name="problem"/>.</summary>
     public SmtxFormatException(string path, int line, string problem, long position = 0, int row = -1, Exception? inner = null)
         : base(Format(path, line, problem, position, row), inner)
     {

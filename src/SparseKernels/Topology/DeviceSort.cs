@@ -10,7 +10,7 @@ namespace SparseKernels.Topology;
 /// A full descending sort of |x| keys on a device (kernels/device_sort.cu, a bitonic network over the array padded
 /// to a power of two): the baseline the selection benchmarks compare <see cref="TopkSelect"/> against.
 /// </summary>
-public static class DeviceSort
+internal static class DeviceSort
 {
     private static readonly KernelRef s_deviceSortBitonicStepV1 = new("device_sort_bitonic_step_v1");
 

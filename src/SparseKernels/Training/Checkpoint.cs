@@ -17,11 +17,19 @@ public sealed class CheckpointException(string message, Exception? inner = null)
 /// </summary>
 public static class Checkpoint
 {
+    /// <summary>The format version written; <see cref="Load"/> rejects files of another version.</summary>
     public const int Version = 2;
     private static readonly byte[] Magic = "SKCKPT\r\n"u8.ToArray();
 
+    /// <summary>What a checkpoint holds besides the model and the optimizer state.</summary>
+    /// <param name="EpochsDone">Epochs finished when it was written.</param>
+    /// <param name="RngState">The run's <see cref="TrainRng.State"/>.</param>
+    /// <param name="OptimizerSteps">The optimizer's <see cref="Optimizer.StepCount"/>.</param>
+    /// <param name="OptimizerName">The optimizer's <see cref="Optimizer.Name"/>.</param>
+    /// <param name="MetricsJsonLines">The metrics of the finished epochs, one JSON line each.</param>
     public sealed record State(int EpochsDone, ulong RngState, long OptimizerSteps, string OptimizerName, IReadOnlyList<string> MetricsJsonLines);
 
+    /// <summary>Writes the model's weights and biases, the optimizer state, the RNG state, the metrics and <paramref name="method"/>'s state (when given) to <paramref name="path"/>, atomically (through <c>path.tmp</c> and a rename). Throws <see cref="IOException"/> when the file cannot be written.</summary>
     public static void Save(string path, Mlp model, Optimizer optimizer, TrainRng rng, int epochsDone, IReadOnlyList<string> metricsJsonLines, IStatefulHook? method = null)
     {
         using var payload = new MemoryStream();

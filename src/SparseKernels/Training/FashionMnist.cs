@@ -9,11 +9,17 @@ namespace SparseKernels.Training;
 /// <summary>Images (samples x features, row-major, normalised) and their labels, on the host.</summary>
 public sealed class ImageDataset(float[] images, int[] labels, int features, int classes, string source)
 {
+    /// <summary>The pixels, Count x Features row-major, standardised.</summary>
     public float[] Images { get; } = images;
+    /// <summary>The class of each sample, in [0, Classes).</summary>
     public int[] Labels { get; } = labels;
+    /// <summary>Pixels per image (784 for Fashion-MNIST).</summary>
     public int Features { get; } = features;
+    /// <summary>The number of classes (10 for Fashion-MNIST).</summary>
     public int Classes { get; } = classes;
+    /// <summary>The number of samples.</summary>
     public int Count => Labels.Length;
+    /// <summary>Where the data came from (a folder and split), for logs.</summary>
     public string Source { get; } = source;
 
     /// <summary>The first <paramref name="count"/> samples (all when count is larger).</summary>
@@ -31,16 +37,20 @@ public sealed class ImageDataset(float[] images, int[] labels, int features, int
 /// </summary>
 public static class FashionMnist
 {
+    /// <summary>Where Debian's dataset-fashion-mnist installs the files.</summary>
     public const string DefaultFolder = "/usr/share/datasets/fashion-mnist";
+    /// <summary>The training set's pixel mean and standard deviation (after scaling to [0, 1]) used to standardise the pixels.</summary>
     public const float Mean = 0.2860f, Std = 0.3530f;
     private const string HowToGet = "install it with `apt-get install dataset-fashion-mnist` (files in " + DefaultFolder + ") or pass a folder holding train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz";
 
+    /// <summary>Loads the training (60,000) and test (10,000) splits from <paramref name="folder"/> (default <see cref="DefaultFolder"/>). Throws <see cref="FileNotFoundException"/> or <see cref="InvalidDataException"/> saying how to get the data.</summary>
     public static (ImageDataset Train, ImageDataset Test) Load(string? folder = null)
     {
         folder ??= DefaultFolder;
         return (LoadSplit(folder, "train"), LoadSplit(folder, "t10k"));
     }
 
+    /// <summary>Loads one split, <paramref name="prefix"/> <c>train</c> or <c>t10k</c>, from the gzip IDX files in <paramref name="folder"/>. Throws <see cref="FileNotFoundException"/> or <see cref="InvalidDataException"/> saying how to get the data.</summary>
     public static ImageDataset LoadSplit(string folder, string prefix)
     {
         string imagesPath = Path.Combine(folder, $"{prefix}-images-idx3-ubyte.gz");
@@ -95,6 +105,7 @@ public sealed class BatchSource : IDisposable
     private readonly DenseTensor? _deviceImages;
     private readonly DeviceBuffer<int>? _deviceLabels;
 
+    /// <summary>Prepares batches of <paramref name="data"/> on <paramref name="backend"/>; on a device the whole dataset is uploaded once.</summary>
     public BatchSource(ImageDataset data, ITensorBackend backend)
     {
         Data = data; Backend = backend;
@@ -106,7 +117,9 @@ public sealed class BatchSource : IDisposable
         }
     }
 
+    /// <summary>The dataset the batches come from.</summary>
     public ImageDataset Data { get; }
+    /// <summary>The backend the batches are made on.</summary>
     public ITensorBackend Backend { get; }
 
     /// <summary>The batch of the given samples: x (features x n) and labels, both owned by the caller.</summary>
@@ -134,5 +147,6 @@ public sealed class BatchSource : IDisposable
         return (DenseTensor.FromArray(f, n, xs), new Labels(labels));
     }
 
+    /// <inheritdoc/>
     public void Dispose() { _deviceImages?.Dispose(); _deviceLabels?.Dispose(); }
 }

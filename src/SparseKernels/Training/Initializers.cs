@@ -18,14 +18,18 @@ public sealed record LayerInitContext(int FanIn, int FanOut, CsrMatrix? Pattern)
 /// </summary>
 public interface IWeightInitializer
 {
+    /// <summary>The initializer's name as <see cref="Initializers.ByName"/> accepts it.</summary>
     string Name { get; }
+    /// <summary>Fills <paramref name="values"/> (dense: out x in row-major; sparse: the CSR values in order) for <paramref name="layer"/>, drawing from <paramref name="rng"/>.</summary>
     void Initialize(Span<float> values, LayerInitContext layer, TrainRng rng);
 }
 
 /// <summary>Kaiming (He) normal: N(0, 2 / fan_in).</summary>
 public sealed class KaimingNormal : IWeightInitializer
 {
+    /// <inheritdoc/>
     public string Name => "kaiming-normal";
+    /// <inheritdoc/>
     public void Initialize(Span<float> values, LayerInitContext layer, TrainRng rng)
     {
         double std = Math.Sqrt(2.0 / layer.FanIn);
@@ -36,7 +40,9 @@ public sealed class KaimingNormal : IWeightInitializer
 /// <summary>Kaiming (He) uniform: U(-b, b), b = sqrt(6 / fan_in).</summary>
 public sealed class KaimingUniform : IWeightInitializer
 {
+    /// <inheritdoc/>
     public string Name => "kaiming-uniform";
+    /// <inheritdoc/>
     public void Initialize(Span<float> values, LayerInitContext layer, TrainRng rng)
     {
         double b = Math.Sqrt(6.0 / layer.FanIn);
@@ -47,7 +53,9 @@ public sealed class KaimingUniform : IWeightInitializer
 /// <summary>Glorot (Xavier) uniform: U(-b, b), b = sqrt(6 / (fan_in + fan_out)).</summary>
 public sealed class GlorotUniform : IWeightInitializer
 {
+    /// <inheritdoc/>
     public string Name => "glorot-uniform";
+    /// <inheritdoc/>
     public void Initialize(Span<float> values, LayerInitContext layer, TrainRng rng)
     {
         double b = Math.Sqrt(6.0 / (layer.FanIn + layer.FanOut));
@@ -55,10 +63,13 @@ public sealed class GlorotUniform : IWeightInitializer
     }
 }
 
+/// <summary>The weight initializers by name.</summary>
 public static class Initializers
 {
+    /// <summary>The names <see cref="ByName"/> knows.</summary>
     public static IReadOnlyList<string> Names { get; } = ["kaiming-normal", "kaiming-uniform", "glorot-uniform", "sparsity-aware", "sparsity-aware-uniform", "sparsity-aware-he"];
 
+    /// <summary>The initializer of this name (case-insensitive; aliases kaiming, glorot, xavier, sparsity-aware-normal). Throws <see cref="ArgumentException"/> listing the known names.</summary>
     public static IWeightInitializer ByName(string name) => name.ToLowerInvariant() switch
     {
         "kaiming-normal" or "kaiming" => new KaimingNormal(),

@@ -10,9 +10,13 @@ namespace SparseKernels.Training;
 /// </summary>
 public sealed class Parameter(string name, Var var)
 {
+    /// <summary>The parameter's name, e.g. <c>layer0.weight</c> or <c>layer1.bias</c>.</summary>
     public string Name { get; } = name;
+    /// <summary>The autograd leaf holding the value and, after backward, the gradient.</summary>
     public Var Var { get; } = var;
+    /// <summary>The value (dense weight out x in, bias out x 1, or CSR values 1 x nnz).</summary>
     public DenseTensor Value => Var.Value;
+    /// <summary>The gradient, same shape as <see cref="Value"/>, or null when none was computed.</summary>
     public DenseTensor? Grad => Var.Grad;
     /// <summary>Optimizer state slots (SGD: velocity; Adam: m, v), allocated by the optimizer on first use.</summary>
     public DenseTensor[] State { get; set; } = [];
@@ -28,17 +32,25 @@ public sealed class MlpLayer : IDisposable
         Bias = new Parameter($"layer{index}.bias", Var.Parameter(bias));
     }
 
+    /// <summary>The layer's 0-based position in the model.</summary>
     public int Index { get; }
+    /// <summary>Input features.</summary>
     public int In { get; }
+    /// <summary>Output features.</summary>
     public int Out { get; }
+    /// <summary>Whether the weight is CSR (<see cref="Sparse"/>) rather than dense.</summary>
     public bool IsSparse => Sparse is not null;
+    /// <summary>The CSR weight of a sparse layer, or null for a dense one.</summary>
     public SparseWeight? Sparse { get; private set; }
     internal DenseTensor? DenseWeightTensor { get; private set; }
+    /// <summary>The weight parameter (dense out x in, or the CSR values 1 x nnz).</summary>
     public Parameter Weight { get; private set; }
     /// <summary>When set, <see cref="Forward"/> keeps the layer's input and its pre-bias output (whose gradient is dY
     /// after backward) in <see cref="LastInput"/>/<see cref="LastOutput"/>, for gradient-based growth (RigL, SNIP).</summary>
     public bool CaptureActivations { get; set; }
+    /// <summary>The input of the last forward pass when <see cref="CaptureActivations"/> is set (in x batch).</summary>
     public Var? LastInput { get; private set; }
+    /// <summary>The pre-bias output of the last forward pass when <see cref="CaptureActivations"/> is set (out x batch).</summary>
     public Var? LastOutput { get; private set; }
 
     /// <summary>
@@ -73,10 +85,12 @@ public sealed class MlpLayer : IDisposable
         oldSparse?.Dispose();
         if (oldSparse is null && oldDense is not null && oldDense.IsOnDevice) oldDense.Dispose();
     }
+    /// <summary>The bias parameter (out x 1).</summary>
     public Parameter Bias { get; }
     /// <summary>Stored weights (nnz for a sparse layer, in*out for a dense one).</summary>
     public long WeightCount => Sparse?.Nnz ?? (long)In * Out;
 
+    /// <summary>Records y = W x + b on the tape for <paramref name="x"/> (in x batch); returns out x batch.</summary>
     public Var Forward(Tape t, Var x)
     {
         var y = Sparse is not null ? Fn.SparseLinear(t, x, Sparse) : Fn.Linear(t, x, Weight.Var);
@@ -84,6 +98,7 @@ public sealed class MlpLayer : IDisposable
         return Fn.BiasAdd(t, y, Bias.Var);
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         Sparse?.Dispose();
@@ -103,9 +118,13 @@ public sealed class Mlp : IDisposable
 
     private Mlp(ITensorBackend backend) { Backend = backend; }
 
+    /// <summary>The backend the model lives on.</summary>
     public ITensorBackend Backend { get; }
+    /// <summary>The layers, input first.</summary>
     public IReadOnlyList<MlpLayer> Layers => _layers;
+    /// <summary>Every layer's weight and bias, in layer order.</summary>
     public IEnumerable<Parameter> Parameters => _layers.SelectMany(l => new[] { l.Weight, l.Bias });
+    /// <summary>The layer sizes, inputs first and outputs last.</summary>
     public int[] Sizes => [_layers[0].In, .. _layers.Select(l => l.Out)];
 
     /// <summary>
@@ -191,6 +210,7 @@ public sealed class Mlp : IDisposable
         return h;
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         foreach (var l in _layers) l.Dispose();

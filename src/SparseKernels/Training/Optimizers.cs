@@ -8,13 +8,18 @@ namespace SparseKernels.Training;
 /// </summary>
 public abstract class Optimizer
 {
+    /// <summary>The learning rate of the next step (the trainer sets it from the schedule every step).</summary>
     public float LearningRate { get; set; }
+    /// <summary>L2 weight decay added to the gradient (0 = none).</summary>
     public float WeightDecay { get; init; }
     /// <summary>Updates done so far (Adam's bias correction uses it; checkpoints save it).</summary>
     public long StepCount { get; set; }
+    /// <summary>The optimizer's name (also checked when a checkpoint is resumed).</summary>
     public abstract string Name { get; }
+    /// <summary>The state tensors per parameter (SGD 1, Adam 2).</summary>
     public abstract int StateSlots { get; }
 
+    /// <summary>Updates every parameter that has a gradient in place on <paramref name="backend"/>, allocating its state on first use, then drops the gradients.</summary>
     public void Step(ITensorBackend backend, IEnumerable<Parameter> parameters)
     {
         StepCount++;
@@ -28,16 +33,22 @@ public abstract class Optimizer
         }
     }
 
+    /// <summary>Updates one parameter whose gradient and state are present.</summary>
     protected abstract void Update(ITensorBackend backend, Parameter p);
 }
 
 /// <summary>SGD with momentum, L2 weight decay and optional Nesterov (torch.optim.SGD with dampening 0).</summary>
 public sealed class SgdOptimizer : Optimizer
 {
+    /// <summary>The momentum factor (default 0.9).</summary>
     public float Momentum { get; init; } = 0.9f;
+    /// <summary>Whether to use Nesterov momentum.</summary>
     public bool Nesterov { get; init; }
+    /// <inheritdoc/>
     public override string Name => Nesterov ? "sgd-nesterov" : "sgd";
+    /// <inheritdoc/>
     public override int StateSlots => 1;
+    /// <inheritdoc/>
     protected override void Update(ITensorBackend b, Parameter p)
         => b.SgdMomentum(p.Value, p.Grad!, p.State[0], LearningRate, Momentum, WeightDecay, Nesterov);
 }
@@ -45,11 +56,17 @@ public sealed class SgdOptimizer : Optimizer
 /// <summary>Adam (torch.optim.Adam: L2 weight decay added to the gradient).</summary>
 public sealed class AdamOptimizer : Optimizer
 {
+    /// <summary>The decay of the first moment (default 0.9).</summary>
     public float Beta1 { get; init; } = 0.9f;
+    /// <summary>The decay of the second moment (default 0.999).</summary>
     public float Beta2 { get; init; } = 0.999f;
+    /// <summary>Added to the root of the second moment (default 1e-8).</summary>
     public float Epsilon { get; init; } = 1e-8f;
+    /// <inheritdoc/>
     public override string Name => "adam";
+    /// <inheritdoc/>
     public override int StateSlots => 2;
+    /// <inheritdoc/>
     protected override void Update(ITensorBackend b, Parameter p)
         => b.Adam(p.Value, p.Grad!, p.State[0], p.State[1], LearningRate, Beta1, Beta2, Epsilon, WeightDecay, StepCount);
 }
@@ -57,23 +74,28 @@ public sealed class AdamOptimizer : Optimizer
 /// <summary>The learning rate at a step.</summary>
 public interface ILrSchedule
 {
+    /// <summary>The learning rate at step <paramref name="step"/> of epoch <paramref name="epoch"/> (both 0-based) of a run of <paramref name="epochs"/> epochs of <paramref name="stepsPerEpoch"/> steps.</summary>
     float At(float baseLr, int epoch, int step, int stepsPerEpoch, int epochs);
 }
 
+/// <summary>A constant learning rate.</summary>
 public sealed class ConstantSchedule : ILrSchedule
 {
+    /// <inheritdoc/>
     public float At(float baseLr, int epoch, int step, int stepsPerEpoch, int epochs) => baseLr;
 }
 
 /// <summary>lr * gamma^(epoch / every).</summary>
 public sealed class StepSchedule(int every, float gamma) : ILrSchedule
 {
+    /// <inheritdoc/>
     public float At(float baseLr, int epoch, int step, int stepsPerEpoch, int epochs) => baseLr * MathF.Pow(gamma, epoch / Math.Max(1, every));
 }
 
 /// <summary>Cosine annealing per step from lr to 0 over all epochs.</summary>
 public sealed class CosineSchedule : ILrSchedule
 {
+    /// <inheritdoc/>
     public float At(float baseLr, int epoch, int step, int stepsPerEpoch, int epochs)
     {
         double t = (epoch * (double)stepsPerEpoch + step) / Math.Max(1.0, (double)epochs * stepsPerEpoch);

@@ -11,15 +11,22 @@
 
 namespace SparseKernels.Training;
 
+/// <summary>Sparsity-aware initialisation (Evci et al. 2022): each nonzero weight is drawn with variance scale / fan_in of its own row's nonzero inputs, normal or uniform.</summary>
+/// <param name="uniform">Draw from U(-b, b), b = sqrt(3 scale / fan_in), instead of N(0, scale / fan_in).</param>
+/// <param name="scale">The variance scale, &gt; 0 (1 as in the reference; 2 is Kaiming's ReLU gain). Throws <see cref="ArgumentOutOfRangeException"/> otherwise.</param>
 public sealed class SparsityAwareInit(bool uniform = false, double scale = 1.0) : IWeightInitializer
 {
+    /// <summary>Whether values are drawn uniformly rather than normally.</summary>
     public bool Uniform { get; } = uniform;
+    /// <summary>The variance scale.</summary>
     public double Scale { get; } = scale > 0 ? scale : throw new ArgumentOutOfRangeException(nameof(scale), scale, "The variance scale must be > 0.");
+    /// <inheritdoc/>
     public string Name => (Uniform ? "sparsity-aware-uniform" : "sparsity-aware") + (Scale == 1.0 ? "" : Scale == 2.0 && !Uniform ? "-he" : $" (scale {Scale})");
 
     /// <summary>The standard deviation of unit (row) weights with this many nonzero inputs.</summary>
     public double Std(int fanIn) => Math.Sqrt(Scale / fanIn);
 
+    /// <inheritdoc/>
     public void Initialize(Span<float> values, LayerInitContext layer, TrainRng rng)
     {
         if (layer.Pattern is not { } p)

@@ -6,8 +6,10 @@ namespace SparseKernels.Training;
 /// </summary>
 public sealed class TrainRng(ulong seed)
 {
+    /// <summary>The whole generator state; set it to restore a saved generator exactly.</summary>
     public ulong State { get; set; } = seed;
 
+    /// <summary>The next 64 random bits (SplitMix64).</summary>
     public ulong NextUInt64()
     {
         ulong z = State += 0x9E3779B97F4A7C15UL;

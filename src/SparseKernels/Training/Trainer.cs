@@ -7,9 +7,13 @@ namespace SparseKernels.Training;
 /// <summary>The settings of a training run.</summary>
 public sealed record TrainConfig
 {
+    /// <summary>The number of epochs (default 3).</summary>
     public int Epochs { get; init; } = 3;
+    /// <summary>Samples per minibatch (default 128).</summary>
     public int BatchSize { get; init; } = 128;
+    /// <summary>The base learning rate the schedule shapes (default 0.05).</summary>
     public float LearningRate { get; init; } = 0.05f;
+    /// <summary>The seed of the run (default 1).</summary>
     public ulong Seed { get; init; } = 1;
 }
 
@@ -47,6 +51,7 @@ public readonly record struct StepProgress(int Epoch, int Step, int StepsPerEpoc
 /// </summary>
 public sealed class Trainer
 {
+    /// <summary>Creates the loop. Throws <see cref="ArgumentOutOfRangeException"/> for a batch size below 1 and <see cref="ArgumentException"/> when the data's features or classes do not fit the model.</summary>
     public Trainer(Mlp model, Optimizer optimizer, ILrSchedule schedule, TrainConfig config, BatchSource train, BatchSource test, TrainRng rng)
     {
         if (config.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(config), config.BatchSize, "The batch size must be positive.");
@@ -57,18 +62,28 @@ public sealed class Trainer
         Model = model; Optimizer = optimizer; Schedule = schedule; Config = config; Train = train; Test = test; Rng = rng;
     }
 
+    /// <summary>The model being trained.</summary>
     public Mlp Model { get; }
+    /// <summary>The optimizer.</summary>
     public Optimizer Optimizer { get; }
+    /// <summary>The learning-rate schedule.</summary>
     public ILrSchedule Schedule { get; }
+    /// <summary>The settings.</summary>
     public TrainConfig Config { get; }
+    /// <summary>The training batches.</summary>
     public BatchSource Train { get; }
+    /// <summary>The test batches.</summary>
     public BatchSource Test { get; }
+    /// <summary>The random source of the shuffles (saved in checkpoints).</summary>
     public TrainRng Rng { get; }
+    /// <summary>The hooks called at every epoch start and step, in order (sparsity methods, zapping).</summary>
     public List<IStepHook> Hooks { get; } = [];
     /// <summary>The training loss (tape, logits, batch x, labels) -> scalar; null = mean softmax cross-entropy. KD tickets set it.</summary>
     public Func<Tape, Var, DenseTensor, Labels, Var>? LossFunction { get; set; }
+    /// <summary>Raised after every training step, for a live display.</summary>
     public event Action<StepProgress>? Progress;
 
+    /// <summary>The number of batches per epoch (the last may be smaller).</summary>
     public int StepsPerEpoch => (Train.Data.Count + Config.BatchSize - 1) / Config.BatchSize;
 
     /// <summary>Trains one epoch (0-based <paramref name="epoch"/>) and evaluates on the test set.</summary>

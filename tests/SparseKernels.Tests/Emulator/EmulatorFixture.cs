@@ -8,7 +8,7 @@ namespace SparseKernels.Tests.Emulator;
 /// The emulated device with the emulator's own test kernels (native/emulator/tests/*.cu, built by CMake
 /// into libsparsekernels_emu_tests.so and copied next to the test assembly) loaded as a second image.
 /// </summary>
-public static class EmulatorFixture
+internal static class EmulatorFixture
 {
     public const string TestImage = "libsparsekernels_emu_tests.so";
 

@@ -37,10 +37,11 @@ public class SparsityDeviceTests
         return (new CsrMatrix(h.Rows, h.Cols, (int[])h.RowOffsets.Clone(), (int[])h.ColumnIndices.Clone(), (float[])h.Values.Clone()), layer.Weight.State[0].ToArray().ToArray());
     }
 
-    [TestCase(GrowRule.Gradient)]
-    [TestCase(GrowRule.Random)]
-    public void DropGrowOnTheDeviceMatchesTheCpu(GrowRule rule)
+    [TestCase(nameof(GrowRule.Gradient))]
+    [TestCase(nameof(GrowRule.Random))]
+    public void DropGrowOnTheDeviceMatchesTheCpu(string ruleName)   // GrowRule is internal; a public test method cannot take it
     {
+        var rule = Enum.Parse<GrowRule>(ruleName);
         var device = TestDevice.Get();
         using var dev = new DeviceTensorBackend(device);
         var (wc, sc) = Update(CpuTensorBackend.Instance, rule, 99);
