@@ -41,5 +41,13 @@ if [ $# -eq 0 ]; then
   echo "verify.sh run --rehearse: exit $vrc"
   rm -rf "$vout" "$vout.log"
 fi
+# Style (tests/style.sh): dotnet format and the long-line ratchet, one test each.
+if [ $# -eq 0 ]; then
+  sout=$(mktemp)
+  bash tests/style.sh | tee "$sout"
+  passed=$((passed + $(grep -c ': passed' "$sout")))
+  failed=$((failed + $(grep -c ': failed' "$sout")))
+  rm -f "$sout"
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]

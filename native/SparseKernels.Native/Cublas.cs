@@ -23,9 +23,11 @@ internal static unsafe partial class CublasNative
     [LibraryImport(Lib)] internal static partial int cublasGetVersion_v2(IntPtr handle, out int version);
     [LibraryImport(Lib)] internal static partial int cublasSetMathMode(IntPtr handle, int mode);
     [LibraryImport(Lib)] internal static partial int cublasGetProperty(int type, out int value);
-    [LibraryImport(Lib)] internal static partial int cublasSgemm_v2(IntPtr handle, int transa, int transb, int m, int n, int k,
+    [LibraryImport(Lib)]
+    internal static partial int cublasSgemm_v2(IntPtr handle, int transa, int transb, int m, int n, int k,
         float* alpha, ulong a, int lda, ulong b, int ldb, float* beta, ulong c, int ldc);
-    [LibraryImport(Lib)] internal static partial int cublasGemmEx(IntPtr handle, int transa, int transb, int m, int n, int k,
+    [LibraryImport(Lib)]
+    internal static partial int cublasGemmEx(IntPtr handle, int transa, int transb, int m, int n, int k,
         void* alpha, ulong a, int aType, int lda, ulong b, int bType, int ldb, void* beta, ulong c, int cType, int ldc, int computeType, int algo);
 
     /// <summary>The cublasStatus_t name (cuBLAS 11 has no cublasGetStatusName, so the table is here).</summary>

@@ -93,11 +93,13 @@ internal sealed class CudaMemoryHandle : DeviceMemoryHandle
         catch
         {
             context.DangerousRelease();
+#pragma warning disable CA1816 // the half-built handle owns nothing: its finalizer must not run ReleaseHandle
             GC.SuppressFinalize(h);
+#pragma warning restore CA1816
             h.SetHandleAsInvalid();
             throw;
         }
-        h.SetHandle((IntPtr)(long)pointer);
+        h.SetHandle(checked((IntPtr)(long)pointer));
         return h;
     }
 

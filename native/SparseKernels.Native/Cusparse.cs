@@ -26,22 +26,29 @@ internal static unsafe partial class CusparseNative
     [LibraryImport(Lib)] internal static partial int cusparseSetStream(IntPtr handle, IntPtr stream);
     [LibraryImport(Lib)] internal static partial int cusparseGetVersion(IntPtr handle, out int version);
     [LibraryImport(Lib)] internal static partial int cusparseGetProperty(int type, out int value);
-    [LibraryImport(Lib)] internal static partial int cusparseCreateCsr(out IntPtr descr, long rows, long cols, long nnz,
+    [LibraryImport(Lib)]
+    internal static partial int cusparseCreateCsr(out IntPtr descr, long rows, long cols, long nnz,
         ulong rowOffsets, ulong colInd, ulong values, int rowOffsetsType, int colIndType, int idxBase, int valueType);
     [LibraryImport(Lib)] internal static partial int cusparseDestroySpMat(IntPtr descr);
     [LibraryImport(Lib)] internal static partial int cusparseCreateDnMat(out IntPtr descr, long rows, long cols, long ld, ulong values, int valueType, int order);
     [LibraryImport(Lib)] internal static partial int cusparseDestroyDnMat(IntPtr descr);
-    [LibraryImport(Lib)] internal static partial int cusparseSpMM_bufferSize(IntPtr handle, int opA, int opB, void* alpha, IntPtr matA, IntPtr matB,
+    [LibraryImport(Lib)]
+    internal static partial int cusparseSpMM_bufferSize(IntPtr handle, int opA, int opB, void* alpha, IntPtr matA, IntPtr matB,
         void* beta, IntPtr matC, int computeType, int alg, out nuint bufferSize);
-    [LibraryImport(Lib)] internal static partial int cusparseSpMM(IntPtr handle, int opA, int opB, void* alpha, IntPtr matA, IntPtr matB,
+    [LibraryImport(Lib)]
+    internal static partial int cusparseSpMM(IntPtr handle, int opA, int opB, void* alpha, IntPtr matA, IntPtr matB,
         void* beta, IntPtr matC, int computeType, int alg, ulong externalBuffer);
-    [LibraryImport(Lib)] internal static partial int cusparseSpMM_preprocess(IntPtr handle, int opA, int opB, void* alpha, IntPtr matA, IntPtr matB,
+    [LibraryImport(Lib)]
+    internal static partial int cusparseSpMM_preprocess(IntPtr handle, int opA, int opB, void* alpha, IntPtr matA, IntPtr matB,
         void* beta, IntPtr matC, int computeType, int alg, ulong externalBuffer);
-    [LibraryImport(Lib)] internal static partial int cusparseSDDMM_bufferSize(IntPtr handle, int opA, int opB, void* alpha, IntPtr matA, IntPtr matB,
+    [LibraryImport(Lib)]
+    internal static partial int cusparseSDDMM_bufferSize(IntPtr handle, int opA, int opB, void* alpha, IntPtr matA, IntPtr matB,
         void* beta, IntPtr matC, int computeType, int alg, out nuint bufferSize);
-    [LibraryImport(Lib)] internal static partial int cusparseSDDMM_preprocess(IntPtr handle, int opA, int opB, void* alpha, IntPtr matA, IntPtr matB,
+    [LibraryImport(Lib)]
+    internal static partial int cusparseSDDMM_preprocess(IntPtr handle, int opA, int opB, void* alpha, IntPtr matA, IntPtr matB,
         void* beta, IntPtr matC, int computeType, int alg, ulong externalBuffer);
-    [LibraryImport(Lib)] internal static partial int cusparseSDDMM(IntPtr handle, int opA, int opB, void* alpha, IntPtr matA, IntPtr matB,
+    [LibraryImport(Lib)]
+    internal static partial int cusparseSDDMM(IntPtr handle, int opA, int opB, void* alpha, IntPtr matA, IntPtr matB,
         void* beta, IntPtr matC, int computeType, int alg, ulong externalBuffer);
     [LibraryImport(Lib)] internal static partial IntPtr cusparseGetErrorName(int status);
     [LibraryImport(Lib)] internal static partial IntPtr cusparseGetErrorString(int status);
@@ -135,7 +142,7 @@ internal sealed class CusparseHandle : SafeHandle
 /// <summary>A cuSPARSE sparse-matrix descriptor (a host object: destroyed without a context).</summary>
 internal sealed class CusparseSpMatHandle : SafeHandle
 {
-    private CusparseSpMatHandle() : base(IntPtr.Zero, true) { }
+    public CusparseSpMatHandle() : base(IntPtr.Zero, true) { }
     public override bool IsInvalid => handle == IntPtr.Zero;
 
     /// <summary>A 32-bit-index, zero-based FP32 CSR descriptor over device arrays.</summary>
@@ -155,7 +162,7 @@ internal sealed class CusparseSpMatHandle : SafeHandle
 /// <summary>A cuSPARSE dense-matrix descriptor (host object).</summary>
 internal sealed class CusparseDnMatHandle : SafeHandle
 {
-    private CusparseDnMatHandle() : base(IntPtr.Zero, true) { }
+    public CusparseDnMatHandle() : base(IntPtr.Zero, true) { }
     public override bool IsInvalid => handle == IntPtr.Zero;
 
     /// <summary>A row-major FP32 dense matrix (leading dimension = cols, at least 1).</summary>

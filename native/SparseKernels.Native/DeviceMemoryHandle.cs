@@ -10,7 +10,7 @@ internal abstract class DeviceMemoryHandle : SafeHandle
 {
     protected DeviceMemoryHandle(DevicePtr pointer, long bytes, bool ownsHandle) : base(IntPtr.Zero, ownsHandle)
     {
-        SetHandle((IntPtr)(long)pointer.Address);
+        SetHandle(checked((IntPtr)(long)pointer.Address));
         Bytes = bytes;
     }
 

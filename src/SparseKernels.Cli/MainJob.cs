@@ -1,6 +1,6 @@
 using System.Globalization;
-using SparseKernels.Runs;
 using SparseKernels.Autograd;
+using SparseKernels.Runs;
 using SparseKernels.Training;
 using Spectre.Console;
 
@@ -57,7 +57,7 @@ internal static class MainJob
         _ => "uniform",
     };
 
-    private static Table Table(IReadOnlyList<TrainCommand.RunSummary> runs, string title)
+    private static Table Table(List<TrainCommand.RunSummary> runs, string title)
     {
         // Fits 80 columns (the width Spectre assumes when the output is not a terminal) without wrapping a cell.
         var table = new Table().Title(Markup.Escape(title)).Border(TableBorder.Simple).AddColumn(new TableColumn("run").NoWrap().Padding(0, 0, 1, 0));

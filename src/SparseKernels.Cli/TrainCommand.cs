@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
-using SparseKernels.Runs;
 using SparseKernels.Autograd;
 using SparseKernels.Cli.Results;
+using SparseKernels.Runs;
 using SparseKernels.Runtime;
 using SparseKernels.Training;
 using Spectre.Console;
@@ -75,12 +75,21 @@ internal static class TrainCommand
                     Layers = parse.GetValue(layers) is { } l ? ParseSizes(l) : [784, 300, 100, 10],
                     Sparsity = parse.GetValue(sparsity) is { } s ? ParseFractions(s) : [0],
                     Epochs = parse.GetValue(epochs) ?? 3,
-                    BatchSize = parse.GetValue(batch), LearningRate = parse.GetValue(lr), Optimizer = parse.GetValue(optimizer)!,
-                    Momentum = parse.GetValue(momentum), WeightDecay = parse.GetValue(wd), Nesterov = parse.GetValue(nesterov),
-                    Schedule = parse.GetValue(schedule)!, Init = parse.GetValue(init)!, Seed = parse.GetValue(seed),
-                    OutputFolder = parse.GetValue(output), Resume = parse.GetValue(resume),
-                    TrainLimit = parse.GetValue(trainLimit), TestLimit = parse.GetValue(testLimit),
-                    Zap = parse.GetValue(zap), ZapEvery = parse.GetValue(zapEvery),
+                    BatchSize = parse.GetValue(batch),
+                    LearningRate = parse.GetValue(lr),
+                    Optimizer = parse.GetValue(optimizer)!,
+                    Momentum = parse.GetValue(momentum),
+                    WeightDecay = parse.GetValue(wd),
+                    Nesterov = parse.GetValue(nesterov),
+                    Schedule = parse.GetValue(schedule)!,
+                    Init = parse.GetValue(init)!,
+                    Seed = parse.GetValue(seed),
+                    OutputFolder = parse.GetValue(output),
+                    Resume = parse.GetValue(resume),
+                    TrainLimit = parse.GetValue(trainLimit),
+                    TestLimit = parse.GetValue(testLimit),
+                    Zap = parse.GetValue(zap),
+                    ZapEvery = parse.GetValue(zapEvery),
                 };
                 if (parse.GetValue(method) is { } name)
                 {
@@ -90,13 +99,25 @@ internal static class TrainCommand
                     {
                         Method = new SparseKernels.Sparsity.SparsityOptions
                         {
-                            Method = name.ToLowerInvariant(), Sparsity = sp[0], Distribution = SparseKernels.Sparsity.LayerDensities.Parse(parse.GetValue(distribution)!),
-                            FirstLayerDense = parse.GetValue(firstDense), LastLayerDense = parse.GetValue(lastDense),
-                            UpdateEvery = parse.GetValue(updateEvery), EndFraction = parse.GetValue(endFraction), Alpha = parse.GetValue(alpha),
-                            GmpEvery = parse.GetValue(gmpEvery), GmpStartFraction = parse.GetValue(gmpStart), GmpEndFraction = parse.GetValue(gmpEnd),
-                            CsrBelowDensity = parse.GetValue(csrBelow), ImpLevels = parse.GetValue(impLevels), PruneFraction = parse.GetValue(pruneFraction),
-                            RewindStep = parse.GetValue(rewindStep), Rewind = !parse.GetValue(noRewind), GlobalPruning = !parse.GetValue(perLayer),
-                            KdTemperature = parse.GetValue(kdTemp), KdAlpha = parse.GetValue(kdAlpha),
+                            Method = name.ToLowerInvariant(),
+                            Sparsity = sp[0],
+                            Distribution = SparseKernels.Sparsity.LayerDensities.Parse(parse.GetValue(distribution)!),
+                            FirstLayerDense = parse.GetValue(firstDense),
+                            LastLayerDense = parse.GetValue(lastDense),
+                            UpdateEvery = parse.GetValue(updateEvery),
+                            EndFraction = parse.GetValue(endFraction),
+                            Alpha = parse.GetValue(alpha),
+                            GmpEvery = parse.GetValue(gmpEvery),
+                            GmpStartFraction = parse.GetValue(gmpStart),
+                            GmpEndFraction = parse.GetValue(gmpEnd),
+                            CsrBelowDensity = parse.GetValue(csrBelow),
+                            ImpLevels = parse.GetValue(impLevels),
+                            PruneFraction = parse.GetValue(pruneFraction),
+                            RewindStep = parse.GetValue(rewindStep),
+                            Rewind = !parse.GetValue(noRewind),
+                            GlobalPruning = !parse.GetValue(perLayer),
+                            KdTemperature = parse.GetValue(kdTemp),
+                            KdAlpha = parse.GetValue(kdAlpha),
                         },
                     };
                 }
@@ -105,8 +126,12 @@ internal static class TrainCommand
                 // through the library's own method API, as `train --method rigl --sparsity 0.9 --distribution erk` does.
                 var mainJobRigl = !mainJob ? null : new SparseKernels.Sparsity.SparsityOptions
                 {
-                    Method = "rigl", Sparsity = 0.9, Distribution = SparseKernels.Sparsity.LayerDensities.Parse(parse.GetValue(distribution)!),
-                    UpdateEvery = parse.GetValue(updateEvery), EndFraction = parse.GetValue(endFraction), Alpha = parse.GetValue(alpha),
+                    Method = "rigl",
+                    Sparsity = 0.9,
+                    Distribution = SparseKernels.Sparsity.LayerDensities.Parse(parse.GetValue(distribution)!),
+                    UpdateEvery = parse.GetValue(updateEvery),
+                    EndFraction = parse.GetValue(endFraction),
+                    Alpha = parse.GetValue(alpha),
                 };
                 return Run(baseOptions, parse.GetValue(device)!, parse.GetValue(data)!, mainJobRigl, cpu);
             }
@@ -146,15 +171,15 @@ internal static class TrainCommand
         {
             case "cpu": return (cpu, null);
             case "cuda":
-            {
-                var d = Devices.Open(DevicePreference.Cuda);
-                return (new DeviceTensorBackend(d), new Owners(d));
-            }
+                {
+                    var d = Devices.Open(DevicePreference.Cuda);
+                    return (new DeviceTensorBackend(d), new Owners(d));
+                }
             case "emulated":
-            {
-                var d = Devices.Open(DevicePreference.Emulated);
-                return (new DeviceTensorBackend(d), new Owners(d));
-            }
+                {
+                    var d = Devices.Open(DevicePreference.Emulated);
+                    return (new DeviceTensorBackend(d), new Owners(d));
+                }
             case "auto":
                 if (Devices.ProbeCuda() is null)
                 {

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using SparseKernels.Runs;
 using SparseKernels.Autograd;
+using SparseKernels.Runs;
 using SparseKernels.Runtime;
 using SparseKernels.Sparsity;
 using SparseKernels.Training;
@@ -81,8 +81,15 @@ public static class TrainingStepStage
         using var backend = new DeviceTensorBackend(device);
         var options = new RunOptions
         {
-            Layers = layers, Sparsity = [0], Epochs = 1, BatchSize = batch, LearningRate = 0.01f, Optimizer = "sgd",
-            Schedule = "constant", Seed = 3, Method = c.Method,
+            Layers = layers,
+            Sparsity = [0],
+            Epochs = 1,
+            BatchSize = batch,
+            LearningRate = 0.01f,
+            Optimizer = "sgd",
+            Schedule = "constant",
+            Seed = 3,
+            Method = c.Method,
         };
         using var run = new TrainingRun(options, backend, data, test);
         var pool = device switch { CudaDevice d => d.MemoryPool, EmulatedDevice e => e.MemoryPool, _ => null };

@@ -32,7 +32,8 @@ internal static class SingleRun
         bool reset = ProcessMemory.ResetPeak();
         long before = ProcessMemory.Read("VmRSS");
         var r = Train(k[0], k[1], k[2], double.Parse(k[3], Inv), ulong.Parse(k[4], Inv), g1, train, test, cpu)
-            with { RssBeforeBytes = before, PeakRssBytes = ProcessMemory.Read("VmHWM"), PeakFromRunStart = reset };
+            with
+        { RssBeforeBytes = before, PeakRssBytes = ProcessMemory.Read("VmHWM"), PeakFromRunStart = reset };
         Console.Out.WriteLine(ResultPrefix + JsonSerializer.Serialize(r));
         return 0;
     }
@@ -42,11 +43,17 @@ internal static class SingleRun
         int[] sizes = model.Split('-').Select(x => int.Parse(x, Inv)).ToArray();
         var options = new RunOptions
         {
-            Layers = sizes, Epochs = g.Epochs, Seed = seed, TrainLimit = g.TrainLimit,
+            Layers = sizes,
+            Epochs = g.Epochs,
+            Seed = seed,
+            TrainLimit = g.TrainLimit,
             Method = new SparsityOptions
             {
                 // IMP / KD tickets prune with one global threshold: the distribution does not apply ("global").
-                Method = method, Sparsity = sparsity, Distribution = dist is "-" or "global" ? DensityDistribution.Uniform : LayerDensities.Parse(dist), ImpLevels = g.ImpLevels,
+                Method = method,
+                Sparsity = sparsity,
+                Distribution = dist is "-" or "global" ? DensityDistribution.Uniform : LayerDensities.Parse(dist),
+                ImpLevels = g.ImpLevels,
                 GlobalPruning = true,
             },
         };

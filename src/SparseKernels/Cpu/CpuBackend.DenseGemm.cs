@@ -42,14 +42,14 @@ public sealed partial class CpuBackend
         return c;
     }
 
-    private float[] TransposeDense(float[] src, int rows, int cols)
+    private static float[] TransposeDense(float[] src, int rows, int cols)
     {
         var dst = new float[src.Length];
         DenseTensor.TransposeInto(src, rows, cols, dst);
         return dst;
     }
 
-    private void MatmulRows4(float[] a, float[] b, float[] c, int k, int n, int i, int k0, int k1, int j0, int j1)
+    private static void MatmulRows4(float[] a, float[] b, float[] c, int k, int n, int i, int k0, int k1, int j0, int j1)
     {
         ref float A = ref MemoryMarshal.GetArrayDataReference(a);
         ref float B = ref MemoryMarshal.GetArrayDataReference(b);
@@ -89,7 +89,7 @@ public sealed partial class CpuBackend
             for (int r = 0; r < 4; r++) MatmulRow1(a, b, c, k, n, i + r, k0, k1, j, j1);
     }
 
-    private void MatmulRow1(float[] a, float[] b, float[] c, int k, int n, int i, int k0, int k1, int j0, int j1)
+    private static void MatmulRow1(float[] a, float[] b, float[] c, int k, int n, int i, int k0, int k1, int j0, int j1)
     {
         ref float B = ref MemoryMarshal.GetArrayDataReference(b);
         ref float C = ref MemoryMarshal.GetArrayDataReference(c);

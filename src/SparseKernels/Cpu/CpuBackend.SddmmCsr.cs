@@ -35,7 +35,7 @@ public sealed partial class CpuBackend
         return pattern.WithValues(values);
     }
 
-    private float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    private static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
     {
         ref float X = ref MemoryMarshal.GetReference(x);
         ref float Y = ref MemoryMarshal.GetReference(y);

@@ -40,7 +40,7 @@ public sealed partial class CpuBackend
         return c;
     }
 
-    private void CheckColumns(CsrMatrix a)
+    private static void CheckColumns(CsrMatrix a)
     {
         var ro = a.RowOffsets; var ci = a.ColumnIndices;
         if (ro.Length != a.Rows + 1 || ro[a.Rows] != ci.Length || a.Values.Length != ci.Length)
@@ -51,7 +51,7 @@ public sealed partial class CpuBackend
     }
 
     /// <summary>Splits [0, rows) into about <paramref name="parts"/> ranges of similar work (nnz + rows).</summary>
-    internal int[] BalancedRowRanges(int[] rowOffsets, int rows, int parts)
+    internal static int[] BalancedRowRanges(int[] rowOffsets, int rows, int parts)
     {
         parts = Math.Max(1, Math.Min(parts, rows));
         long total = (long)rowOffsets[rows] + rows;
@@ -84,7 +84,7 @@ public sealed partial class CpuBackend
         Parallel.For(0, count, Options, t => SpmmRows(bounds[t], bounds[t + 1], k, ro, ci, v, b, n, c));
     }
 
-    private void SpmmRows(int r0, int r1, int k, int[] ro, int[] ci, float[] v, float[] b, int n, float[] c)
+    private static void SpmmRows(int r0, int r1, int k, int[] ro, int[] ci, float[] v, float[] b, int n, float[] c)
     {
         ref int CI = ref MemoryMarshal.GetArrayDataReference(ci);
         for (int i = r0; i < r1; i++)
@@ -107,7 +107,7 @@ public sealed partial class CpuBackend
 
     /// <summary>C[row, j .. j + 8 vectors) = sum over the row's nonzeros of v * B[col, j ..): 8 accumulators in registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void SpmmPanel8(int start, int end, int[] ci, float[] v, float[] b, int n, float[] c, long crow, int j)
+    private static void SpmmPanel8(int start, int end, int[] ci, float[] v, float[] b, int n, float[] c, long crow, int j)
     {
         ref float B = ref MemoryMarshal.GetArrayDataReference(b);
         ref int CI = ref MemoryMarshal.GetArrayDataReference(ci);
@@ -135,7 +135,7 @@ public sealed partial class CpuBackend
     }
 
     /// <summary>The columns [j0, n) of one output row that do not fill a panel: 4 vectors, 1 vector, then scalars.</summary>
-    private void SpmmTail(int start, int end, int[] ci, float[] v, float[] b, int n, float[] c, long crow, int j0)
+    private static void SpmmTail(int start, int end, int[] ci, float[] v, float[] b, int n, float[] c, long crow, int j0)
     {
         ref float B = ref MemoryMarshal.GetArrayDataReference(b);
         ref float C = ref MemoryMarshal.GetArrayDataReference(c);

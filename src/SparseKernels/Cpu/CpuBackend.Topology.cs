@@ -53,7 +53,7 @@ public sealed partial class CpuBackend
         return result;
     }
 
-    private void InterlockedMin(ref long target, long value)
+    private static void InterlockedMin(ref long target, long value)
     {
         long seen = Volatile.Read(ref target);
         while (value < seen)
@@ -65,7 +65,7 @@ public sealed partial class CpuBackend
     }
 
     /// <summary>The k largest of keys[0..n), ties by lower position: radix selection (4 histogram passes) then one scan of the ties.</summary>
-    internal bool[] SelectKeys(uint[] keys, int n, long k)
+    internal static bool[] SelectKeys(uint[] keys, int n, long k)
     {
         var (threshold, lastTie) = FindCut(keys, n, k);
         var flags = new bool[n];
@@ -78,7 +78,7 @@ public sealed partial class CpuBackend
         return flags;
     }
 
-    internal (uint Threshold, long LastTie) FindCut(uint[] keys, int n, long k)
+    internal static (uint Threshold, long LastTie) FindCut(uint[] keys, int n, long k)
     {
         if (k <= 0) return (uint.MaxValue, -1);
         if (k >= n) return (0u, n - 1);
@@ -194,7 +194,7 @@ public sealed partial class CpuBackend
 
     private delegate long FillChunk(int r0, int rows, uint[] keys, int[] positions, long at);
 
-    private int[] GrowChunked(string op, CsrMatrix pattern, bool[]? keep, long k, string layer, long chunkElements, FillChunk fill)
+    private static int[] GrowChunked(string op, CsrMatrix pattern, bool[]? keep, long k, string layer, long chunkElements, FillChunk fill)
     {
         int m = pattern.Rows, n = pattern.Cols;
         TopologyChecks.SizeFitsInt(op, layer, (long)m * n, "positions");
@@ -276,7 +276,7 @@ public sealed partial class CpuBackend
         return (new CsrMatrix(m, n, newRo, newCi, newV), newSt);
     }
 
-    private int LowerBound(int[] a, int value)
+    private static int LowerBound(int[] a, int value)
     {
         int lo = 0, hi = a.Length;
         while (lo < hi) { int mid = (lo + hi) >>> 1; if (a[mid] < value) lo = mid + 1; else hi = mid; }

@@ -164,7 +164,9 @@ public sealed class DeviceMemoryPool
         }
         // The block is freed only through the pool (ReleaseCached, Return, Close): were its own finalizer to run
         // while a leaked pooled handle is finalized in the same collection, the pool could cache freed memory.
+#pragma warning disable CA1816 // deliberately on the block, not on this: see above
         GC.SuppressFinalize(block);
+#pragma warning restore CA1816
         lock (_lock) _driverAllocations++;
         return block;
     }

@@ -48,7 +48,9 @@ public sealed class EmulatedDevice : IDevice
     {
         DevicePtr p = EmulatorOps.Allocate(bytes);
         if (p.IsNull)
+#pragma warning disable CA2201 // a full arena is what a failed allocation means to .NET code; the memory pool catches it to give its cache back
             throw new OutOfMemoryException($"The emulated device cannot allocate {bytes} bytes: its arena is exhausted.");
+#pragma warning restore CA2201
         return new EmulatorMemoryHandle(p, bytes);
     }
 
@@ -84,7 +86,11 @@ public sealed class EmulatedDevice : IDevice
     /// Loads another library of emulated kernels (e.g. the emulator's test kernels,
     /// libsparsekernels_emu_tests.so); its kernels then appear in <see cref="KernelNames"/>.
     /// </summary>
-    internal void LoadImage(string path) => Emulator.LoadImage(path);
+    internal void LoadImage(string path)
+    {
+        ThrowIfDisposed();
+        Emulator.LoadImage(path);
+    }
 
     /// <inheritdoc/>
     public DeviceBuffer<T> Allocate<T>(long length) where T : unmanaged
@@ -95,7 +101,9 @@ public sealed class EmulatedDevice : IDevice
         try { return new DeviceBuffer<T>(this, MemoryPool.Rent(bytes), length); }
         catch (OutOfMemoryException e)
         {
+#pragma warning disable CA2201 // as above: the caller sees the type it would see for host memory
             throw new OutOfMemoryException($"The emulated device cannot allocate {bytes} bytes ({length} x {typeof(T).Name}): its arena is exhausted.", e);
+#pragma warning restore CA2201
         }
     }
 

@@ -49,7 +49,7 @@ internal static partial class KernelImages
     {
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (Match m in EntryWithParamsRegex().Matches(ptx))
-            counts[m.Groups[1].Value] = Regex.Matches(m.Groups[2].Value, @"\.param\b").Count;
+            counts[m.Groups[1].Value] = Regex.Count(m.Groups[2].Value, @"\.param\b");
         return counts;
     }
 

@@ -72,7 +72,7 @@ public sealed class Zapping : IStepHook
     public void Zap(Mlp model, int epoch)
     {
         var layer = model.Layers[^1];
-        if (Classes > layer.Out) throw new ArgumentOutOfRangeException(nameof(Classes), Classes, $"The output layer has only {layer.Out} classes.");
+        if (Classes > layer.Out) throw new ArgumentOutOfRangeException(nameof(model), Classes, $"Zapping {Classes} classes: the model's output layer has only {layer.Out} classes.");
         var rng = new TrainRng(LayerSurgery.GrowSeed(Seed, layer.Index, epoch));
         var rows = Enumerable.Range(0, layer.Out).ToArray();
         if (Classes > 0) { rng.Shuffle(rows); rows = rows[..Classes]; Array.Sort(rows); }

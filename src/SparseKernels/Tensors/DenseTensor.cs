@@ -130,7 +130,9 @@ public sealed class DenseTensor : IDisposable
     private void CheckIndex(int row, int col)
     {
         if ((uint)row >= (uint)Rows || (uint)col >= (uint)Cols)
+#pragma warning disable CA2201 // an indexer out of range throws what an array indexer throws
             throw new IndexOutOfRangeException($"Index ({row}, {col}) is outside a {Rows}x{Cols} tensor.");
+#pragma warning restore CA2201
     }
 
     internal static void CheckShape(int rows, int cols)

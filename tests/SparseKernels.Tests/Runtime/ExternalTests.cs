@@ -1,6 +1,6 @@
 using NUnit.Framework;
-using SparseKernels.Embedding;
 using SparseKernels.Cpu;
+using SparseKernels.Embedding;
 using SparseKernels.Ops;
 using SparseKernels.Runtime;
 using SparseKernels.Tensors;

@@ -1,6 +1,6 @@
 using NUnit.Framework;
-using SparseKernels.Runs;
 using SparseKernels.Autograd;
+using SparseKernels.Runs;
 using SparseKernels.Sparsity;
 using SparseKernels.Tensors;
 using SparseKernels.Training;
@@ -249,7 +249,11 @@ public class FidelityTests
         var ds = SyntheticSet();
         var o = new RunOptions
         {
-            Layers = [6, 8, 3], Epochs = 1, BatchSize = 16, LearningRate = 0.1f, Schedule = "cosine",
+            Layers = [6, 8, 3],
+            Epochs = 1,
+            BatchSize = 16,
+            LearningRate = 0.1f,
+            Schedule = "cosine",
             Method = new SparsityOptions { Method = "imp", Sparsity = 0.5, ImpLevels = 1, RewindStep = 2 },
         };
         using var run = new TrainingRun(o, Cpu, ds, ds);

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using NUnit.Framework;
-using SparseKernels.Runs;
 using SparseKernels.Autograd;
+using SparseKernels.Runs;
 using SparseKernels.Sparsity;
 using SparseKernels.Training;
 

@@ -1,9 +1,9 @@
 using System.Text.Json;
 using NUnit.Framework;
-using SparseKernels.Runs;
-using SparseKernels.Tests.Support;
 using SparseKernels.Autograd;
+using SparseKernels.Runs;
 using SparseKernels.Sparsity;
+using SparseKernels.Tests.Support;
 using SparseKernels.Training;
 
 namespace SparseKernels.Tests.Sparsity;
@@ -31,12 +31,26 @@ public class SparsityRunTests
 
     internal static RunOptions Options(string method, string? dir = null, int epochs = 2, bool resume = false) => new()
     {
-        Layers = [784, 64, 10], Epochs = epochs, BatchSize = 64, LearningRate = 0.05f, Optimizer = "sgd", Schedule = "cosine", Seed = 3,
-        OutputFolder = dir, Resume = resume,
+        Layers = [784, 64, 10],
+        Epochs = epochs,
+        BatchSize = 64,
+        LearningRate = 0.05f,
+        Optimizer = "sgd",
+        Schedule = "cosine",
+        Seed = 3,
+        OutputFolder = dir,
+        Resume = resume,
         Method = new SparsityOptions
         {
-            Method = method, Sparsity = method == "dense" ? 0 : 0.9, Distribution = DensityDistribution.ErdosRenyiKernel,
-            UpdateEvery = 3, GmpEvery = 2, ImpLevels = 1, RewindStep = 2, KdTemperature = 2f, KdAlpha = 0.5f,
+            Method = method,
+            Sparsity = method == "dense" ? 0 : 0.9,
+            Distribution = DensityDistribution.ErdosRenyiKernel,
+            UpdateEvery = 3,
+            GmpEvery = 2,
+            ImpLevels = 1,
+            RewindStep = 2,
+            KdTemperature = 2f,
+            KdAlpha = 0.5f,
         },
     };
 

@@ -1,8 +1,8 @@
 using System.IO.Compression;
 using System.Text.Json;
 using NUnit.Framework;
-using SparseKernels.Runs;
 using SparseKernels.Autograd;
+using SparseKernels.Runs;
 using SparseKernels.Tensors;
 using SparseKernels.Tests.Support;
 using SparseKernels.Training;
@@ -35,8 +35,19 @@ public class TrainingTests
 
     private static RunOptions Small(string? dir, int epochs, bool resume = false) => new()
     {
-        Layers = [784, 40, 10], Sparsity = [0.9, 0], Epochs = epochs, BatchSize = 100, LearningRate = 0.05f,
-        Optimizer = "sgd", Nesterov = true, Schedule = "cosine", Seed = 7, TrainLimit = 1500, TestLimit = 500, OutputFolder = dir, Resume = resume,
+        Layers = [784, 40, 10],
+        Sparsity = [0.9, 0],
+        Epochs = epochs,
+        BatchSize = 100,
+        LearningRate = 0.05f,
+        Optimizer = "sgd",
+        Nesterov = true,
+        Schedule = "cosine",
+        Seed = 7,
+        TrainLimit = 1500,
+        TestLimit = 500,
+        OutputFolder = dir,
+        Resume = resume,
     };
 
     [Test]
