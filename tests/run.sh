@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up (tests/setup.sh) and runs every test: the CPU tests and the Gpu category, which runs on the real GPU
-# when there is one, else on the emulated device. Prints, alone on its last line, "N passed, N failed, N skipped"
+# when there is one, else on the emulated device; then the TorchSharp tests (tests/SparseKernels.TorchSharp.Tests). Prints, alone on its last line, "N passed, N failed, N skipped"
 # and exits non-zero on any failure. Extra arguments go to the test runner (e.g. --filter ...); without them, the GPU
 # verification script is rehearsed too (bash bench/gpu/verify.sh run --rehearse), each of its stages counting as one test.
 set -uo pipefail
@@ -21,6 +21,27 @@ num() { grep -E "^\s*$1:\s*[0-9]+" "$out" | tail -n 1 | grep -oE '[0-9]+' || ech
 passed=$(num succeeded); failed=$(num failed); skipped=$(num skipped)
 rm -f "$out"
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi   # a crash or a run with no tests counts as a failure
+
+# The TorchSharp tests (SparseLinear against TorchSharp itself): their own NUnit executable, run with the dotnet that
+# tests/torch-runtime.sh names (on glibc < 2.38 a patched copy of the host with a private C runtime; see README).
+tdll=tests/SparseKernels.TorchSharp.Tests/bin/$config/net10.0/SparseKernels.TorchSharp.Tests.dll
+tdotnet=$(bash tests/torch-runtime.sh dotnet)
+tout=$(mktemp)
+if [ -x "$tdotnet" ] && [ -f "$tdll" ]; then
+  "$tdotnet" "$tdll" --no-progress --output detailed "$@" 2>&1 | tee "$tout"
+  trc=${PIPESTATUS[0]}
+else
+  echo "TorchSharp tests: no runtime ($tdotnet) or no test build ($tdll); run tests/setup.sh"
+  trc=1
+fi
+tnum() { grep -E "^\s*$1:\s*[0-9]+" "$tout" | tail -n 1 | grep -oE '[0-9]+' || echo 0; }
+tp=$(tnum succeeded); tf=$(tnum failed); ts=$(tnum skipped)
+rm -f "$tout"
+# exit code 8 = no test matched (a filter meant for the engine's tests): not a failure when arguments were given
+if [ "$trc" -eq 8 ] && [ $# -gt 0 ]; then trc=0; fi
+if [ "$trc" -ne 0 ] && [ "$tf" -eq 0 ]; then tf=1; fi
+passed=$((passed + tp)); failed=$((failed + tf)); skipped=$((skipped + ts))
+if [ "$trc" -ne 0 ]; then rc=$trc; fi
 
 # The GPU verification script, rehearsed on the emulated device (so the script itself never fails on the GPU machine):
 # each stage counts as one test (passed; "not available" = skipped; anything else failed). Skipped when extra runner
