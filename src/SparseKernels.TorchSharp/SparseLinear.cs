@@ -36,6 +36,12 @@ public sealed class SparseLinear : nn.Module<Tensor, Tensor>
     /// <summary>The CSR column indices (int32, nnz) of W: the pattern, a buffer of the module.</summary>
     public Tensor ColumnIndices => _columnIndices;
     public int Nnz => (int)_values.shape[0];
+
+    /// <summary>When set (by <see cref="SparseConnectivity.Attach"/>), each forward keeps a copy of x and each backward of dY (batch-major), for RigL's growth scores.</summary>
+    public bool CaptureForGrowth { get; set; }
+    internal float[]? LastX { get; set; }
+    internal float[]? LastDy { get; set; }
+    internal int LastBatch { get; set; }
     public double Density => (double)Nnz / ((double)InFeatures * OutFeatures);
 
     private SparseLinear(string name, int inFeatures, int outFeatures, int[] rowOffsets, int[] columnIndices, float[] values, float[]? bias)
@@ -147,7 +153,8 @@ public sealed class SparseLinear : nn.Module<Tensor, Tensor>
     {
         TensorMemory.CheckInput(x, "x", InFeatures, $"SparseLinear {OutFeatures}x{InFeatures}");
         CheckOwnTensors();
-        var y = SparseLinearFunction.apply(x, _values, this)[0];
+        bool capture = CaptureForGrowth && is_grad_enabled() && (x.requires_grad || _values.requires_grad);
+        var y = SparseLinearFunction.apply(x, _values, this, capture)[0];
         if (_bias is null) return y;
         using (y) return y.add(_bias);
     }

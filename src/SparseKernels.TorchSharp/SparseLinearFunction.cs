@@ -25,6 +25,7 @@ internal sealed class SparseLinearFunction : autograd.MultiTensorFunction<Sparse
         var x = (Tensor)vars[0];
         var values = (Tensor)vars[1];
         var layer = (SparseLinear)vars[2];
+        bool capture = (bool)vars[3];
         int batch = (int)x.shape[0], inF = layer.InFeatures, outF = layer.OutFeatures;
         CsrMatrix w = layer.Snapshot(values);
         var xT = GC.AllocateUninitializedArray<float>(inF * batch);
@@ -35,10 +36,12 @@ internal sealed class SparseLinearFunction : autograd.MultiTensorFunction<Sparse
             var yT = layer.Backend.SpmmCsr(w, DenseTensor.FromArray(inF, batch, xT));
             TensorMemory.Transpose(yT.HostData, outF, batch, TensorMemory.Floats(y));
         }
+        if (capture) { layer.LastX = TensorMemory.Floats(x).ToArray(); layer.LastDy = null; layer.LastBatch = batch; }
         ctx.save_data("w", w);
         ctx.save_data("xT", xT);
         ctx.save_data("layer", layer);
         ctx.save_data("needsX", x.requires_grad);
+        ctx.save_data("capture", capture);
         return [y];
     }
 
@@ -48,10 +51,12 @@ internal sealed class SparseLinearFunction : autograd.MultiTensorFunction<Sparse
         var xT = (float[])ctx.get_data("xT");
         var layer = (SparseLinear)ctx.get_data("layer");
         bool needsX = (bool)ctx.get_data("needsX");
+        bool capture = (bool)ctx.get_data("capture");
         int inF = layer.InFeatures, outF = layer.OutFeatures, batch = xT.Length / Math.Max(1, inF);
         var gy = gradOutputs[0];
         // dy comes from TorchSharp's autograd and may be a broadcast view (e.g. of sum()): made contiguous only then.
         using var gyc = gy.is_contiguous() && gy.dtype == ScalarType.Float32 ? gy.alias() : gy.to(ScalarType.Float32).contiguous();
+        if (capture && layer.LastBatch == batch) layer.LastDy = TensorMemory.Floats(gyc).ToArray();
         var gyT = GC.AllocateUninitializedArray<float>(outF * batch);
         TensorMemory.Transpose(TensorMemory.Floats(gyc), batch, outF, gyT);
         Tensor? gx = null;
@@ -71,6 +76,6 @@ internal sealed class SparseLinearFunction : autograd.MultiTensorFunction<Sparse
             var dW = layer.Backend.SddmmCsr(w, DenseTensor.FromArray(outF, batch, gyT), DenseTensor.FromArray(inF, batch, xT));
             dW.Values.AsSpan().CopyTo(TensorMemory.Floats(gv));
         }
-        return [gx!, gv, null!];
+        return [gx!, gv, null!, null!];
     }
 }
