@@ -28,6 +28,7 @@ public enum GrowthRule
 /// endFraction x totalSteps, each layer drops floor(a_t nnz) weights of smallest |w| (a_t = alpha/2 (1 + cos(pi t / T_end)))
 /// and grows as many (engine: MagnitudePruneDrop, GradientGrow / RandomGrow, CsrRebuild): nnz stays constant; kept
 /// weights keep their value, gradient and optimizer state, grown weights start at 0 with zero gradient and zero state.
+/// Fully dense layers (density 1, e.g. capped by ERK) are left alone, as in the engine's RigL.
 /// <para>Optimizer state: for TorchSharp's SGD (momentum_buffer) and Adam (exp_avg, exp_avg_sq, max_exp_avg_sq) the
 /// state arrays of the layer's <c>values</c> Parameter are permuted with the pattern in place (reached through
 /// <c>optimizer.state_dict().State</c>, whose entries are the optimizer's live state objects, in the order of
@@ -81,6 +82,7 @@ public sealed class SparseConnectivity(GrowthRule rule = GrowthRule.Gradient, do
         {
             var l = layers[i];
             string name = $"SparseLinear[{i}] {l.OutFeatures}x{l.InFeatures}";
+            if (l.Nnz == (long)l.InFeatures * l.OutFeatures) continue;   // a dense layer (e.g. ERK-capped) stays dense
             long count = DropSchedule.Count(Alpha, step, tEnd, l.Nnz);
             counts[i] = count;
             if (count == 0) continue;
