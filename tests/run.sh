@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up (tests/setup.sh) and runs every test: the CPU tests and the Gpu category, which runs on the real GPU
-# when there is one, else on the emulated device; then the TorchSharp tests (tests/SparseKernels.TorchSharp.Tests). Prints, alone on its last line, "N passed, N failed, N skipped"
+# when there is one, else on the emulated device; then the TorchSharp tests (tests/SparseKernels.TorchSharp.Tests)
+# and, without extra arguments, the NuGet packages with their consumer (tests/consumer.sh, one test). Prints, alone on its last line, "N passed, N failed, N skipped"
 # and exits non-zero on any failure. Extra arguments go to the test runner (e.g. --filter ...); without them, the GPU
 # verification script is rehearsed too (bash bench/gpu/verify.sh run --rehearse), each of its stages counting as one test.
 set -uo pipefail
@@ -61,6 +62,16 @@ if [ $# -eq 0 ]; then
   fi
   echo "verify.sh run --rehearse: exit $vrc"
   rm -rf "$vout" "$vout.log"
+fi
+# The NuGet packages and a consumer built from them in a clean folder (tests/consumer.sh): one test. Skipped when
+# extra runner arguments (e.g. a filter) were given.
+if [ $# -eq 0 ]; then
+  if bash tests/consumer.sh > /tmp/sk-consumer.$$.log 2>&1; then
+    passed=$((passed + 1)); echo "consumer (tests/consumer.sh): passed"
+  else
+    failed=$((failed + 1)); rc=1; echo "consumer (tests/consumer.sh): FAILED"; tail -n 30 /tmp/sk-consumer.$$.log
+  fi
+  rm -f /tmp/sk-consumer.$$.log
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]
