@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up (tests/setup.sh) and runs every test: the CPU tests and the Gpu category, which runs on the real GPU
-# when there is one, else on the emulated device. Prints, alone on its last line, "N passed, N failed, N skipped"
+# when there is one, else on the emulated device; then the TorchSharp tests (tests/SparseKernels.TorchSharp.Tests)
+# and, without extra arguments, the NuGet packages with their consumer (tests/consumer.sh, one test). Prints, alone on its last line, "N passed, N failed, N skipped"
 # and exits non-zero on any failure. Extra arguments go to the test runner (e.g. --filter ...); without them, the GPU
 # verification script is rehearsed too (bash bench/gpu/verify.sh run --rehearse), each of its stages counting as one test.
 set -uo pipefail
@@ -22,6 +23,27 @@ passed=$(num succeeded); failed=$(num failed); skipped=$(num skipped)
 rm -f "$out"
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi   # a crash or a run with no tests counts as a failure
 
+# The TorchSharp tests (SparseLinear against TorchSharp itself): their own NUnit executable, run with the dotnet that
+# tests/torch-runtime.sh names (on glibc < 2.38 a patched copy of the host with a private C runtime; see README).
+tdll=tests/SparseKernels.TorchSharp.Tests/bin/$config/net10.0/SparseKernels.TorchSharp.Tests.dll
+tdotnet=$(bash tests/torch-runtime.sh dotnet)
+tout=$(mktemp)
+if [ -x "$tdotnet" ] && [ -f "$tdll" ]; then
+  "$tdotnet" "$tdll" --no-progress --output detailed "$@" 2>&1 | tee "$tout"
+  trc=${PIPESTATUS[0]}
+else
+  echo "TorchSharp tests: no runtime ($tdotnet) or no test build ($tdll); run tests/setup.sh"
+  trc=1
+fi
+tnum() { grep -E "^\s*$1:\s*[0-9]+" "$tout" | tail -n 1 | grep -oE '[0-9]+' || echo 0; }
+tp=$(tnum succeeded); tf=$(tnum failed); ts=$(tnum skipped)
+rm -f "$tout"
+# exit code 8 = no test matched (a filter meant for the engine's tests): not a failure when arguments were given
+if [ "$trc" -eq 8 ] && [ $# -gt 0 ]; then trc=0; fi
+if [ "$trc" -ne 0 ] && [ "$tf" -eq 0 ]; then tf=1; fi
+passed=$((passed + tp)); failed=$((failed + tf)); skipped=$((skipped + ts))
+if [ "$trc" -ne 0 ]; then rc=$trc; fi
+
 # The GPU verification script, rehearsed on the emulated device (so the script itself never fails on the GPU machine):
 # each stage counts as one test (passed; "not available" = skipped; anything else failed). Skipped when extra runner
 # arguments (e.g. a filter) were given.
@@ -40,6 +62,16 @@ if [ $# -eq 0 ]; then
   fi
   echo "verify.sh run --rehearse: exit $vrc"
   rm -rf "$vout" "$vout.log"
+fi
+# The NuGet packages and a consumer built from them in a clean folder (tests/consumer.sh): one test. Skipped when
+# extra runner arguments (e.g. a filter) were given.
+if [ $# -eq 0 ]; then
+  if bash tests/consumer.sh > /tmp/sk-consumer.$$.log 2>&1; then
+    passed=$((passed + 1)); echo "consumer (tests/consumer.sh): passed"
+  else
+    failed=$((failed + 1)); rc=1; echo "consumer (tests/consumer.sh): FAILED"; tail -n 30 /tmp/sk-consumer.$$.log
+  fi
+  rm -f /tmp/sk-consumer.$$.log
 fi
 # Style (tests/style.sh): dotnet format and the long-line ratchet, one test each.
 if [ $# -eq 0 ]; then

@@ -3,8 +3,10 @@
 #   1. system packages: nvcc (Debian's nvidia-cuda-toolkit, CUDA 11.8, in contrib/non-free), clang-14, cmake,
 #      and Fashion-MNIST (dataset-fashion-mnist);
 #   2. the native build (CMake): kernels/*.cu -> PTX + fatbin (checked by ptxas), and the emulated device;
-#   3. the .NET solution, warnings as errors.
-# Environment: SK_SKIP_APT=1 skips step 1; SK_CONFIGURATION=Debug|Release (default Release).
+#   3. the .NET solution, warnings as errors;
+#   4. the private C runtime that TorchSharp 0.107 needs on glibc < 2.38 (tests/torch-runtime.sh: trixie's libc6,
+#      libstdc++6 and libgcc-s1 unpacked under build/torch-runtime, a patched copy of the dotnet host; installs patchelf).
+# Environment: SK_SKIP_APT=1 skips step 1; SK_SKIP_TORCH_RUNTIME=1 skips step 4; SK_CONFIGURATION=Debug|Release (default Release).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -39,3 +41,8 @@ cmake --build build -j"$(nproc)" >/dev/null
 
 log ".NET build ($config, warnings as errors)"
 dotnet build SparseKernels.sln -c "$config" -warnaserror -v q -nologo -clp:ErrorsOnly
+
+if [ "${SK_SKIP_TORCH_RUNTIME:-0}" != 1 ]; then
+  # not fatal here: tests/run.sh counts the TorchSharp tests as failed when their runtime is missing
+  bash tests/torch-runtime.sh prepare || log "WARNING: the TorchSharp runtime could not be prepared (tests/torch-runtime.sh)"
+fi

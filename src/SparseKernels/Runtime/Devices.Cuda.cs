@@ -36,6 +36,12 @@ public static class CudaEnvironment
         return v is null ? null : $"{CudaDriver.VersionText(v.Value)} ({v.Value})";
     }
 
+    /// <summary>
+    /// The kernel images (one per kernels/*.cu file, fatbin and PTX) embedded in this build of the engine; empty when it
+    /// was built without nvcc (then only the CPU backend and, where built, the emulated device run).
+    /// </summary>
+    public static IReadOnlyList<string> KernelImages => Runtime.KernelImages.Available;
+
     /// <summary>The minimum driver version the embedded PTX needs.</summary>
     public static string MinimumDriverVersion => $"{CudaDriver.VersionText(CudaDriver.MinimumDriverVersion)} ({CudaDriver.MinimumDriverVersion})";
 
