@@ -32,7 +32,8 @@ double Median(Action a)
     return t[reps / 2];
 }
 
-Console.WriteLine($"# SparseLinear vs TorchSharp {typeof(torch).Assembly.GetName().Version} (CPU), batch {batch}, {threads} threads, forward + dx + dW, median of {reps} (ms)");
+Console.WriteLine($"# SparseLinear vs TorchSharp {typeof(torch).Assembly.GetName().Version} (CPU), batch {batch}, {threads} threads, " +
+    $"forward + dx + dW, median of {reps} (ms)");
 Console.WriteLine("| out x in | sparsity | dense Linear | dense with mask | SparseLinear | speed-up vs dense |");
 Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
 foreach (var (outF, inF) in shapes)
@@ -63,6 +64,7 @@ foreach (var (outF, inF) in shapes)
             x.grad = null; layer.Values.grad = null;
             layer.forward(x).sum().backward();
         });
-        Console.WriteLine(string.Create(inv, $"| {outF}x{inF} | {s * 100:0} % | {tDense:0.00} | {tMask:0.00} | {tSparse:0.00} | {tDense / tSparse:0.0}x |"));
+        Console.WriteLine(string.Create(inv, $"| {outF}x{inF} | {s * 100:0} % | {tDense:0.00} | {tMask:0.00} | {tSparse:0.00} | " +
+            $"{tDense / tSparse:0.0}x |"));
     }
 }

@@ -50,7 +50,8 @@ for (int epoch = 0; epoch < epochs; epoch++)
         lossSum += loss.item<float>();
     }
     double acc = Accuracy(model, test);
-    Console.WriteLine($"epoch {epoch + 1}: train loss {lossSum / stepsPerEpoch:F4}, test accuracy {acc:P2}, nnz {string.Join("/", layers.Select(l => l.Nnz))} ({sw.Elapsed.TotalSeconds:F1} s)");
+    Console.WriteLine($"epoch {epoch + 1}: train loss {lossSum / stepsPerEpoch:F4}, test accuracy {acc:P2}, nnz " +
+        $"{string.Join("/", layers.Select(l => l.Nnz))} ({sw.Elapsed.TotalSeconds:F1} s)");
 }
 
 static double Accuracy(nn.Module<Tensor, Tensor> model, ImageDataset data)

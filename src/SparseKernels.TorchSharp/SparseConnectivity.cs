@@ -37,12 +37,19 @@ public enum GrowthRule
 /// in the RigL reference (reset_momentum). Other optimizers: their state is refused with an exception (their state
 /// classes are not handled); pass no optimizer only if it keeps no per-weight state.</para>
 /// </summary>
-public sealed class SparseConnectivity(GrowthRule rule = GrowthRule.Gradient, double alpha = 0.3, int updateEvery = 100, double endFraction = 0.75, ulong seed = 0)
+public sealed class SparseConnectivity(
+    GrowthRule rule = GrowthRule.Gradient, double alpha = 0.3, int updateEvery = 100, double endFraction = 0.75, ulong seed = 0)
 {
     public GrowthRule Rule { get; } = rule;
-    public double Alpha { get; } = alpha is > 0 and <= 1 ? alpha : throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "alpha must lie in (0, 1].");
-    public int UpdateEvery { get; } = updateEvery > 0 ? updateEvery : throw new ArgumentOutOfRangeException(nameof(updateEvery), updateEvery, "updateEvery must be positive.");
-    public double EndFraction { get; } = endFraction is >= 0 and <= 1 ? endFraction : throw new ArgumentOutOfRangeException(nameof(endFraction), endFraction, "endFraction must lie in [0, 1].");
+    public double Alpha { get; } = alpha is > 0 and <= 1
+        ? alpha
+        : throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "alpha must lie in (0, 1].");
+    public int UpdateEvery { get; } = updateEvery > 0
+        ? updateEvery
+        : throw new ArgumentOutOfRangeException(nameof(updateEvery), updateEvery, "updateEvery must be positive.");
+    public double EndFraction { get; } = endFraction is >= 0 and <= 1
+        ? endFraction
+        : throw new ArgumentOutOfRangeException(nameof(endFraction), endFraction, "endFraction must lie in [0, 1].");
     public ulong Seed { get; } = seed;
     /// <summary>Weights dropped (= grown) per layer at the last update, in the order of <see cref="Layers"/>.</summary>
     public long[] LastCounts { get; private set; } = [];
@@ -65,7 +72,8 @@ public sealed class SparseConnectivity(GrowthRule rule = GrowthRule.Gradient, do
     }
 
     /// <summary>Whether <paramref name="step"/> updates the topology.</summary>
-    public bool IsUpdateStep(long step, long totalSteps) => DropSchedule.IsUpdateStep(step, UpdateEvery, DropSchedule.EndStep(EndFraction, totalSteps));
+    public bool IsUpdateStep(long step, long totalSteps)
+        => DropSchedule.IsUpdateStep(step, UpdateEvery, DropSchedule.EndStep(EndFraction, totalSteps));
 
     /// <summary>
     /// Call after backward(). On an update step, drops and grows in every SparseLinear layer of the model and
@@ -92,9 +100,12 @@ public sealed class SparseConnectivity(GrowthRule rule = GrowthRule.Gradient, do
             if (Rule == GrowthRule.Gradient)
             {
                 if (l.LastX is null || l.LastDy is null)
-                    throw new InvalidOperationException($"SparseConnectivity.Step: {name} has no captured batch (x and dY); call Attach(model) before the training loop, and Step after backward().");
+                    throw new InvalidOperationException($"SparseConnectivity.Step: {name} has no captured batch (x and dY); call " +
+                        $"Attach(model) before the training loop, and Step after backward().");
                 int b = l.LastBatch;
-                grown = l.Backend.GradientGrow(w, keep, DenseTensor.FromArray(b, l.OutFeatures, l.LastDy), DenseTensor.FromArray(b, l.InFeatures, l.LastX), count, name);
+                var dy = DenseTensor.FromArray(b, l.OutFeatures, l.LastDy);
+                var x = DenseTensor.FromArray(b, l.InFeatures, l.LastX);
+                grown = l.Backend.GradientGrow(w, keep, dy, x, count, name);
             }
             else grown = l.Backend.RandomGrow(w, keep, count, LayerSurgery.GrowSeed(Seed, i, step), name);
 
@@ -106,7 +117,8 @@ public sealed class SparseConnectivity(GrowthRule rule = GrowthRule.Gradient, do
             foreach (var t in tensors)
             {
                 if (t.dtype != ScalarType.Float32 || !t.is_contiguous() || t.numel() != l.Nnz || t.device_type != DeviceType.CPU)
-                    throw new InvalidOperationException($"SparseConnectivity.Step: {name}: a gradient or optimizer state tensor is {t.dtype} [{string.Join(", ", t.shape)}] on {t.device}; expected float32 [{l.Nnz}] on the CPU.");
+                    throw new InvalidOperationException($"SparseConnectivity.Step: {name}: a gradient or optimizer state tensor is " +
+                        $"{t.dtype} [{string.Join(", ", t.shape)}] on {t.device}; expected float32 [{l.Nnz}] on the CPU.");
                 arrays.Add(TensorMemory.Floats(t).ToArray());
             }
             var (rebuilt, newState) = l.Backend.CsrRebuild(w, arrays, keep, grown, name);
@@ -123,11 +135,13 @@ public sealed class SparseConnectivity(GrowthRule rule = GrowthRule.Gradient, do
     {
         var result = new Dictionary<IntPtr, List<Tensor>>();
         if (optimizer is not OptimizerHelper helper)
-            throw new NotSupportedException($"SparseConnectivity.Step: optimizer {optimizer.GetType().Name} is not one of TorchSharp's (SGD, Adam); its per-weight state cannot be reached.");
+            throw new NotSupportedException($"SparseConnectivity.Step: optimizer {optimizer.GetType().Name} is not one of TorchSharp's " +
+                $"(SGD, Adam); its per-weight state cannot be reached.");
         var parameters = helper.parameters().ToList();
         var states = helper.state_dict().State;   // the live state objects, in parameter order
         if (states.Count != parameters.Count)
-            throw new NotSupportedException($"SparseConnectivity.Step: optimizer {optimizer.GetType().Name} has {states.Count} states for {parameters.Count} parameters.");
+            throw new NotSupportedException($"SparseConnectivity.Step: optimizer {optimizer.GetType().Name} has {states.Count} states " +
+                $"for {parameters.Count} parameters.");
         for (int i = 0; i < states.Count; i++)
         {
             var list = new List<Tensor>();
@@ -141,11 +155,13 @@ public sealed class SparseConnectivity(GrowthRule rule = GrowthRule.Gradient, do
                         if (t is not null && !t.IsInvalid) list.Add(t);
                     break;
                 default:
-                    throw new NotSupportedException($"SparseConnectivity.Step: optimizer state {states[i].GetType().FullName} is not handled (SGD and Adam are); zero the state of grown weights yourself or use SGD/Adam.");
+                    throw new NotSupportedException($"SparseConnectivity.Step: optimizer state {states[i].GetType().FullName} is not " +
+                        $"handled (SGD and Adam are); zero the state of grown weights yourself or use SGD/Adam.");
             }
             foreach (var t in list)
                 if (!t.shape.SequenceEqual(parameters[i].shape))
-                    throw new InvalidOperationException($"SparseConnectivity.Step: optimizer state [{string.Join(", ", t.shape)}] does not match parameter {i} [{string.Join(", ", parameters[i].shape)}] (states not in parameter order).");
+                    throw new InvalidOperationException($"SparseConnectivity.Step: optimizer state [{string.Join(", ", t.shape)}] does " +
+                        $"not match parameter {i} [{string.Join(", ", parameters[i].shape)}] (states not in parameter order).");
             result[parameters[i].Handle] = list;
         }
         return result;

@@ -76,8 +76,10 @@ public sealed class SparseLinear : nn.Module<Tensor, Tensor>
 
     private static (int[], int[], float[], float[]?) RandomInit(int inF, int outF, double density, bool hasBias, ulong seed)
     {
-        if (inF <= 0 || outF <= 0) throw new ArgumentOutOfRangeException(nameof(inF), $"SparseLinear needs positive sizes; got in = {inF}, out = {outF}.");
-        if (!(density > 0 && density <= 1)) throw new ArgumentOutOfRangeException(nameof(density), density, "The density must lie in (0, 1].");
+        if (inF <= 0 || outF <= 0) throw new ArgumentOutOfRangeException(nameof(inF), $"SparseLinear needs positive sizes; got in = " +
+            $"{inF}, out = {outF}.");
+        if (!(density > 0 && density <= 1))
+            throw new ArgumentOutOfRangeException(nameof(density), density, "The density must lie in (0, 1].");
         var rng = new TrainRng(seed);
         var p = Mlp.RandomPattern(outF, inF, density, rng);
         double bound = 1.0 / Math.Sqrt(Math.Max(1.0, density * inF));
@@ -97,7 +99,8 @@ public sealed class SparseLinear : nn.Module<Tensor, Tensor>
     /// <paramref name="sparsity"/>, spread over the layers by the engine's <see cref="LayerDensities"/>
     /// (uniform, Erdos-Renyi or ERK), each layer with exactly its count of nonzeros.
     /// </summary>
-    public static SparseLinear[] Create(IReadOnlyList<int> sizes, double sparsity, DensityDistribution distribution, bool hasBias = true, ulong seed = 0)
+    public static SparseLinear[] Create(
+        IReadOnlyList<int> sizes, double sparsity, DensityDistribution distribution, bool hasBias = true, ulong seed = 0)
     {
         var counts = LayerDensities.Counts(sizes, sparsity, distribution);
         var layers = new SparseLinear[counts.Length];
@@ -116,10 +119,12 @@ public sealed class SparseLinear : nn.Module<Tensor, Tensor>
     public static SparseLinear FromMask(Tensor mask, Tensor? weight = null, Tensor? bias = null, string name = "SparseLinear")
     {
         ArgumentNullException.ThrowIfNull(mask);
-        if (mask.dim() != 2) throw new ArgumentException($"FromMask: mask has shape [{string.Join(", ", mask.shape)}]; it must be 2-D (out x in).", nameof(mask));
+        if (mask.dim() != 2) throw new ArgumentException($"FromMask: mask has shape [{string.Join(", ", mask.shape)}]; it must be 2-D " +
+            $"(out x in).", nameof(mask));
         int outF = (int)mask.shape[0], inF = (int)mask.shape[1];
         if (weight is not null && (weight.dim() != 2 || weight.shape[0] != outF || weight.shape[1] != inF))
-            throw new ArgumentException($"FromMask: weight has shape [{string.Join(", ", weight.shape)}]; the mask is {outF}x{inF}.", nameof(weight));
+            throw new ArgumentException($"FromMask: weight has shape [{string.Join(", ", weight.shape)}]; the mask is " +
+                $"{outF}x{inF}.", nameof(weight));
         using var m = mask.to(ScalarType.Bool).cpu().contiguous().to(ScalarType.Float32).contiguous();
         using var wv = weight is null ? zeros(outF, inF) : weight.detach().cpu().to(ScalarType.Float32).contiguous();
         var md = TensorMemory.Floats(m); var wd = TensorMemory.Floats(wv);
@@ -163,9 +168,12 @@ public sealed class SparseLinear : nn.Module<Tensor, Tensor>
     private void CheckOwnTensors()
     {
         if (_values.device_type != DeviceType.CPU || _values.dtype != ScalarType.Float32 || !_values.is_contiguous())
-            throw new NotSupportedException($"SparseLinear {OutFeatures}x{InFeatures}: its values Parameter is {_values.dtype} on {_values.device}; it must stay float32 on the CPU.");
-        if (_rowOffsets.dtype != ScalarType.Int32 || _columnIndices.dtype != ScalarType.Int32 || _columnIndices.shape[0] != _values.shape[0] || _rowOffsets.shape[0] != OutFeatures + 1)
-            throw new InvalidOperationException($"SparseLinear {OutFeatures}x{InFeatures}: the pattern buffers (row_offsets, column_indices) no longer match the values ({_values.shape[0]}).");
+            throw new NotSupportedException($"SparseLinear {OutFeatures}x{InFeatures}: its values Parameter is {_values.dtype} on " +
+                $"{_values.device}; it must stay float32 on the CPU.");
+        if (_rowOffsets.dtype != ScalarType.Int32 || _columnIndices.dtype != ScalarType.Int32
+            || _columnIndices.shape[0] != _values.shape[0] || _rowOffsets.shape[0] != OutFeatures + 1)
+            throw new InvalidOperationException($"SparseLinear {OutFeatures}x{InFeatures}: the pattern buffers (row_offsets, " +
+                $"column_indices) no longer match the values ({_values.shape[0]}).");
     }
 
     /// <summary>The current W as an engine CSR matrix: the pattern from the buffers, the values copied from the Parameter.</summary>
@@ -202,7 +210,8 @@ public sealed class SparseLinear : nn.Module<Tensor, Tensor>
     internal void SetPattern(CsrMatrix w)
     {
         if (w.Rows != OutFeatures || w.Cols != InFeatures || w.Nnz != Nnz)
-            throw new ArgumentException($"SetPattern: a {w.Rows}x{w.Cols} matrix with {w.Nnz} nonzeros for a {OutFeatures}x{InFeatures} layer with {Nnz}.");
+            throw new ArgumentException($"SetPattern: a {w.Rows}x{w.Cols} matrix with {w.Nnz} nonzeros for a {OutFeatures}x{InFeatures} " +
+                $"layer with {Nnz}.");
         using (no_grad())
         {
             w.RowOffsets.AsSpan().CopyTo(TensorMemory.Ints(_rowOffsets));

@@ -15,16 +15,21 @@ internal static class TensorMemory
         if (t is null || t.IsInvalid) throw new ArgumentNullException(name, $"{layer}: {name} is null or disposed.");
         if (t.device_type != DeviceType.CPU)
             throw new NotSupportedException(t.device_type == DeviceType.CUDA
-                ? $"{layer}: {name} is on {t.device}; this version of SparseKernels.TorchSharp runs on CPU tensors only (the CUDA path through the engine's device ops is not built yet). Move the model and its inputs to the CPU."
+                ? $"{layer}: {name} is on {t.device}; this version of SparseKernels.TorchSharp runs on CPU tensors only (the CUDA path " +
+                    $"through the engine's device ops is not built yet). Move the model and its inputs to the CPU."
                 : $"{layer}: {name} is on {t.device}; SparseLinear needs CPU tensors.");
         if (t.dtype != ScalarType.Float32)
-            throw new ArgumentException($"{layer}: {name} has dtype {t.dtype}; SparseLinear computes in float32 (call {name}.to(torch.float32)).", name);
+            throw new ArgumentException($"{layer}: {name} has dtype {t.dtype}; SparseLinear computes in float32 (call " +
+                $"{name}.to(torch.float32)).", name);
         if (t.dim() != 2)
-            throw new ArgumentException($"{layer}: {name} has shape [{string.Join(", ", t.shape)}]; SparseLinear needs a 2-D (batch x {cols}) input.", name);
+            throw new ArgumentException($"{layer}: {name} has shape [{string.Join(", ", t.shape)}]; SparseLinear needs a 2-D (batch x " +
+                $"{cols}) input.", name);
         if (t.shape[1] != cols)
-            throw new ArgumentException($"{layer}: {name} has shape [{string.Join(", ", t.shape)}]; this layer takes {cols} input features (batch x {cols}).", name);
+            throw new ArgumentException($"{layer}: {name} has shape [{string.Join(", ", t.shape)}]; this layer takes {cols} input " +
+                $"features (batch x {cols}).", name);
         if (!t.is_contiguous())
-            throw new ArgumentException($"{layer}: {name} is not contiguous (shape [{string.Join(", ", t.shape)}], strides [{string.Join(", ", t.stride())}]); call {name}.contiguous() first.", name);
+            throw new ArgumentException($"{layer}: {name} is not contiguous (shape [{string.Join(", ", t.shape)}], strides " +
+                $"[{string.Join(", ", t.stride())}]); call {name}.contiguous() first.", name);
         if (t.shape[0] > int.MaxValue || t.numel() > int.MaxValue)
             throw new ArgumentException($"{layer}: {name} has {t.numel()} elements; at most {int.MaxValue} are supported.", name);
     }
