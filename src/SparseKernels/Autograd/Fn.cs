@@ -104,13 +104,6 @@ public static class Fn
     public static Var SoftmaxCrossEntropy(Tape t, Var logits, Labels? labels, DenseTensor? targets = null)
     {
         var b = t.Backend;
-        if (labels is not null && labels.Host is not null)
-        {
-            int classes = logits.Value.Rows;
-            for (int s = 0; s < labels.Host.Length; s++)
-                if ((uint)labels.Host[s] >= (uint)classes)
-                    throw new ArgumentOutOfRangeException(nameof(labels), $"SoftmaxCrossEntropy: label {labels.Host[s]} of sample {s} is outside [0, {classes}).");
-        }
         var (probs, loss) = b.SoftmaxCrossEntropy(logits.Value, labels, targets);
         var node = t.Record(loss, [logits], y => t.Accumulate(logits, b.SoftmaxCrossEntropyBackward(probs, labels, targets, y.Grad!)));
         t.Record(probs, [], _ => { });   // the tape owns (and frees) the saved probabilities

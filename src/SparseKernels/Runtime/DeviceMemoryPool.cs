@@ -117,6 +117,7 @@ public sealed class DeviceMemoryPool
                 block = stack.Pop();
                 _cached -= bytes;
                 _reuses++;
+                CountInUse(bytes);
             }
         }
         if (block is not null)
@@ -125,12 +126,13 @@ public sealed class DeviceMemoryPool
             _onReuse?.Invoke(block);
         }
         else block = AllocateFromDriver(bytes);
-        lock (_lock)
-        {
-            _inUse += bytes;
-            if (_inUse > _peak) _peak = _inUse;
-        }
         return new PooledMemoryHandle(this, block);
+    }
+
+    private void CountInUse(long bytes)
+    {
+        _inUse += bytes;
+        if (_inUse > _peak) _peak = _inUse;
     }
 
     /// <summary>Called once per block when its pooled handle is released (Dispose or finalizer, any thread).</summary>
@@ -167,7 +169,11 @@ public sealed class DeviceMemoryPool
 #pragma warning disable CA1816 // deliberately on the block, not on this: see above
         GC.SuppressFinalize(block);
 #pragma warning restore CA1816
-        lock (_lock) _driverAllocations++;
+        lock (_lock)
+        {
+            _driverAllocations++;
+            CountInUse(bytes);
+        }
         return block;
     }
 
