@@ -96,10 +96,8 @@ public class SparseLinearTests
     [Test]
     public void Dlmc_pattern_matches_dense_masked_linear()
     {
-        string? root = FindDlmc();
-        if (root is null) Assert.Ignore("no DLMC data (../shared/dlmc)");
         // a 1000 x 2048 layer of ResNet-50 at 98 % (magnitude pruning)
-        var csr = SmtxFile.Read(Path.Combine(root, "rn50", "magnitude_pruning", "0.98", "final_dense.smtx"), new Random(5));
+        var csr = SparseKernels.Tests.Support.Dlmc.Load("rn50/magnitude_pruning/0.98/final_dense.smtx", new Random(5));
         var dense = csr.ToDense();
         using var w = tensor(dense.HostData, [csr.Rows, csr.Cols]);
         using var mask = w.ne(0);
@@ -211,18 +209,5 @@ public class SparseLinearTests
         // a tensor on another non-CPU device (meta) is refused by the layer, naming x and its device
         using var xm = empty(4, 6, device: new Device(DeviceType.META));
         Assert.That(Assert.Throws<NotSupportedException>(() => layer.forward(xm))!.Message, Does.Contain("x is on meta"));
-    }
-
-    private static string? FindDlmc()
-    {
-        string? data = Environment.GetEnvironmentVariable("SPARSEKERNELS_DATA");
-        if (data is not null && Directory.Exists(Path.Combine(data, "dlmc"))) return Path.Combine(data, "dlmc");
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "..", "shared", "dlmc");
-            if (Directory.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "SparseKernels.sln")))
-                return Path.GetFullPath(candidate);
-        }
-        return null;
     }
 }

@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using NUnit.Framework;
 using SparseKernels.Runs;
 using SparseKernels.Sparsity;
+using SparseKernels.Tests.Support;
 using SparseKernels.Training;
 
 namespace SparseKernels.Tests.Cli;
@@ -18,21 +19,10 @@ namespace SparseKernels.Tests.Cli;
 /// </summary>
 public class MainJobTests
 {
-    private static string Cli => Path.Combine(AppContext.BaseDirectory, "SparseKernels.Cli.dll");
+    private static string Cli => CliRunner.Cli;
     private static readonly int[] Layers = [784, 300, 100, 10];
 
-    private static (int Exit, string Output) RunCli(string workingDirectory, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory };
-        psi.ArgumentList.Add(Cli);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["NO_COLOR"] = "1";
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        string output = p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(5))) { p.Kill(entireProcessTree: true); Assert.Fail($"the CLI did not finish in 5 minutes: {string.Join(' ', args)}"); }
-        return (p.ExitCode, output + err.Result);
-    }
+    private static (int Exit, string Output) RunCli(string workingDirectory, params string[] args) => CliRunner.Run(workingDirectory, args);
 
     private static string Kib(long bytes) => (bytes / 1024.0).ToString("N1", CultureInfo.InvariantCulture);
 

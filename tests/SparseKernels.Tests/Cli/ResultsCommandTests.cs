@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using NUnit.Framework;
+using SparseKernels.Tests.Support;
 using SparseKernels.Training;
 
 namespace SparseKernels.Tests.Cli;
@@ -13,20 +14,9 @@ namespace SparseKernels.Tests.Cli;
 /// </summary>
 public class ResultsCommandTests
 {
-    private static string Cli => Path.Combine(AppContext.BaseDirectory, "SparseKernels.Cli.dll");
+    private static string Cli => CliRunner.Cli;
 
-    private static (int Exit, string Output) RunCli(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Cli);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["NO_COLOR"] = "1";
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        string output = p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(5))) { p.Kill(entireProcessTree: true); Assert.Fail($"the CLI did not finish in 5 minutes: {string.Join(' ', args)}"); }
-        return (p.ExitCode, output + err.Result);
-    }
+    private static (int Exit, string Output) RunCli(params string[] args) => CliRunner.Run(null, args);
 
     private static void RequireData()
     {
