@@ -159,10 +159,85 @@ public sealed class SparseLinear : nn.Module<Tensor, Tensor>
     {
         TensorMemory.CheckInput(x, "x", InFeatures, $"SparseLinear {OutFeatures}x{InFeatures}");
         CheckOwnTensors();
-        bool capture = CaptureForGrowth && is_grad_enabled() && (x.requires_grad || _values.requires_grad);
-        var y = SparseLinearFunction.apply(x, _values, this, capture)[0];
+        bool grad = is_grad_enabled();
+        bool needsX = grad && x.requires_grad, needsW = grad && _values.requires_grad;
+        bool capture = CaptureForGrowth && (needsX || needsW);
+        var y = SparseLinearFunction.apply(x, _values, this, capture, needsX, needsW)[0];
         if (_bias is null) return y;
         using (y) return y.add(_bias);
+    }
+
+    // ------------------------------------------------------------ the engine's plan and the buffers of a call
+
+    private CsrLinear? _plan;
+    private readonly Stack<SparseLinearWorkspace> _pool = new();
+
+    /// <summary>
+    /// The engine's plan for the current pattern: rebuilt when the pattern buffers differ from the planned pattern (a
+    /// comparison of nnz + out + 1 integers per call, 1/batch of the multiply's reads: a load_state_dict or a direct
+    /// write to the buffers is seen) or when the backend's thread count changes.
+    /// </summary>
+    private CsrLinear CurrentPlan()
+    {
+        var ro = TensorMemory.Ints(_rowOffsets);
+        var ci = TensorMemory.Ints(_columnIndices);
+        var plan = _plan;
+        int threads = Backend.MaxDegreeOfParallelism;
+        if (plan is not null && plan.Threads == threads && plan.Matches(ro, ci)) return plan;
+        try
+        {
+            return _plan = new CsrLinear(OutFeatures, InFeatures, ro, ci, threads);
+        }
+        catch (CsrFormatException e)
+        {
+            throw new InvalidOperationException($"SparseLinear {OutFeatures}x{InFeatures}: the pattern buffers (row_offsets, " +
+                $"column_indices) are not a valid CSR pattern: {e.Message}", e);
+        }
+    }
+
+    /// <summary>A workspace sized for <paramref name="batch"/>, with the current plan (the layer's pool, else a new one).</summary>
+    internal SparseLinearWorkspace Rent(int batch, bool needsX, bool needsW)
+    {
+        var plan = CurrentPlan();
+        SparseLinearWorkspace? ws;
+        lock (_pool)
+        {
+            if (!_pool.TryPop(out ws)) ws = new SparseLinearWorkspace(this);
+            ws.Pooled = false;
+        }
+        ws.Size(plan, batch, needsX, needsW);
+        return ws;
+    }
+
+    /// <summary>Gives a workspace back to the pool (once).</summary>
+    internal void Return(SparseLinearWorkspace ws)
+    {
+        lock (_pool)
+        {
+            if (ws.Pooled) return;
+            ws.Pooled = true;
+            _pool.Push(ws);
+        }
+    }
+
+    /// <summary>Keeps a batch-major copy of x for RigL's growth scores (the array reused while the shape stays).</summary>
+    internal void CaptureX(Tensor x, int batch)
+    {
+        var src = TensorMemory.Floats(x);
+        var a = LastX is { } last && last.Length == src.Length ? last : new float[src.Length];
+        src.CopyTo(a);
+        LastX = a; LastDy = null; LastBatch = batch;
+    }
+
+    /// <summary>Keeps a batch-major copy of dy (read through its strides) when it matches the captured x.</summary>
+    internal unsafe void CaptureDy(float* dy, long stride0, long stride1, int batch)
+    {
+        if (LastBatch != batch) return;
+        int n = batch * OutFeatures;
+        var a = LastDy is { } last && last.Length == n ? last : new float[n];
+        for (int b = 0; b < batch; b++)
+            for (int o = 0; o < OutFeatures; o++) a[b * OutFeatures + o] = dy[b * stride0 + o * stride1];
+        LastDy = a;
     }
 
     private void CheckOwnTensors()
@@ -218,5 +293,6 @@ public sealed class SparseLinear : nn.Module<Tensor, Tensor>
             w.ColumnIndices.AsSpan().CopyTo(TensorMemory.Ints(_columnIndices));
             w.Values.AsSpan().CopyTo(TensorMemory.Floats(_values));
         }
+        _plan = null;
     }
 }

@@ -42,30 +42,18 @@ internal static class TensorMemory
         return new Span<float>(p, checked((int)t.numel()));
     }
 
+    /// <summary>The address of element (0, ..., 0) of a float32 CPU tensor (contiguous, or read through its strides).</summary>
+    public static unsafe float* Pointer(Tensor t)
+    {
+        using var s = t.storage<float>();
+        return (float*)s.data_ptr() + t.storage_offset();
+    }
+
     /// <summary>The elements of a contiguous int32 CPU tensor, in place.</summary>
     public static unsafe Span<int> Ints(Tensor t)
     {
         using var s = t.storage<int>();
         int* p = (int*)s.data_ptr() + t.storage_offset();
         return new Span<int>(p, checked((int)t.numel()));
-    }
-
-    /// <summary>dst (cols x rows, row-major) = src (rows x cols, row-major) transposed, in 32 x 32 tiles.</summary>
-    public static void Transpose(ReadOnlySpan<float> src, int rows, int cols, Span<float> dst)
-    {
-        const int T = 32;
-        for (int i0 = 0; i0 < rows; i0 += T)
-        {
-            int i1 = Math.Min(rows, i0 + T);
-            for (int j0 = 0; j0 < cols; j0 += T)
-            {
-                int j1 = Math.Min(cols, j0 + T);
-                for (int i = i0; i < i1; i++)
-                {
-                    int s = i * cols;
-                    for (int j = j0; j < j1; j++) dst[j * rows + i] = src[s + j];
-                }
-            }
-        }
     }
 }

@@ -162,6 +162,62 @@ public class SparseLinearTests
         Assert.That(last, Is.LessThan(first * 0.8), $"loss {first} -> {last}");
     }
 
+    /// <summary>
+    /// gradcheck-style finite differences: the backward is the derivative of the forward, for every element of x, of the
+    /// values and of the bias. TorchSharp 0.107 has no <c>gradcheck</c>, and the layer has no double path (the engine
+    /// computes in float32 and refuses float64 input), so the check runs in float32: central differences with
+    /// h = 0.125 of L = sum(y * g) summed in double, divided by the step actually taken after float32 rounding. y is
+    /// linear in x, in the values and in the bias, so the central difference has no truncation error and only the
+    /// float32 rounding of y is left (about 1e-7 relative per element, ~1e-5 after dividing by 2h): tolerance 1e-3 of
+    /// max(1, |gradient|).
+    /// </summary>
+    [TestCase(11, 6, 3, 0.4)]
+    [TestCase(70, 9, 2, 0.3)]   // rows longer than a vector; batch smaller than one
+    public void Gradients_match_fp32_finite_differences(int inF, int outF, int batch, double density)
+    {
+        using var scope = NewDisposeScope();
+        using var layer = new SparseLinear(inF, outF, density, hasBias: true, seed: 5);
+        manual_seed(9);
+        var x = randn(batch, inF);
+        var g = randn(batch, outF);
+        var gd = g.data<float>().ToArray();
+
+        var xg = x.clone().requires_grad_(true);
+        layer.forward(xg).backward([g]);
+        var dx = xg.grad!.data<float>().ToArray();
+        var dv = layer.Values.grad!.data<float>().ToArray();
+        var db = layer.Bias!.grad!.data<float>().ToArray();
+
+        double Loss()
+        {
+            using var _ = no_grad();
+            using var y = layer.forward(x);
+            var yd = y.data<float>().ToArray();
+            double l = 0;
+            for (int i = 0; i < yd.Length; i++) l += (double)yd[i] * gd[i];
+            return l;
+        }
+        void Check(Tensor t, float[] analytic, string what)
+        {
+            const float h = 0.125f;
+            using var flat = t.detach().view(-1);   // the same storage, indexed by element
+            var acc = flat.data<float>();
+            for (int i = 0; i < analytic.Length; i++)
+            {
+                float v = acc[i];
+                float up = v + h, down = v - h;
+                double lu, ld;
+                using (no_grad()) { acc[i] = up; lu = Loss(); acc[i] = down; ld = Loss(); acc[i] = v; }
+                double fd = (lu - ld) / ((double)up - down);
+                Assert.That(Math.Abs(fd - analytic[i]), Is.LessThanOrEqualTo(1e-3 * Math.Max(1, Math.Abs(fd))),
+                    $"{what}[{i}]: finite difference {fd}, backward {analytic[i]}");
+            }
+        }
+        Check(x, dx, "dx");
+        Check(layer.Values, dv, "dvalues");
+        Check(layer.Bias, db, "dbias");
+    }
+
     // ------------------------------------------------------------ bad input
 
     [Test]
