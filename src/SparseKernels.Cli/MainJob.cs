@@ -41,7 +41,7 @@ internal static class MainJob
 
         int trainN = options.TrainLimit > 0 ? Math.Min(options.TrainLimit, train.Count) : train.Count;
         int testN = options.TestLimit > 0 ? Math.Min(options.TestLimit, test.Count) : test.Count;
-        string title = $"{string.Join('-', options.Layers)} on Fashion-MNIST ({trainN:N0} train / {testN:N0} test), {options.Epochs} epochs each, {backend.Name}";
+        string title = $"{TrainCommand.ModelText(options)} on Fashion-MNIST ({trainN:N0} train / {testN:N0} test), {options.Epochs} epochs each, {backend.Name}";
         AnsiConsole.Write(Table(runs, title));
         string png = Path.Combine(root, PlotFile);
         Plotting.Compare(runs.Select(r => (r.Label, r.MetricsJsonLines)).ToList(), png, title);
@@ -97,7 +97,7 @@ internal static class MainJob
     /// of every parameter, e.g. SGD's momentum) of a model. Not counted: the engine's working copies for the backward
     /// pass (the transpose's CSR and the permutation of a sparse layer), gradients and activations.
     /// </summary>
-    public static (long Nonzeros, long StoredWeightBytes, long OptimizerStateBytes) Bytes(Mlp model)
+    public static (long Nonzeros, long StoredWeightBytes, long OptimizerStateBytes) Bytes(Sequential model)
     {
         long nnz = 0, stored = 0, state = 0;
         foreach (var l in model.Layers)

@@ -19,7 +19,8 @@ internal static class TrainCommand
 {
     public static Command Create()
     {
-        var layers = new Option<string?>("--layers") { Description = "Layer sizes, e.g. 784-300-100-10 (default)." };
+        var layers = new Option<string?>("--layers") { Description = "MLP layer sizes, e.g. 784-300-100-10 (default); the same as --model mlp:784-300-100-10." };
+        var model = new Option<string?>("--model") { Description = "The model: mlp:784-300-100-10 (the default; --layers is its alias)." };
         var sparsity = new Option<string?>("--sparsity") { Description = "Fraction of zero weights: one value for all layers or one per layer, e.g. 0.9 or 0.9,0.9,0 (default 0 = dense)." };
         var epochs = new Option<int?>("--epochs") { Description = "Epochs (default 3)." };
         var batch = new Option<int>("--batch-size") { Description = "Batch size.", DefaultValueFactory = _ => 128 };
@@ -59,7 +60,8 @@ internal static class TrainCommand
         var trainLimit = new Option<int>("--train-limit") { Description = "Use only the first N training samples (0 = all).", DefaultValueFactory = _ => 0 };
         var testLimit = new Option<int>("--test-limit") { Description = "Use only the first N test samples (0 = all).", DefaultValueFactory = _ => 0 };
         var command = new Command("train", "Train an MLP (dense or sparse layers) on Fashion-MNIST. With no options: the README's main job (784-300-100-10, dense vs RigL 90 % ERK, 3 epochs, one table and one plot).");
-        foreach (var o in new Option[] { layers, sparsity, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, init, seed, device, data, output, resume, threads, trainLimit, testLimit,
+        foreach (var o in new Option[] { layers, model, sparsity, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, init,
+            seed, device, data, output, resume, threads, trainLimit, testLimit,
                                           method, distribution, firstDense, lastDense, updateEvery, endFraction, alpha, gmpEvery, gmpStart, gmpEnd, csrBelow, impLevels, pruneFraction, rewindStep, noRewind, perLayer, kdTemp, kdAlpha, zap, zapEvery })
             command.Options.Add(o);
         command.Subcommands.Add(ResultsCommand.Create());
@@ -73,6 +75,9 @@ internal static class TrainCommand
                 var baseOptions = new RunOptions
                 {
                     Layers = parse.GetValue(layers) is { } l ? ParseSizes(l) : [784, 300, 100, 10],
+                    Model = parse.GetValue(model) is { } mtext
+                        ? parse.GetValue(layers) is null ? mtext : throw new ArgumentException("Give either --model or --layers (its alias for an MLP), not both.")
+                        : null,
                     Sparsity = parse.GetValue(sparsity) is { } s ? ParseFractions(s) : [0],
                     Epochs = parse.GetValue(epochs) ?? 3,
                     BatchSize = parse.GetValue(batch),
@@ -121,7 +126,13 @@ internal static class TrainCommand
                         },
                     };
                 }
-                bool mainJob = parse.GetValue(layers) is null && parse.GetValue(sparsity) is null && parse.GetValue(output) is null && !baseOptions.Resume && baseOptions.Method is null && baseOptions.Zap is null;
+                if (baseOptions.Model is { } mt)
+                {
+                    try { ModelSpec.Parse(mt); }
+                    catch (ArgumentException e) { throw new ArgumentException($"--model: {e.Message}", e); }
+                }
+                bool mainJob = parse.GetValue(layers) is null && parse.GetValue(model) is null && parse.GetValue(sparsity) is null
+                    && parse.GetValue(output) is null && !baseOptions.Resume && baseOptions.Method is null && baseOptions.Zap is null;
                 // The main job's sparse run: RigL at 90 % with the layer densities of --distribution (ERK by default),
                 // through the library's own method API, as `train --method rigl --sparsity 0.9 --distribution erk` does.
                 var mainJobRigl = !mainJob ? null : new SparseKernels.Sparsity.SparsityOptions
@@ -143,6 +154,10 @@ internal static class TrainCommand
         });
         return command;
     }
+
+    /// <summary>The model for messages: the MLP's sizes (784-300-100-10) or the spec's text.</summary>
+    internal static string ModelText(RunOptions options)
+        => options.Spec() is { MlpSizes: { } sizes } ? string.Join('-', sizes) : options.Spec().Text;
 
     private static int[] ParseSizes(string text)
     {
@@ -222,9 +237,9 @@ internal static class TrainCommand
     {
         using var run = new TrainingRun(options, backend, train, test);
         string sp = options.Method is { } mo
-            ? $"{mo.Method} {mo.Sparsity.ToString("0.###", CultureInfo.InvariantCulture)} {mo.Distribution} (nnz {string.Join('/', mo.Counts(options.Layers))})"
+            ? $"{mo.Method} {mo.Sparsity.ToString("0.###", CultureInfo.InvariantCulture)} {mo.Distribution} (nnz {string.Join('/', mo.Counts(SparseKernels.Sparsity.LayerDensities.Shapes(options.Spec())))})"
             : string.Join(",", options.SparsityPerLayer().Select(x => x.ToString("0.##", CultureInfo.InvariantCulture)));
-        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(label)}[/]: {string.Join('-', options.Layers)}, sparsity {sp}, {options.Optimizer}{(options.Nesterov ? " (Nesterov)" : "")} lr {options.LearningRate} {options.Schedule}, batch {options.BatchSize}, seed {options.Seed}" +
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(label)}[/]: {ModelText(options)}, sparsity {sp}, {options.Optimizer}{(options.Nesterov ? " (Nesterov)" : "")} lr {options.LearningRate} {options.Schedule}, batch {options.BatchSize}, seed {options.Seed}" +
                                (run.EpochsDone > 0 ? $", resumed after epoch {run.EpochsDone}" : ""));
         AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())

@@ -8,8 +8,12 @@ namespace SparseKernels.Runs;
 /// <summary>Everything the <c>train</c> command asks for.</summary>
 public sealed record RunOptions
 {
-    /// <summary>The layer sizes, inputs first and classes last (at least two; default 784-300-100-10).</summary>
+    /// <summary>The layer sizes of an MLP, inputs first and classes last (at least two; default 784-300-100-10); used when <see
+    /// cref="Model"/> is null.</summary>
     public int[] Layers { get; init; } = [784, 300, 100, 10];
+    /// <summary>The model as a <see cref="ModelSpec"/> text (e.g. <c>mlp:784-300-100-10</c>), or null for the MLP of <see
+    /// cref="Layers"/>.</summary>
+    public string? Model { get; init; }
     /// <summary>One value for every layer, or one per layer; 0 = dense.</summary>
     public double[] Sparsity { get; init; } = [0];
     /// <summary>The number of epochs to train (default 3).</summary>
@@ -55,10 +59,19 @@ public sealed record RunOptions
     /// <summary>The sparsity of each layer from <see cref="Sparsity"/> (one value repeated, or one per layer). Throws <see cref="ArgumentException"/> when the count fits neither.</summary>
     public double[] SparsityPerLayer()
     {
-        int n = Layers.Length - 1;
+        int n = Spec().WeightMatrices.Count;
         if (Sparsity.Length == 1) return Enumerable.Repeat(Sparsity[0], n).ToArray();
         if (Sparsity.Length != n) throw new ArgumentException($"RunOptions.Sparsity has {Sparsity.Length} values; give one, or one per layer ({n}).");
         return Sparsity;
+    }
+
+    /// <summary>The architecture: <see cref="Model"/> parsed, or the MLP of <see cref="Layers"/>. Throws <see cref="ArgumentException"/>
+    /// naming what is wrong.</summary>
+    public ModelSpec Spec()
+    {
+        if (Model is { } text) return ModelSpec.Parse(text);
+        if (Layers.Length < 2) throw new ArgumentException("RunOptions.Layers needs at least two sizes (inputs and classes).");
+        return ModelSpec.Mlp(Layers);
     }
 }
 
@@ -77,22 +90,24 @@ public sealed class TrainingRun : IDisposable
     {
         Options = options;
         Backend = backend;
-        if (options.Layers.Length < 2) throw new ArgumentException("RunOptions.Layers needs at least two sizes (inputs and classes).");
+        var spec = options.Spec();
+        var shapes = Sparsity.LayerDensities.Shapes(spec);
         if (options.Epochs < 0) throw new ArgumentException($"RunOptions.Epochs is {options.Epochs}; it must be >= 0.");
         if (options.BatchSize <= 0) throw new ArgumentException($"RunOptions.BatchSize is {options.BatchSize}; it must be positive.");
         if (!(options.LearningRate > 0)) throw new ArgumentException($"RunOptions.LearningRate is {options.LearningRate}; it must be positive.");
         options.Method?.Validate();
-        var sparsity = options.Method is { } m0 ? Sparsity.Methods.InitialSparsity(m0, options.Layers) : options.SparsityPerLayer();
+        var sparsity = options.Method is { } m0 ? Sparsity.Methods.InitialSparsity(m0, shapes) : options.SparsityPerLayer();
         // Which layers a checkpoint must hold as CSR; null for GMP / IMP / KD tickets, which turn layers CSR as they
         // prune (the checkpoint says which).
         var expectedSparse = options.Method is { PrunesGradually: true } ? null
             : options.Method is { Method: "snip" } m1
-            ? m1.Counts(options.Layers).Select((c, i) => c < (long)options.Layers[i] * options.Layers[i + 1]).ToArray()
+            ? m1.Counts(shapes).Select((c, i) => c < shapes[i].Weights).ToArray()
             : sparsity.Select(x => x > 0).ToArray();
         if (options.TrainLimit > 0) train = train.Take(options.TrainLimit);
         if (options.TestLimit > 0) test = test.Take(options.TestLimit);
-        if (options.Layers[0] != train.Features) throw new ArgumentException($"RunOptions.Layers starts with {options.Layers[0]} inputs but the data has {train.Features} features per sample.");
-        if (options.Layers[^1] != train.Classes) throw new ArgumentException($"RunOptions.Layers ends with {options.Layers[^1]} outputs but the data has {train.Classes} classes.");
+        string what = options.Model is null ? "RunOptions.Layers" : $"RunOptions.Model {spec.Text}";
+        if (spec.Input.Features != train.Features) throw new ArgumentException($"{what} starts with {spec.Input.Features} inputs but the data has {train.Features} features per sample.");
+        if (spec.Classes != train.Classes) throw new ArgumentException($"{what} ends with {spec.Classes} outputs but the data has {train.Classes} classes.");
         Optimizer = options.Optimizer.ToLowerInvariant() switch
         {
             "sgd" => new SgdOptimizer { Momentum = options.Momentum, WeightDecay = options.WeightDecay, Nesterov = options.Nesterov },
@@ -108,12 +123,12 @@ public sealed class TrainingRun : IDisposable
         };
         Rng = new TrainRng(options.Seed);
         Method = options.Method is { } mo ? Sparsity.Methods.Create(mo with { Seed = options.Seed }) : null;
-        Method?.CheckFeasible(options.Layers);
+        Method?.CheckFeasible(shapes);
         string? ckpt = options.OutputFolder is null ? null : Path.Combine(options.OutputFolder, CheckpointFile);
         if (options.Resume)
         {
             if (ckpt is null) throw new ArgumentException("RunOptions.Resume needs OutputFolder (the folder holding checkpoint.bin).");
-            var (model, state) = Checkpoint.Load(ckpt, backend, options.Layers, expectedSparse, Optimizer, Rng, Method);
+            var (model, state) = Checkpoint.Load(ckpt, backend, spec, expectedSparse, Optimizer, Rng, Method);
             Model = model;
             EpochsDone = state.EpochsDone;
             _jsonLines.AddRange(state.MetricsJsonLines);
@@ -122,7 +137,7 @@ public sealed class TrainingRun : IDisposable
         {
             if (ckpt is not null && File.Exists(ckpt))
                 throw new InvalidOperationException($"{ckpt} exists: set RunOptions.Resume to continue it, or choose another RunOptions.OutputFolder (nothing was overwritten).");
-            Model = Mlp.Create(backend, options.Layers, sparsity, Initializers.ByName(options.Init), Rng);
+            Model = Sequential.Create(backend, spec, sparsity, Initializers.ByName(options.Init), Rng);
         }
         TrainBatches = new BatchSource(train, backend);
         TestBatches = new BatchSource(test, backend);
@@ -142,7 +157,7 @@ public sealed class TrainingRun : IDisposable
         if (options.Zap is { } zap)
         {
             int classes = Sparsity.Zapping.ParseClasses(zap);
-            if (classes > options.Layers[^1]) throw new ArgumentException($"RunOptions.Zap k:{classes}: the output layer has only {options.Layers[^1]} classes.");
+            if (classes > spec.Classes) throw new ArgumentException($"RunOptions.Zap k:{classes}: the output layer has only {spec.Classes} classes.");
             var method = Method;
             Trainer.Hooks.Add(new Sparsity.Zapping(options.ZapEvery, classes, Initializers.ByName(options.Init), options.Seed, method is null ? null : method.Mask));
         }
@@ -164,7 +179,7 @@ public sealed class TrainingRun : IDisposable
     /// <summary>The backend the run trains on.</summary>
     public ITensorBackend Backend { get; }
     /// <summary>The model being trained.</summary>
-    public Mlp Model { get; }
+    public Sequential Model { get; }
     /// <summary>The optimizer (SGD or Adam, from <see cref="RunOptions.Optimizer"/>).</summary>
     public Optimizer Optimizer { get; }
     /// <summary>The run's random source (its state is saved in checkpoints).</summary>

@@ -38,11 +38,12 @@ public sealed class Gmp(SparsityOptions options) : SparsityMethod(options)
     }
 
     /// <summary>Every layer must reach its count at the final sparsity (s_t only grows, and the counts shrink with it).</summary>
-    public override void CheckFeasible(IReadOnlyList<int> sizes)
-        => LayerDensities.CheckFeasible(sizes, Options.Sparsity, Options.Distribution, Options.FirstLayerDense, Options.LastLayerDense, $"GMP at its final sparsity {Options.Sparsity}");
+    public override void CheckFeasible(IReadOnlyList<LayerShape> shapes)
+        => LayerDensities.CheckFeasible(shapes, Options.Sparsity, Options.Distribution, Options.FirstLayerDense, Options.LastLayerDense,
+            $"GMP at its final sparsity {Options.Sparsity}");
 
     /// <inheritdoc/>
-    public override void Attach(Mlp model, Trainer trainer) => CheckFeasible(model.Sizes);
+    public override void Attach(Sequential model, Trainer trainer) => CheckFeasible(LayerDensities.Shapes(model.Spec));
 
     /// <summary>The first and last pruning steps (t0, t_end) for a run of <paramref name="totalSteps"/> steps, from <see cref="SparsityOptions.GmpStartFraction"/> and <see cref="SparsityOptions.GmpEndFraction"/>.</summary>
     public (long T0, long TEnd) Steps(long totalSteps) => ((long)Math.Floor(Options.GmpStartFraction * totalSteps), Math.Max(1, (long)Math.Floor(Options.GmpEndFraction * totalSteps)));
@@ -55,7 +56,8 @@ public sealed class Gmp(SparsityOptions options) : SparsityMethod(options)
         if (t < t0 || t > tEnd || (t - t0) % Options.GmpEvery != 0 && t != tEnd) return;
         double s = SparsityAt(Options.Sparsity, t, t0, tEnd);
         if (s <= CurrentSparsity || s == 0) return;
-        var counts = LayerDensities.Counts(c.Model.Sizes, s, Options.Distribution, Options.FirstLayerDense, Options.LastLayerDense);
+        var counts = LayerDensities.Counts(LayerDensities.Shapes(c.Model.Spec), s, Options.Distribution, Options.FirstLayerDense,
+            Options.LastLayerDense);
         foreach (var l in c.Model.Layers)
         {
             long have = l.IsSparse ? l.Sparse!.Nnz : _masks.TryGetValue(l.Index, out var m0) ? m0.LongCount(x => x) : (long)l.In * l.Out;
@@ -82,7 +84,7 @@ public sealed class Gmp(SparsityOptions options) : SparsityMethod(options)
     }
 
     /// <inheritdoc/>
-    public override void ReadState(BinaryReader r, Mlp model)
+    public override void ReadState(BinaryReader r, Sequential model)
     {
         base.ReadState(r, model);
         CurrentSparsity = r.ReadDouble();

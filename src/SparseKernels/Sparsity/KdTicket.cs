@@ -21,7 +21,7 @@ namespace SparseKernels.Sparsity;
 /// <param name="options">The method's options (<c>Method = "kd-ticket"</c>; <see cref="SparsityOptions.KdTemperature"/> and <see cref="SparsityOptions.KdAlpha"/>); validated, throwing <see cref="ArgumentException"/>.</param>
 public sealed class KdTicket(SparsityOptions options) : LotteryTicket(options), IDisposable
 {
-    private Mlp? _teacher;
+    private Sequential? _teacher;
     /// <inheritdoc/>
     public override string Name => "kd-ticket";
 
@@ -30,10 +30,10 @@ public sealed class KdTicket(SparsityOptions options) : LotteryTicket(options), 
         : Options.RewindStep == 0 ? "KD ticket alone (original initialisation, step 0)"
         : $"KD ticket + rewinding to step {Options.RewindStep}";
     /// <summary>The teacher: a copy of the dense model at the end of level 0, or null before that.</summary>
-    public Mlp? Teacher => _teacher;
+    public Sequential? Teacher => _teacher;
 
     /// <inheritdoc/>
-    public override void Attach(Mlp model, Trainer trainer)
+    public override void Attach(Sequential model, Trainer trainer)
     {
         base.Attach(model, trainer);
         if (_teacher is not null) UseTeacher();   // resumed after level 0 (ReadState restored the teacher)
@@ -56,7 +56,7 @@ public sealed class KdTicket(SparsityOptions options) : LotteryTicket(options), 
     }
 
     /// <summary>The distillation loss of the student's logits against the teacher's on batch x.</summary>
-    public static Var Loss(Tape t, Mlp teacher, Var logits, DenseTensor x, Labels labels, float temperature, float alpha)
+    public static Var Loss(Tape t, Sequential teacher, Var logits, DenseTensor x, Labels labels, float temperature, float alpha)
     {
         DenseTensor z;
         using (var tt = new Tape(t.Backend)) z = t.Backend.Copy(teacher.Forward(tt, tt.Constant(x)).Value);
@@ -64,7 +64,7 @@ public sealed class KdTicket(SparsityOptions options) : LotteryTicket(options), 
     }
 
     /// <summary>A frozen copy of a model on its backend.</summary>
-    public static Mlp Copy(Mlp m) => Mlp.FromHost(m.Backend, m.Layers.Select(l =>
+    public static Sequential Copy(Sequential m) => Sequential.FromHost(m.Backend, m.Spec, m.Layers.Select(l =>
     {
         var bias = DenseTensor.FromArray(l.Out, 1, (float[])l.Bias.Value.ToArray().Clone());
         if (l.Sparse is { } s)
@@ -81,12 +81,12 @@ public sealed class KdTicket(SparsityOptions options) : LotteryTicket(options), 
         base.WriteState(w);
         w.Write(_teacher is not null);
         if (_teacher is null) return;
-        Checkpoint.WriteInts(w, _teacher.Sizes);
+        w.Write(_teacher.Spec.Text);
         foreach (var l in _teacher.Layers) Checkpoint.WriteLayer(w, l);
     }
 
     /// <inheritdoc/>
-    public override void ReadState(BinaryReader r, Mlp model)
+    public override void ReadState(BinaryReader r, Sequential model)
     {
         base.ReadState(r, model);
         Dispose();
@@ -95,15 +95,15 @@ public sealed class KdTicket(SparsityOptions options) : LotteryTicket(options), 
             if (Level > 0) throw new InvalidDataException($"level {Level} has no teacher (taken at the start of level 1).");
             return;
         }
-        var sizes = Checkpoint.ReadInts(r);
-        if (!sizes.SequenceEqual(model.Sizes)) throw new InvalidDataException($"the teacher is {string.Join('-', sizes)} but the model {string.Join('-', model.Sizes)}.");
+        string spec = r.ReadString();
+        if (spec != model.Spec.Text) throw new InvalidDataException($"the teacher is {spec} but the model {model.Spec.Text}.");
         var layers = new List<(DenseTensor?, CsrMatrix?, DenseTensor)>();
-        for (int i = 0; i + 1 < sizes.Length; i++)
+        for (int i = 0; i < model.Spec.WeightMatrices.Count; i++)
         {
-            try { layers.Add(Checkpoint.ReadLayer(r, sizes[i + 1], sizes[i])); }
+            try { layers.Add(Checkpoint.ReadLayer(r, model.Spec.WeightMatrices[i].Rows, model.Spec.WeightMatrices[i].Cols)); }
             catch (InvalidDataException e) { throw new InvalidDataException($"teacher layer {i}: {e.Message}", e); }
         }
-        _teacher = Mlp.FromHost(model.Backend, layers);
+        _teacher = Sequential.FromHost(model.Backend, model.Spec, layers);
     }
 
     /// <inheritdoc/>

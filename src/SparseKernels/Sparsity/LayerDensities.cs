@@ -62,6 +62,17 @@ public static class LayerDensities
         return shapes;
     }
 
+    /// <summary>The weight layers' shapes of a model: (n_in, n_out) for a fully connected layer, (in_channels, out_channels, kh, kw) for a
+    /// convolution.</summary>
+    public static LayerShape[] Shapes(Training.ModelSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return spec.Layers.Where(l => l.Kind is Training.LayerKind.Linear or Training.LayerKind.Conv2d)
+            .Select(l => l.Conv is { } g ? new LayerShape(g.InChannels, g.OutChannels, g.KernelH,
+                g.KernelW) : new LayerShape(l.Input.Features, l.Output.Features))
+            .ToArray();
+    }
+
     /// <summary>Nonzeros per layer (exact; dense layers keep all their weights).</summary>
     public static long[] Counts(IReadOnlyList<LayerShape> layers, double sparsity, DensityDistribution distribution, bool firstDense = false, bool lastDense = false)
     {
@@ -130,31 +141,43 @@ public static class LayerDensities
     /// who asks (e.g. "GMP at its final sparsity").
     /// </summary>
     public static void CheckFeasible(IReadOnlyList<int> sizes, double sparsity, DensityDistribution distribution, bool firstDense, bool lastDense, string what)
+        => CheckFeasible(Shapes(sizes), sparsity, distribution, firstDense, lastDense, what);
+
+    /// <summary>As the overload with layer sizes, for any weight layers' shapes (convolutions included).</summary>
+    public static void CheckFeasible(IReadOnlyList<LayerShape> shapes, double sparsity, DensityDistribution distribution,
+        bool firstDense, bool lastDense, string what)
     {
+        ArgumentNullException.ThrowIfNull(shapes);
         long[] counts;
-        try { counts = Counts(sizes, sparsity, distribution, firstDense, lastDense); }
+        try { counts = Counts(shapes, sparsity, distribution, firstDense, lastDense); }
         catch (ArgumentException e) { throw new ArgumentException($"{what}: {e.Message}", nameof(sparsity), e); }
-        int n = sizes.Count - 1;
+        int n = shapes.Count;
         if (sparsity > 0 && Enumerable.Range(0, n).All(i => (i == 0 && firstDense) || (i == n - 1 && lastDense)))
             throw new ArgumentException($"{what}: sparsity {sparsity} asks for zero weights but every layer (0..{n - 1}) is kept dense.", nameof(sparsity));
-        var raw = Densities(Shapes(sizes), sparsity, distribution, firstDense, lastDense);
+        var raw = Densities(shapes, sparsity, distribution, firstDense, lastDense);
         for (int i = 0; i < n; i++)
         {
-            long weights = (long)sizes[i] * sizes[i + 1];
+            long weights = shapes[i].Weights;
             double exact = raw[i] * weights;
+            string dims = shapes[i].KernelH * shapes[i].KernelW > 1 ? $"{shapes[i].In}x{shapes[i].Out}x{shapes[i].KernelH}x{shapes[i].KernelW}" : $"{shapes[i].In}x{shapes[i].Out}";
             if (counts[i] < weights && Math.Floor(exact) < 1)
-                throw new ArgumentException($"{what}: layer {i} ({sizes[i]}x{sizes[i + 1]} = {weights:N0} weights) would keep floor({raw[i]:G4} x {weights:N0}) = {Math.Floor(exact):N0} weights at sparsity {sparsity}; a layer must keep at least 1. Lower the sparsity, widen the layer, keep it dense or prune globally.", nameof(sparsity));
+                throw new ArgumentException($"{what}: layer {i} ({dims} = {weights:N0} weights) would keep floor({raw[i]:G4} x {weights:N0}) = {Math.Floor(exact):N0} weights at sparsity {sparsity}; a layer must keep at least 1. Lower the sparsity, widen the layer, keep it dense or prune globally.", nameof(sparsity));
         }
     }
 
     /// <summary>The counts as per-layer sparsities (1 - count / weights; 0 = dense layer) for <see cref="Training.Mlp.Create"/>,
     /// which draws exactly round((1 - s) x weights) = count nonzeros.</summary>
-    public static double[] ToSparsity(IReadOnlyList<int> sizes, IReadOnlyList<long> counts)
+    public static double[] ToSparsity(IReadOnlyList<int> sizes, IReadOnlyList<long> counts) => ToSparsity(Shapes(sizes), counts);
+
+    /// <summary>As the overload with layer sizes, for any weight layers' shapes.</summary>
+    public static double[] ToSparsity(IReadOnlyList<LayerShape> shapes, IReadOnlyList<long> counts)
     {
+        ArgumentNullException.ThrowIfNull(shapes);
+        ArgumentNullException.ThrowIfNull(counts);
         var s = new double[counts.Count];
         for (int i = 0; i < s.Length; i++)
         {
-            long w = (long)sizes[i] * sizes[i + 1];
+            long w = shapes[i].Weights;
             s[i] = counts[i] >= w ? 0 : 1 - (double)counts[i] / w;
         }
         return s;

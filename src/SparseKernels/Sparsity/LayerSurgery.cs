@@ -29,7 +29,7 @@ internal static class LayerSurgery
     /// |dY^T X| of the captured batch, or Philox-random), rebuilding the layer with its optimizer state carried; grown
     /// weights and their state are 0; nnz is unchanged.
     /// </summary>
-    public static void DropGrow(ITensorBackend backend, MlpLayer layer, long count, GrowRule rule, ulong seed)
+    public static void DropGrow(ITensorBackend backend, WeightLayer layer, long count, GrowRule rule, ulong seed)
     {
         if (layer.Sparse is null) throw new InvalidOperationException($"layer{layer.Index} is dense; drop-and-grow needs a CSR layer.");
         if (count <= 0) return;
@@ -94,7 +94,7 @@ internal static class LayerSurgery
     }
 
     /// <summary>A layer's weights as a dense host array (row-major out x in; absent CSR positions are 0) and its presence mask.</summary>
-    public static (float[] Dense, bool[] Present) DenseOf(MlpLayer layer, bool[]? denseMask)
+    public static (float[] Dense, bool[] Present) DenseOf(WeightLayer layer, bool[]? denseMask)
     {
         var dense = new float[(long)layer.Out * layer.In];
         var present = new bool[dense.Length];
@@ -113,7 +113,7 @@ internal static class LayerSurgery
     }
 
     /// <summary>A layer's optimizer state slots in the dense out x in layout (CSR state scattered; absent = 0).</summary>
-    public static float[][] DenseStateOf(MlpLayer layer)
+    public static float[][] DenseStateOf(WeightLayer layer)
     {
         var slots = layer.Weight.State.Select(t => t.ToArray()).ToArray();
         if (layer.Sparse is null) return slots.Select(a => (float[])a.Clone()).ToArray();
@@ -134,7 +134,8 @@ internal static class LayerSurgery
     /// 0) taken from dense out x in arrays: CSR when the density is below <paramref name="csrBelowDensity"/>, else
     /// dense with a mask (returned; null for CSR or a full layer).
     /// </summary>
-    public static bool[]? SetPattern(ITensorBackend backend, MlpLayer layer, int[] positions, float[] values, float[][]? state, double csrBelowDensity)
+    public static bool[]? SetPattern(ITensorBackend backend, WeightLayer layer, int[] positions, float[] values, float[][]? state,
+        double csrBelowDensity)
     {
         long weights = (long)layer.Out * layer.In;
         double density = (double)positions.Length / weights;
@@ -159,7 +160,7 @@ internal static class LayerSurgery
     }
 
     /// <summary>Prunes a layer to its <paramref name="count"/> largest-|w| present weights, state carried; returns its new mask (see SetPattern).</summary>
-    public static bool[]? PruneTo(ITensorBackend backend, MlpLayer layer, bool[]? mask, long count, double csrBelowDensity)
+    public static bool[]? PruneTo(ITensorBackend backend, WeightLayer layer, bool[]? mask, long count, double csrBelowDensity)
     {
         var (dense, present) = DenseOf(layer, mask);
         var scores = new float[dense.Length];
@@ -183,7 +184,7 @@ internal static class LayerSurgery
     }
 
     /// <summary>Reads what <see cref="WriteMasks"/> wrote, each checked against the model: a dense layer, one flag per weight.</summary>
-    public static Dictionary<int, bool[]> ReadMasks(BinaryReader r, Mlp model)
+    public static Dictionary<int, bool[]> ReadMasks(BinaryReader r, Sequential model)
     {
         int count = r.ReadInt32();
         if (count < 0 || count > model.Layers.Count) throw new InvalidDataException($"{count} masks for {model.Layers.Count} layers.");
@@ -204,7 +205,7 @@ internal static class LayerSurgery
     }
 
     /// <summary>Zeroes the masked-out weights of a dense layer and their optimizer state (after each optimizer step).</summary>
-    public static void ApplyMask(MlpLayer layer, bool[] mask)
+    public static void ApplyMask(WeightLayer layer, bool[] mask)
     {
         foreach (var t in new[] { layer.Weight.Value }.Concat(layer.Weight.State))
         {

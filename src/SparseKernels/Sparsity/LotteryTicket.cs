@@ -65,21 +65,21 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
     public static int TotalEpochs(int epochsPerLevel, int levels) => epochsPerLevel * (levels + 1);
 
     /// <summary>Per-layer pruning: every layer must reach its count at every level (global pruning picks over all layers and needs no check).</summary>
-    public override void CheckFeasible(IReadOnlyList<int> sizes)
+    public override void CheckFeasible(IReadOnlyList<LayerShape> shapes)
     {
         if (Options.GlobalPruning) return;
         for (int level = 1; level <= Options.ImpLevels; level++)
         {
             double s = 1 - Math.Pow(1 - PruneFraction, level);
-            LayerDensities.CheckFeasible(sizes, s, Options.Distribution, Options.FirstLayerDense, Options.LastLayerDense,
+            LayerDensities.CheckFeasible(shapes, s, Options.Distribution, Options.FirstLayerDense, Options.LastLayerDense,
                 $"{Name} (per-layer pruning) at level {level} of {Options.ImpLevels}, sparsity {s:G6}");
         }
     }
 
     /// <inheritdoc/>
-    public override void Attach(Mlp model, Trainer trainer)
+    public override void Attach(Sequential model, Trainer trainer)
     {
-        CheckFeasible(model.Sizes);
+        CheckFeasible(LayerDensities.Shapes(model.Spec));
         Trainer = trainer;
         EpochsPerLevel = Math.Max(1, trainer.Config.Epochs / (Options.ImpLevels + 1));
         if (Options.RewindStep >= (long)EpochsPerLevel * trainer.StepsPerEpoch)
@@ -124,7 +124,7 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
     }
 
     /// <summary>Called by the run after each epoch: records a level's result at its last epoch.</summary>
-    public void EpochDone(Mlp model, EpochMetrics m)
+    public void EpochDone(Sequential model, EpochMetrics m)
     {
         if (m.Epoch % EpochsPerLevel != 0) return;
         long nnz = m.NnzPerLayer.Sum(), nnzMasked = 0;
@@ -135,17 +135,17 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
     }
 
     /// <summary>Nonzeros per layer this level should keep.</summary>
-    public long[] TargetCounts(Mlp model, long[] present)
+    public long[] TargetCounts(Sequential model, long[] present)
     {
         double density = Math.Pow(1 - PruneFraction, _level);
-        var sizes = model.Sizes;
+        var shapes = LayerDensities.Shapes(model.Spec);
         if (!Options.GlobalPruning)
-            return LayerDensities.Counts(sizes, 1 - density, Options.Distribution, Options.FirstLayerDense, Options.LastLayerDense)
+            return LayerDensities.Counts(shapes, 1 - density, Options.Distribution, Options.FirstLayerDense, Options.LastLayerDense)
                 .Select((c, i) => Math.Min(c, present[i])).ToArray();
         // Global: one magnitude threshold over the prunable layers; kept-dense layers keep everything.
         int n = model.Layers.Count;
         var prunable = Enumerable.Range(0, n).Where(i => !(i == 0 && Options.FirstLayerDense) && !(i == n - 1 && Options.LastLayerDense)).ToArray();
-        long prunableWeights = prunable.Sum(i => (long)sizes[i] * sizes[i + 1]);
+        long prunableWeights = prunable.Sum(i => shapes[i].Weights);
         long keep = (long)Math.Floor(density * prunableWeights);
         var all = new List<(float Score, int Layer, int Pos)>();
         foreach (int i in prunable)
@@ -161,7 +161,7 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
         return counts;
     }
 
-    private void Prune(Mlp model)
+    private void Prune(Sequential model)
     {
         var present = model.Layers.Select(l => l.IsSparse ? l.Sparse!.Nnz : _masks.TryGetValue(l.Index, out var m) ? m.LongCount(x => x) : (long)l.In * l.Out).ToArray();
         var counts = TargetCounts(model, present);
@@ -173,7 +173,7 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
         }
     }
 
-    private void RewindTo(Mlp model)
+    private void RewindTo(Sequential model)
     {
         if (_rewindWeights is null || _rewindBiases is null) throw new InvalidOperationException($"IMP: no weights were recorded at the rewind step {Options.RewindStep}.");
         foreach (var l in model.Layers)
@@ -206,7 +206,7 @@ public class LotteryTicket(SparsityOptions options) : SparsityMethod(options)
     }
 
     /// <inheritdoc/>
-    public override void ReadState(BinaryReader r, Mlp model)
+    public override void ReadState(BinaryReader r, Sequential model)
     {
         base.ReadState(r, model);
         _level = r.ReadInt32();

@@ -24,7 +24,7 @@ public sealed class Rigl(SparsityOptions options) : SparsityMethod(options)
     public long[] LastCounts { get; private set; } = [];
 
     /// <inheritdoc/>
-    public override void Attach(Mlp model, Trainer trainer)
+    public override void Attach(Sequential model, Trainer trainer)
     {
         foreach (var l in model.Layers) l.CaptureActivations = l.IsSparse;
     }

@@ -24,7 +24,7 @@ public sealed class Snip(SparsityOptions options) : SparsityMethod(options)
     public override void BeforeOptimizerStep(StepContext c)
     {
         if (c.GlobalStep != 0) return;
-        var counts = Options.Counts(c.Model.Sizes);
+        var counts = Options.Counts(LayerDensities.Shapes(c.Model.Spec));
         foreach (var l in c.Model.Layers)
         {
             long weights = (long)l.In * l.Out;

@@ -97,6 +97,10 @@ public sealed record SparsityOptions
 
     /// <summary>Exact nonzeros per layer of the final pattern.</summary>
     public long[] Counts(IReadOnlyList<int> sizes) => LayerDensities.Counts(sizes, Sparsity, Distribution, FirstLayerDense, LastLayerDense);
+
+    /// <summary>Exact nonzeros per weight layer of the final pattern, for any layers' shapes (convolutions included).</summary>
+    public long[] Counts(IReadOnlyList<LayerShape> shapes)
+        => LayerDensities.Counts(shapes, Sparsity, Distribution, FirstLayerDense, LastLayerDense);
 }
 
 /// <summary>A sparsity method plugged into the training loop.</summary>
@@ -112,12 +116,12 @@ public abstract class SparsityMethod : IStatefulHook
     public int Updates { get; protected set; }
     /// <summary>
     /// Checks, before any training, that every layer can reach the counts the method will ask of it on a model of
-    /// layer sizes <paramref name="sizes"/> (GMP and per-layer IMP); throws ArgumentException naming the layer and
-    /// the numbers. TrainingRun calls it when it builds the run; GMP and IMP also call it from Attach.
+    /// weight-layer shapes <paramref name="shapes"/> (GMP and per-layer IMP); throws ArgumentException naming the layer
+    /// and the numbers. TrainingRun calls it when it builds the run; GMP and IMP also call it from Attach.
     /// </summary>
-    public virtual void CheckFeasible(IReadOnlyList<int> sizes) { }
+    public virtual void CheckFeasible(IReadOnlyList<LayerShape> shapes) { }
     /// <summary>Called once the model exists (e.g. to capture activations for gradient growth).</summary>
-    public virtual void Attach(Mlp model, Trainer trainer) { }
+    public virtual void Attach(Sequential model, Trainer trainer) { }
     /// <inheritdoc/>
     public virtual void BeforeOptimizerStep(StepContext context) { }
     /// <inheritdoc/>
@@ -134,7 +138,7 @@ public abstract class SparsityMethod : IStatefulHook
 
     /// <summary>Restores what <see cref="WriteState"/> wrote, for the checkpoint's model, before Attach; throws
     /// InvalidDataException saying what does not fit that model.</summary>
-    public virtual void ReadState(BinaryReader r, Mlp model)
+    public virtual void ReadState(BinaryReader r, Sequential model)
     {
         Updates = r.ReadInt32();
         if (Updates < 0) throw new InvalidDataException($"{Updates} mask updates.");
@@ -158,6 +162,9 @@ public static class Methods
     };
 
     /// <summary>Per-layer sparsity for Mlp.Create: the final pattern for static/SET/RigL, all dense for the others.</summary>
-    public static double[] InitialSparsity(SparsityOptions o, IReadOnlyList<int> sizes)
-        => o.StartsDense ? new double[sizes.Count - 1] : LayerDensities.ToSparsity(sizes, o.Counts(sizes));
+    public static double[] InitialSparsity(SparsityOptions o, IReadOnlyList<int> sizes) => InitialSparsity(o, LayerDensities.Shapes(sizes));
+
+    /// <summary>Per-weight-layer sparsity for <see cref="Sequential.Create"/> (any layers' shapes).</summary>
+    public static double[] InitialSparsity(SparsityOptions o, IReadOnlyList<LayerShape> shapes)
+        => o.StartsDense ? new double[shapes.Count] : LayerDensities.ToSparsity(shapes, o.Counts(shapes));
 }

@@ -13,6 +13,7 @@ namespace SparseKernels.Sparsity;
 public static class StaticSparsity
 {
     /// <summary>A model with the fixed random mask of <paramref name="options"/> (sparsity, distribution).</summary>
-    public static Mlp CreateModel(ITensorBackend backend, IReadOnlyList<int> sizes, SparsityOptions options, IWeightInitializer init, TrainRng rng)
+    public static Sequential CreateModel(ITensorBackend backend, IReadOnlyList<int> sizes, SparsityOptions options,
+        IWeightInitializer init, TrainRng rng)
         => Mlp.Create(backend, sizes, LayerDensities.ToSparsity(sizes, options.Counts(sizes)), init, rng);
 }

@@ -63,13 +63,13 @@ public sealed class Zapping : IStepHook
     public bool ZapsAt(int epoch) => epoch > 0 && epoch % Every == 0;
 
     /// <inheritdoc/>
-    public void BeforeEpoch(Mlp model, Optimizer optimizer, int epoch)
+    public void BeforeEpoch(Sequential model, Optimizer optimizer, int epoch)
     {
         if (ZapsAt(epoch)) Zap(model, epoch);
     }
 
     /// <summary>Re-initialises the output layer's rows (all, or Classes random ones); bias and optimizer state kept.</summary>
-    public void Zap(Mlp model, int epoch)
+    public void Zap(Sequential model, int epoch)
     {
         var layer = model.Layers[^1];
         if (Classes > layer.Out) throw new ArgumentOutOfRangeException(nameof(model), Classes, $"Zapping {Classes} classes: the model's output layer has only {layer.Out} classes.");

@@ -11,14 +11,16 @@ public sealed class CheckpointException(string message, Exception? inner = null)
 /// Training state after an epoch: weights, CSR patterns, biases, optimizer state and step count, RNG state,
 /// epochs done, the metrics so far, and the sparsity method's name and state (<see cref="IStatefulHook.WriteState"/>:
 /// GMP's and IMP's masks, IMP's levels and rewind weights, a KD ticket's teacher; "" and nothing for a plain run).
-/// File layout: magic "SKCKPT\r\n" (8 bytes), format version (int32; 2 since the method state), payload length
+/// File layout: magic "SKCKPT\r\n" (8 bytes), format version (int32; 2 since the method state, 3 since the layer stack:
+/// the payload opens with the model's spec text instead of an MLP's layer sizes; version 2 files are read as MLPs,
+/// except a KD ticket's, whose teacher was stored by sizes and is refused), payload length
 /// (int64), SHA-256 of the payload (32 bytes), payload. Written to "&lt;path&gt;.tmp" and then renamed over the old
 /// file (File.Move with overwrite), so a crash leaves the previous checkpoint intact.
 /// </summary>
 public static class Checkpoint
 {
-    /// <summary>The format version written; <see cref="Load"/> rejects files of another version.</summary>
-    public const int Version = 2;
+    /// <summary>The format version written; <see cref="Load(string, ITensorBackend, ModelSpec, IReadOnlyList{bool}?, Optimizer, TrainRng, IStatefulHook?)"/> reads it and version 2, and rejects others.</summary>
+    public const int Version = 3;
     private static readonly byte[] Magic = "SKCKPT\r\n"u8.ToArray();
 
     /// <summary>What a checkpoint holds besides the model and the optimizer state.</summary>
@@ -30,13 +32,13 @@ public static class Checkpoint
     public sealed record State(int EpochsDone, ulong RngState, long OptimizerSteps, string OptimizerName, IReadOnlyList<string> MetricsJsonLines);
 
     /// <summary>Writes the model's weights and biases, the optimizer state, the RNG state, the metrics and <paramref name="method"/>'s state (when given) to <paramref name="path"/>, atomically (through <c>path.tmp</c> and a rename). Throws <see cref="IOException"/> when the file cannot be written.</summary>
-    public static void Save(string path, Mlp model, Optimizer optimizer, TrainRng rng, int epochsDone, IReadOnlyList<string> metricsJsonLines, IStatefulHook? method = null)
+    public static void Save(string path, Sequential model, Optimizer optimizer, TrainRng rng, int epochsDone,
+        IReadOnlyList<string> metricsJsonLines, IStatefulHook? method = null)
     {
         using var payload = new MemoryStream();
         using (var w = new BinaryWriter(payload, System.Text.Encoding.UTF8, leaveOpen: true))
         {
-            var sizes = model.Sizes;
-            w.Write(sizes.Length); foreach (int s in sizes) w.Write(s);
+            w.Write(model.Spec.Text);
             foreach (var layer in model.Layers)
             {
                 WriteLayer(w, layer);
@@ -70,15 +72,27 @@ public static class Checkpoint
     /// <paramref name="method"/>, null for a run without one). Restores the optimizer's state and step count and the
     /// RNG state.
     /// </summary>
-    public static (Mlp Model, State State) Load(string path, ITensorBackend backend, IReadOnlyList<int> expectedSizes, IReadOnlyList<bool>? expectedSparse, Optimizer optimizer, TrainRng rng, IStatefulHook? method = null)
+    public static (Sequential Model, State State) Load(string path, ITensorBackend backend, IReadOnlyList<int> expectedSizes,
+        IReadOnlyList<bool>? expectedSparse, Optimizer optimizer, TrainRng rng, IStatefulHook? method = null)
+        => Load(path, backend, ModelSpec.Mlp(expectedSizes), expectedSparse, optimizer, rng, method);
+
+    /// <summary>
+    /// Loads a checkpoint onto <paramref name="backend"/>, checking it against the expected architecture
+    /// (<paramref name="expected"/>'s text), the expected sparse weight layers (null: the checkpoint says which), the
+    /// optimizer's name and the run's sparsity method (as the overload with layer sizes). Version-2 checkpoints
+    /// (before the layer stack) are read as the MLP of their layer sizes.
+    /// </summary>
+    public static (Sequential Model, State State) Load(string path, ITensorBackend backend, ModelSpec expected,
+        IReadOnlyList<bool>? expectedSparse, Optimizer optimizer, TrainRng rng, IStatefulHook? method = null)
     {
+        ArgumentNullException.ThrowIfNull(expected);
         if (!File.Exists(path)) throw new CheckpointException($"Checkpoint not found: {path}.");
         byte[] all = File.ReadAllBytes(path);
         int head = Magic.Length + 4 + 8 + 32;
         if (all.Length < head || !all.AsSpan(0, Magic.Length).SequenceEqual(Magic))
             throw new CheckpointException($"{path} is not a SparseKernels checkpoint (bad magic or shorter than the {head}-byte header).");
         int version = BitConverter.ToInt32(all, Magic.Length);
-        if (version != Version) throw new CheckpointException($"{path} has checkpoint format version {version}; this build reads version {Version}.");
+        if (version != Version && version != 2) throw new CheckpointException($"{path} has checkpoint format version {version}; this build reads version {Version} (and version 2, the MLP checkpoints before the layer stack).");
         long length = BitConverter.ToInt64(all, Magic.Length + 4);
         if (length != all.Length - head) throw new CheckpointException($"{path} is truncated or padded: the header says {length} payload bytes, the file has {all.Length - head}.");
         var body = all.AsSpan(head);
@@ -87,14 +101,16 @@ public static class Checkpoint
         using var r = new BinaryReader(new MemoryStream(all, head, (int)length));
         try
         {
-            var sizes = ReadInts(r);
-            if (!sizes.SequenceEqual(expectedSizes))
-                throw new CheckpointException($"{path} holds a {string.Join('-', sizes)} model but the run asks for {string.Join('-', expectedSizes)}; use another output folder or matching Layers.");
+            ModelSpec spec;
+            try { spec = version == 2 ? ModelSpec.Mlp(ReadInts(r)) : ModelSpec.Parse(r.ReadString()); }
+            catch (ArgumentException e) { throw new CheckpointException($"{path} holds a model this build cannot read: {e.Message}", e); }
+            if (spec.Text != expected.Text)
+                throw new CheckpointException($"{path} holds a {Describe(spec)} model but the run asks for {Describe(expected)}; use another output folder or the matching model.");
             var layers = new List<(DenseTensor? Dense, CsrMatrix? Csr, DenseTensor Bias)>();
             var states = new List<float[][]>();
-            for (int i = 0; i + 1 < sizes.Length; i++)
+            for (int i = 0; i < spec.WeightMatrices.Count; i++)
             {
-                try { layers.Add(ReadLayer(r, sizes[i + 1], sizes[i])); }
+                try { layers.Add(ReadLayer(r, spec.WeightMatrices[i].Rows, spec.WeightMatrices[i].Cols)); }
                 catch (InvalidDataException e) { throw new CheckpointException($"{path}: layer {i}: {e.Message}", e); }
                 for (int p = 0; p < 2; p++)
                 {
@@ -111,13 +127,15 @@ public static class Checkpoint
             string methodName = r.ReadString(), runMethod = method?.Name ?? "";
             if (methodName != runMethod)
                 throw new CheckpointException($"{path} was trained with {MethodText(methodName)} but this run uses {MethodText(runMethod)}; resume with the same sparsity method.");
+            if (version == 2 && methodName == "kd-ticket")
+                throw new CheckpointException($"{path} is a version-2 KD-ticket checkpoint; its teacher is stored in the format before the layer stack, which this build does not read. Start the run again.");
             for (int i = 0; i < layers.Count && expectedSparse is not null; i++)
             {
                 bool sparse = layers[i].Csr is not null;
                 if (sparse != expectedSparse[i])
                     throw new CheckpointException($"{path}: layer {i} is {(sparse ? "sparse" : "dense")} in the checkpoint but {(expectedSparse[i] ? "sparse" : "dense")} in this run; use matching Sparsity.");
             }
-            var model = Mlp.FromHost(backend, layers);
+            var model = Sequential.FromHost(backend, spec, layers);
             try
             {
                 int k = 0;
@@ -147,10 +165,12 @@ public static class Checkpoint
         }
     }
 
+    private static string Describe(ModelSpec s) => s.MlpSizes is { } sizes ? string.Join('-', sizes) : s.Text;
+
     private static string MethodText(string name) => name == "" ? "no sparsity method (plain, dense or static)" : $"the sparsity method '{name}'";
 
     /// <summary>A layer's weight and bias: the sparse flag, then the CSR arrays (row offsets, column indices, values) or the dense out x in values, then the bias.</summary>
-    internal static void WriteLayer(BinaryWriter w, MlpLayer layer)
+    internal static void WriteLayer(BinaryWriter w, WeightLayer layer)
     {
         w.Write(layer.IsSparse);
         if (layer.IsSparse)

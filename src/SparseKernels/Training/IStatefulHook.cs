@@ -15,5 +15,5 @@ public interface IStatefulHook : IStepHook
 
     /// <summary>Restores what <see cref="WriteState"/> wrote, for the checkpoint's <paramref name="model"/>; throws
     /// <see cref="InvalidDataException"/> when the state does not fit.</summary>
-    void ReadState(BinaryReader r, Mlp model);
+    void ReadState(BinaryReader r, Sequential model);
 }

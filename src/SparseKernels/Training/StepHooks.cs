@@ -1,7 +1,7 @@
 namespace SparseKernels.Training;
 
 /// <summary>What a per-step hook sees: after backward (gradients present), before the optimizer step.</summary>
-public sealed record StepContext(Mlp Model, Optimizer Optimizer, int Epoch, int Step, int StepsPerEpoch, long GlobalStep, float Loss)
+public sealed record StepContext(Sequential Model, Optimizer Optimizer, int Epoch, int Step, int StepsPerEpoch, long GlobalStep, float Loss)
 {
     /// <summary>Set by a hook in <see cref="IStepHook.BeforeOptimizerStep"/> to skip this step's weight update (RigL:
     /// no update on a mask-update step); the gradients are then dropped.</summary>
@@ -14,7 +14,7 @@ public sealed record StepContext(Mlp Model, Optimizer Optimizer, int Epoch, int 
 public interface IStepHook
 {
     /// <summary>At the start of an epoch, before its first forward pass (zapping re-initialises the output layer here).</summary>
-    void BeforeEpoch(Mlp model, Optimizer optimizer, int epoch) { }
+    void BeforeEpoch(Sequential model, Optimizer optimizer, int epoch) { }
     /// <summary>After backward, before the optimizer step: gradients are in the parameters.</summary>
     void BeforeOptimizerStep(StepContext context) { }
     /// <summary>After the optimizer step: weights updated, gradients dropped.</summary>

@@ -31,18 +31,20 @@ public readonly record struct StepProgress(int Epoch, int Step, int StepsPerEpoc
 public sealed class Trainer
 {
     /// <summary>Creates the loop. Throws <see cref="ArgumentOutOfRangeException"/> for a batch size below 1 and <see cref="ArgumentException"/> when the data's features or classes do not fit the model.</summary>
-    public Trainer(Mlp model, Optimizer optimizer, ILrSchedule schedule, TrainConfig config, BatchSource train, BatchSource test, TrainRng rng)
+    public Trainer(Sequential model, Optimizer optimizer, ILrSchedule schedule, TrainConfig config, BatchSource train, BatchSource test,
+        TrainRng rng)
     {
         if (config.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(config), config.BatchSize, "The batch size must be positive.");
-        if (train.Data.Features != model.Layers[0].In)
-            throw new ArgumentException($"The model takes {model.Layers[0].In} inputs but the data has {train.Data.Features} features per sample.", nameof(train));
-        if (train.Data.Classes != model.Layers[^1].Out)
-            throw new ArgumentException($"The model gives {model.Layers[^1].Out} outputs but the data has {train.Data.Classes} classes.", nameof(train));
+        if (train.Data.Features != model.InputFeatures)
+            throw new ArgumentException($"The model takes {model.InputFeatures} inputs but the data has {train.Data.Features} features per sample.", nameof(train));
+        if (train.Data.Classes != model.Classes)
+            throw new ArgumentException($"The model gives {model.Classes} outputs but the data has {train.Data.Classes} classes.",
+                nameof(train));
         Model = model; Optimizer = optimizer; Schedule = schedule; Config = config; Train = train; Test = test; Rng = rng;
     }
 
     /// <summary>The model being trained.</summary>
-    public Mlp Model { get; }
+    public Sequential Model { get; }
     /// <summary>The optimizer.</summary>
     public Optimizer Optimizer { get; }
     /// <summary>The learning-rate schedule.</summary>

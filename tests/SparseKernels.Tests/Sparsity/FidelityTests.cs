@@ -165,7 +165,7 @@ public class FidelityTests
 
     /// <summary>A 2x3 CSR layer (0,0) = 0.5, (0,2) = -0.1, (1,1) = 2.0, after backward of x = (1, 2, 3) with dY = (1, -4):
     /// the gradient at the three nonzeros is 1, 3 and -8.</summary>
-    private static Mlp TinyLayerAfterBackward()
+    private static Sequential TinyLayerAfterBackward()
     {
         var csr = new CsrMatrix(2, 3, [0, 2, 3], [0, 2, 1], [0.5f, -0.1f, 2.0f]);
         var m = Mlp.FromHost(Cpu, [(null, csr, DenseTensor.FromArray(2, 1, [0.3f, -0.2f]))]);
@@ -177,7 +177,7 @@ public class FidelityTests
     }
 
     /// <summary>One training step as the Trainer runs it: hooks before, the optimizer unless skipped, hooks after.</summary>
-    private static StepContext Step(Mlp m, IStepHook hook, long t, long total, float lr)
+    private static StepContext Step(Sequential m, IStepHook hook, long t, long total, float lr)
     {
         var opt = new SgdOptimizer { Momentum = 0f, WeightDecay = 0f, LearningRate = lr };
         var c = new StepContext(m, opt, 0, (int)t, (int)total, t, 0f) { TotalSteps = total };

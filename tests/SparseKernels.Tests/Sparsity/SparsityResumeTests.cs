@@ -37,7 +37,7 @@ public class SparsityResumeTests
     private static List<(string What, object Value)> Snapshot(TrainingRun run)
     {
         var s = new List<(string, object)>();
-        void Layers(string prefix, Mlp model)
+        void Layers(string prefix, Sequential model)
         {
             foreach (var l in model.Layers)
             {

@@ -89,7 +89,7 @@ public class SparsityRuleTests
 
     /// <summary>A 2x3 CSR layer (0,0) = 0.5, (0,2) = -0.1, (1,1) = 2.0 with momentum 0.7, 0.8, 0.9, after backward of
     /// x = (1, 2, 3) with dY = (1, -4): the dense gradient is [[1, 2, 3], [-4, -8, -12]].</summary>
-    private static Mlp TinyLayerAfterBackward()
+    private static Sequential TinyLayerAfterBackward()
     {
         var csr = new CsrMatrix(2, 3, [0, 2, 3], [0, 2, 1], [0.5f, -0.1f, 2.0f]);
         var m = Mlp.FromHost(Cpu, [(null, csr, DenseTensor.FromArray(2, 1, [0.3f, -0.2f]))]);

@@ -28,17 +28,28 @@ public class LayerStackGoldenTests
         "dense" => new RunOptions { Layers = [784, 16, 10], Sparsity = [0], Epochs = 2, BatchSize = 100, Nesterov = true, Seed = 3 },
         "rigl" => new RunOptions
         {
-            Layers = [784, 16, 10], Epochs = 2, BatchSize = 100, Seed = 4,
+            Layers = [784, 16, 10],
+            Epochs = 2,
+            BatchSize = 100,
+            Seed = 4,
             Method = new SparsityOptions { Method = "rigl", Sparsity = 0.9, UpdateEvery = 2 },
         },
         "gmp" => new RunOptions
         {
-            Layers = [784, 16, 10], Epochs = 2, BatchSize = 100, Seed = 5,
+            Layers = [784, 16, 10],
+            Epochs = 2,
+            BatchSize = 100,
+            Seed = 5,
             Method = new SparsityOptions { Method = "gmp", Sparsity = 0.8, GmpEvery = 2 },
         },
         "set-adam" => new RunOptions
         {
-            Layers = [784, 16, 16, 10], Epochs = 2, BatchSize = 100, Seed = 6, Optimizer = "adam", LearningRate = 0.002f,
+            Layers = [784, 16, 16, 10],
+            Epochs = 2,
+            BatchSize = 100,
+            Seed = 6,
+            Optimizer = "adam",
+            LearningRate = 0.002f,
             Method = new SparsityOptions { Method = "set", Sparsity = 0.8, Distribution = DensityDistribution.Uniform, UpdateEvery = 2 },
         },
         _ => throw new ArgumentException(name),
@@ -66,6 +77,28 @@ public class LayerStackGoldenTests
         if (Environment.GetEnvironmentVariable("SK_GOLDEN_PRINT") == "1")
             TestContext.Out.WriteLine($"GOLDEN [\"{name}\"] = [{string.Join(", ", got.Select(x => x.ToString("R", CultureInfo.InvariantCulture)))}],");
         Assert.That(got, Is.EqualTo(s_golden[name]).Within(1e-5).Percent, $"{name}: the losses differ from the MLP code's");
+    }
+
+    [Test]
+    public void ReadsAVersion2CheckpointAsTheMlpItHeld()
+    {
+        var (_, test) = Data();
+        string file = Path.Combine(TestContext.CurrentContext.TestDirectory, "Training", "Data", "ckpt-v2-784-8-10.bin");
+        var b = new CpuTensorBackend(new SparseKernels.Cpu.CpuBackend(1));
+        var (model, state) = Checkpoint.Load(file, b, ModelSpec.Parse("mlp:784-8-10"), [false, false], new SgdOptimizer(), new TrainRng(0));
+        using (model)
+        {
+            Assert.That(state.EpochsDone, Is.EqualTo(1));
+            Assert.That(model.Parameters.All(p => p.State.Length == 1), "the SGD momentum is restored");
+            var rng = new TrainRng(0);
+            using var batches = new BatchSource(test.Take(100), b);
+            var trainer = new Trainer(model, new SgdOptimizer(), new ConstantSchedule(), new TrainConfig(), batches, batches, rng);
+            // the test loss the MLP code printed after writing this checkpoint
+            Assert.That(trainer.Evaluate(batches).Loss, Is.EqualTo(1.9097800254821777).Within(1e-5).Percent);
+        }
+        var e = Assert.Throws<CheckpointException>(()
+            => Checkpoint.Load(file, b, ModelSpec.Parse("mlp:784-9-10"), null, new SgdOptimizer(), new TrainRng(0)));
+        Assert.That(e!.Message, Does.Contain("784-8-10").And.Contain("784-9-10"));
     }
 
     [Test]
