@@ -24,6 +24,7 @@ public static class Program
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "verify") return Verify.VerifyCommand.Run(args[1..]);   // the lean GPU harness (bench/gpu/verify.sh)
+        if (args.Length > 0 && args[0] == "training-scale") return TrainingScale.Run(args[1..]);   // bench/results/training-scale
         var rest = new List<string>(args);
         bool inProcess = rest.Remove("--inprocess");
         string? suite = TakeOption(rest, "--suite");

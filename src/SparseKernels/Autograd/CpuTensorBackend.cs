@@ -25,18 +25,35 @@ public sealed class CpuTensorBackend : ITensorBackend
     /// <inheritdoc/>
     public string Name => "cpu";
 
+    /// <summary>
+    /// The arrays of the tensors this backend returns: every tensor it creates is rented here and goes back on
+    /// Dispose (the tape disposes activations and gradients, the optimizer the parameters' gradients), so a training
+    /// step allocates no tensor data after the first.
+    /// </summary>
+    internal HostArrayPool Pool { get; } = new();
+
+    /// <summary>An uninitialised rows x cols host tensor from <see cref="Pool"/> (its array returns there on Dispose).</summary>
+    internal DenseTensor Rent(int rows, int cols) => DenseTensor.Rent(Pool, rows, cols);
+
     /// <inheritdoc/>
     public DenseTensor Full(int rows, int cols, float value)
     {
-        var t = DenseTensor.Zeros(rows, cols);
-        if (value != 0) t.HostData.AsSpan().Fill(value);
+        var t = Rent(rows, cols);
+        t.HostData.AsSpan().Fill(value);
         return t;
     }
 
     /// <inheritdoc/>
-    public DenseTensor Upload(DenseTensor host) => host.IsOnDevice ? host.ToHost() : host.ToHost();
+    public DenseTensor Upload(DenseTensor host) => Copy(host);
+
     /// <inheritdoc/>
-    public DenseTensor Copy(DenseTensor x) => x.ToHost();
+    public DenseTensor Copy(DenseTensor x)
+    {
+        if (x.IsOnDevice) return x.ToHost();
+        var t = Rent(x.Rows, x.Cols);
+        x.HostData.AsSpan().CopyTo(t.HostData);
+        return t;
+    }
 
     /// <inheritdoc/>
     public void AddInPlace(DenseTensor y, DenseTensor x)
@@ -47,15 +64,37 @@ public sealed class CpuTensorBackend : ITensorBackend
     }
 
     /// <inheritdoc/>
-    public DenseTensor Scale(DenseTensor x, float alpha) => DenseTensor.FromArray(x.Rows, x.Cols, Cpu.Scale(alpha, x.HostData));
+    public DenseTensor Scale(DenseTensor x, float alpha)
+    {
+        var t = Rent(x.Rows, x.Cols);
+        Cpu.ScaleInto(alpha, x.HostData, t.HostData);
+        return t;
+    }
+
     /// <inheritdoc/>
-    public DenseTensor DenseGemm(DenseTensor a, DenseTensor b, bool transA, bool transB) => Cpu.DenseGemm(a, b, transA, transB);
+    public DenseTensor DenseGemm(DenseTensor a, DenseTensor b, bool transA, bool transB)
+    {
+        int m = transA ? a.Cols : a.Rows, n = transB ? b.Rows : b.Cols;
+        var c = Rent(m, n);
+        Cpu.DenseGemmInto(a, b, transA, transB, c.HostData, Pool);
+        return c;
+    }
+
     /// <inheritdoc/>
-    public DenseTensor SpmmCsr(CsrMatrix a, DenseTensor b) => Cpu.SpmmCsr(a, b);
+    public DenseTensor SpmmCsr(CsrMatrix a, DenseTensor b)
+    {
+        var c = Rent(a.Rows, b.Cols);
+        Cpu.SpmmCsr(a, b).HostData.AsSpan().CopyTo(c.HostData);   // until CpuBackend.SpmmCsrInto lands (issue 16)
+        return c;
+    }
 
     /// <inheritdoc/>
     public DenseTensor SddmmCsr(CsrMatrix pattern, DenseTensor x, DenseTensor y)
-        => DenseTensor.FromArray(1, pattern.Nnz, Cpu.SddmmCsr(pattern, x, y).Values);
+    {
+        var v = Rent(1, pattern.Nnz);
+        Cpu.SddmmCsr(pattern, x, y).Values.AsSpan().CopyTo(v.HostData);   // until CpuBackend.SddmmCsrInto lands (issue 16)
+        return v;
+    }
 
     /// <inheritdoc/>
     public void GatherValues(CsrMatrix source, SparsePermutation perm, CsrMatrix destination)
@@ -65,30 +104,56 @@ public sealed class CpuTensorBackend : ITensorBackend
     public void AddBiasPerRow(DenseTensor x, DenseTensor bias) => Cpu.AddBiasPerRow(x, bias);
 
     /// <inheritdoc/>
-    public DenseTensor RowSum(DenseTensor x, float scale) => Cpu.RowSum(x, scale);
+    public DenseTensor RowSum(DenseTensor x, float scale)
+    {
+        var o = Rent(x.Rows, 1);
+        CpuBackend.RowSumInto(x, scale, o.HostData);
+        return o;
+    }
 
     /// <inheritdoc/>
     public DenseTensor Sum(DenseTensor x, float scale)
     {
         double s = 0;
         foreach (float v in x.HostData) s += v;
-        return DenseTensor.FromArray(1, 1, [(float)(scale * s)]);
+        return Full(1, 1, (float)(scale * s));
     }
 
     /// <inheritdoc/>
     public DenseTensor Broadcast(DenseTensor scalar, int rows, int cols, float scale) => Full(rows, cols, scale * scalar.HostData[0]);
+
     /// <inheritdoc/>
-    public DenseTensor Relu(DenseTensor x) => DenseTensor.FromArray(x.Rows, x.Cols, Cpu.Relu(x.HostData));
+    public DenseTensor Relu(DenseTensor x)
+    {
+        var t = Rent(x.Rows, x.Cols);
+        Cpu.ReluInto(x.HostData, t.HostData);
+        return t;
+    }
+
     /// <inheritdoc/>
-    public DenseTensor ReluBackward(DenseTensor x, DenseTensor dy) => DenseTensor.FromArray(x.Rows, x.Cols, Cpu.ReluBackward(x.HostData, dy.HostData));
+    public DenseTensor ReluBackward(DenseTensor x, DenseTensor dy)
+    {
+        var t = Rent(x.Rows, x.Cols);
+        Cpu.ReluBackwardInto(x.HostData, dy.HostData, t.HostData);
+        return t;
+    }
 
     /// <inheritdoc/>
     public (DenseTensor Probs, DenseTensor Loss) SoftmaxCrossEntropy(DenseTensor logits, Labels? labels, DenseTensor? targets)
-        => Cpu.SoftmaxCrossEntropy(logits, labels?.ToArray(), targets);
+    {
+        var probs = Rent(logits.Rows, logits.Cols);
+        var loss = Rent(1, logits.Cols);
+        CpuBackend.SoftmaxCrossEntropyInto(logits, labels?.ToArray(), targets, probs, loss);
+        return (probs, loss);
+    }
 
     /// <inheritdoc/>
     public DenseTensor SoftmaxCrossEntropyBackward(DenseTensor probs, Labels? labels, DenseTensor? targets, DenseTensor dloss)
-        => Cpu.SoftmaxCrossEntropyBackward(probs, labels?.ToArray(), targets, dloss);
+    {
+        var d = Rent(probs.Rows, probs.Cols);
+        CpuBackend.SoftmaxCrossEntropyBackwardInto(probs, labels?.ToArray(), targets, dloss, d);
+        return d;
+    }
 
     /// <inheritdoc/>
     public void SgdMomentum(DenseTensor w, DenseTensor g, DenseTensor velocity, float lr, float momentum, float weightDecay, bool nesterov)

@@ -140,7 +140,7 @@ public static class Fn
     private static DenseTensor Reshape(DenseTensor g, DenseTensor like)
     {
         if (g.Rows == like.Rows && g.Cols == like.Cols) return g;
-        if (!g.IsOnDevice) return DenseTensor.FromArray(like.Rows, like.Cols, g.HostData);
+        if (!g.IsOnDevice) return g.Reshaped(like.Rows, like.Cols);
         var buffer = g.Device!.Allocate<float>(g.Length);
         g.Device.CopyDeviceToDevice(g.DeviceData, 0, buffer, 0, g.Length);
         g.Dispose();

@@ -15,14 +15,36 @@ public sealed partial class CpuBackend
     /// <summary>op(a) . op(b): a cache-blocked, register-tiled (4 rows x 2 vectors) kernel for every transpose combination.</summary>
     public DenseTensor DenseGemm(DenseTensor a, DenseTensor b, bool transposeA = false, bool transposeB = false)
     {
+        var (m, _, n) = Shapes.DenseGemm(a, b, transposeA, transposeB);
+        var c = DenseTensor.Zeros(m, n);
+        DenseGemmInto(a, b, transposeA, transposeB, c.HostData, null);
+        return c;
+    }
+
+    /// <summary>
+    /// <see cref="DenseGemm"/> into <paramref name="cd"/> (m x n, overwritten); the transposed operands' copies come
+    /// from <paramref name="scratch"/> (and go back to it) when one is given.
+    /// </summary>
+    internal void DenseGemmInto(DenseTensor a, DenseTensor b, bool transposeA, bool transposeB, float[] cd, HostArrayPool? scratch)
+    {
         var (m, k, n) = Shapes.DenseGemm(a, b, transposeA, transposeB);
+        if (cd.LongLength != (long)m * n)
+            throw new ArgumentException($"DenseGemm: the output holds {cd.LongLength} values for {m}x{n}.", nameof(cd));
         // Bring both operands to row-major op(a) MxK and op(b) KxN: O(MK + KN) copies beside O(MNK) work,
         // after which one well-tuned kernel serves all four combinations.
-        float[] ad = transposeA ? TransposeDense(a.HostData, a.Rows, a.Cols) : a.HostData;
-        float[] bd = transposeB ? TransposeDense(b.HostData, b.Rows, b.Cols) : b.HostData;
-        var c = DenseTensor.Zeros(m, n);
-        if (m == 0 || n == 0 || k == 0) return c;
-        float[] cd = c.HostData;
+        float[] ad = transposeA ? TransposeDense(a.HostData, a.Rows, a.Cols, scratch) : a.HostData;
+        float[] bd = transposeB ? TransposeDense(b.HostData, b.Rows, b.Cols, scratch) : b.HostData;
+        Array.Clear(cd);
+        if (m != 0 && n != 0 && k != 0) GemmCore(ad, bd, cd, m, k, n);
+        if (scratch is not null)
+        {
+            if (transposeA) scratch.Return(ad);
+            if (transposeB) scratch.Return(bd);
+        }
+    }
+
+    private void GemmCore(float[] ad, float[] bd, float[] cd, int m, int k, int n)
+    {
         int blocks = (m + MatmulRowBlock - 1) / MatmulRowBlock;
         Parallel.For(0, blocks, Options, blk =>
         {
@@ -39,12 +61,11 @@ public sealed partial class CpuBackend
                 }
             }
         });
-        return c;
     }
 
-    private static float[] TransposeDense(float[] src, int rows, int cols)
+    private static float[] TransposeDense(float[] src, int rows, int cols, HostArrayPool? scratch)
     {
-        var dst = new float[src.Length];
+        var dst = scratch?.Rent(src.Length) ?? new float[src.Length];
         DenseTensor.TransposeInto(src, rows, cols, dst);
         return dst;
     }

@@ -53,6 +53,14 @@ public sealed partial class CpuBackend
     {
         ArgumentNullException.ThrowIfNull(x);
         var r = new float[x.Length];
+        ScaleInto(alpha, x, r);
+        return r;
+    }
+
+    /// <summary>r = alpha * x elementwise (r as long as x; the autograd's pooled form).</summary>
+    internal void ScaleInto(float alpha, float[] x, float[] r)
+    {
+        Shapes.SameLength(x, r, "Scale", "x", "result");
         Chunks(r.Length, (s, e) =>
         {
             int i = s, vc = VC;
@@ -60,7 +68,6 @@ public sealed partial class CpuBackend
             for (; i + vc <= e; i += vc) (new Vector<float>(x, i) * va).CopyTo(r, i);
             for (; i < e; i++) r[i] = alpha * x[i];
         });
-        return r;
     }
 
     /// <summary>y + alpha * x (a new array).</summary>
@@ -83,6 +90,14 @@ public sealed partial class CpuBackend
     {
         ArgumentNullException.ThrowIfNull(x);
         var r = new float[x.Length];
+        ReluInto(x, r);
+        return r;
+    }
+
+    /// <summary>r = max(x, 0) elementwise (r as long as x).</summary>
+    internal void ReluInto(float[] x, float[] r)
+    {
+        Shapes.SameLength(x, r, "Relu", "x", "result");
         Chunks(r.Length, (s, e) =>
         {
             int i = s, vc = VC;
@@ -93,7 +108,6 @@ public sealed partial class CpuBackend
             }
             for (; i < e; i++) r[i] = x[i] > 0 ? x[i] : 0f;
         });
-        return r;
     }
 
     /// <summary>dy where x &gt; 0, else 0.</summary>
@@ -101,6 +115,15 @@ public sealed partial class CpuBackend
     {
         Shapes.SameLength(x, dy, "ReluBackward", "x", "dy");
         var r = new float[x.Length];
+        ReluBackwardInto(x, dy, r);
+        return r;
+    }
+
+    /// <summary>r = dy where x &gt; 0, else 0 (r as long as x).</summary>
+    internal void ReluBackwardInto(float[] x, float[] dy, float[] r)
+    {
+        Shapes.SameLength(x, dy, "ReluBackward", "x", "dy");
+        Shapes.SameLength(x, r, "ReluBackward", "x", "result");
         Chunks(r.Length, (s, e) =>
         {
             int i = s, vc = VC;
@@ -108,7 +131,6 @@ public sealed partial class CpuBackend
                 Vector.ConditionalSelect(Vector.GreaterThan(new Vector<float>(x, i), Vector<float>.Zero), new Vector<float>(dy, i), Vector<float>.Zero).CopyTo(r, i);
             for (; i < e; i++) r[i] = x[i] > 0 ? dy[i] : 0f;
         });
-        return r;
     }
 
     /// <summary>x[r, c] + bias[c] (a new tensor).</summary>

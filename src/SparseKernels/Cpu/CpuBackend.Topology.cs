@@ -127,110 +127,159 @@ public sealed partial class CpuBackend
     /// <summary>RigL growth, chunked (never the whole dense gradient) and multithreaded; the same set as CpuReference.GradientGrow.</summary>
     public int[] GradientGrow(CsrMatrix pattern, bool[]? keep, DenseTensor dy, DenseTensor x, long k, string layer = "layer", long chunkElements = 1 << 20)
     {
+        TopologyChecks.SizeFitsInt("GradientGrow", layer, (long)pattern.Rows * pattern.Cols, "positions");
+        return ToInt(GradientGrowPositions(pattern, keep, dy, x, k, layer, chunkElements));
+    }
+
+    /// <summary>
+    /// <see cref="GradientGrow"/> with 64-bit positions (row * cols + col), for layers of more than 2^31 weights. The
+    /// score of a chunk of rows, dY[:, rows]^T . X, is a small dense matmul (register-tiled, rows x cols of the chunk);
+    /// candidates are kept in a buffer of k + max(k, chunk) entries filtered by the running k-th largest key, so memory
+    /// is O(k + chunk), never rows x cols, and the selection (radix, ties to the lower position) is exact.
+    /// </summary>
+    internal long[] GradientGrowPositions(CsrMatrix pattern, bool[]? keep, DenseTensor dy, DenseTensor x, long k, string layer = "layer",
+        long chunkElements = 1 << 20)
+    {
         const string op = "GradientGrow";
         int m = pattern.Rows, n = pattern.Cols;
         if (dy.Cols != m || x.Cols != n || dy.Rows != x.Rows)
             throw new ArgumentException($"{op}: layer '{layer}' is {m}x{n}; dY is {dy.Rows}x{dy.Cols} and X is {x.Rows}x{x.Cols}, but they must be batch x {m} and batch x {n} with the same batch.", nameof(dy));
         int batch = dy.Rows;
         float[] dyd = dy.HostData, xd = x.HostData;
-        return GrowChunked(op, pattern, keep, k, layer, chunkElements, (r0, rows, keys, positions, at) =>
+        float[]? a = null;
+        return GrowChunked(op, pattern, keep, k, layer, chunkElements, (r0, rows, keys) =>
         {
+            // a = dY[:, r0..r0+rows)^T (rows x batch); per panel of GrowPanel columns of X (copied contiguous, so the
+            // kernel does not stride n floats between rows of X), c = a . X[:, panel] (rows x panel), stored as keys
+            // |c| + 1 (0 is kept for present positions).
+            if (a is null || a.Length < rows * batch) a = new float[rows * batch];
+            for (int li = 0; li < rows; li++)
+                for (int b = 0; b < batch; b++) a[li * batch + b] = dyd[(long)b * m + r0 + li];
+            int panels = (n + GrowPanel - 1) / GrowPanel;
             long nanAt = long.MaxValue;
-            Parallel.For(0, rows, () => new float[n], (li, _, acc) =>
+            float[] aa = a;
+            Parallel.For(0, panels, Options, () => (new float[batch * GrowPanel], new float[rows * GrowPanel]), (q, _, buf) =>
             {
-                int i = r0 + li;
-                Array.Clear(acc);
-                var accSpan = acc.AsSpan();
-                for (int b = 0; b < batch; b++)
-                {
-                    float a = dyd[(long)b * m + i];
-                    var xr = xd.AsSpan(b * n, n);
-                    int j = 0;
-                    if (Vector256.IsHardwareAccelerated && Fma.IsSupported)
+                var (bp, cp) = buf;
+                int j0 = q * GrowPanel, w = Math.Min(GrowPanel, n - j0);
+                for (int b = 0; b < batch; b++) Array.Copy(xd, (long)b * n + j0, bp, b * w, w);
+                Array.Clear(cp, 0, rows * w);
+                int i = 0;
+                for (; i + 4 <= rows; i += 4) MatmulRows4(aa, bp, cp, batch, w, i, 0, batch, 0, w);
+                for (; i < rows; i++) MatmulRow1(aa, bp, cp, batch, w, i, 0, batch, 0, w);
+                for (i = 0; i < rows; i++)
+                    for (int j = 0; j < w; j++)
                     {
-                        var va = Vector256.Create(a);
-                        for (; j + 8 <= n; j += 8)
-                        {
-                            var vx = Vector256.Create<float>(xr.Slice(j, 8));
-                            var vacc = Vector256.Create<float>(accSpan.Slice(j, 8));
-                            Fma.MultiplyAdd(va, vx, vacc).CopyTo(accSpan.Slice(j, 8));
-                        }
+                        uint bits = TopologyChecks.MagnitudeKey(cp[i * w + j]);
+                        if (!TopologyChecks.IsNaNKey(bits)) bits += 1;
+                        else { InterlockedMin(ref nanAt, (long)(r0 + i) * n + j0 + j); bits = 0; }
+                        keys[i * n + j0 + j] = bits;
                     }
-                    for (; j < n; j++) acc[j] = MathF.FusedMultiplyAdd(a, xr[j], acc[j]);
-                }
-                long baseAt = at + (long)li * n;
-                for (int j = 0; j < n; j++)
-                {
-                    uint bits = TopologyChecks.MagnitudeKey(acc[j]);
-                    if (TopologyChecks.IsNaNKey(bits)) { InterlockedMin(ref nanAt, (long)i * n + j); bits = 0; } else bits += 1;
-                    keys[baseAt + j] = bits;
-                    positions[baseAt + j] = i * n + j;
-                }
-                return acc;
+                return buf;
             }, _ => { });
             return nanAt;
         });
     }
 
+    /// <summary>Columns of X per panel of the gradient-growth matmul (batch x 256 floats: 128 KB at batch 128, in L2).</summary>
+    private const int GrowPanel = 256;
+
     /// <summary>SET growth, chunked and multithreaded; the same positions as CpuReference.RandomGrow (and the device) for the seed.</summary>
     public int[] RandomGrow(CsrMatrix pattern, bool[]? keep, long k, ulong seed, string layer = "layer", long chunkElements = 1 << 20)
     {
+        TopologyChecks.SizeFitsInt("RandomGrow", layer, (long)pattern.Rows * pattern.Cols, "positions");
+        return ToInt(RandomGrowPositions(pattern, keep, k, seed, layer, chunkElements));
+    }
+
+    /// <summary><see cref="RandomGrow"/> with 64-bit positions (Philox counter word 1 holds the position's high 32 bits).</summary>
+    internal long[] RandomGrowPositions(CsrMatrix pattern, bool[]? keep, long k, ulong seed, string layer = "layer",
+        long chunkElements = 1 << 20)
+    {
         int n = pattern.Cols;
-        return GrowChunked("RandomGrow", pattern, keep, k, layer, chunkElements, (r0, rows, keys, positions, at) =>
+        return GrowChunked("RandomGrow", pattern, keep, k, layer, chunkElements, (r0, rows, keys) =>
         {
-            Parallel.For(0, rows, li =>
+            Parallel.For(0, rows, Options, li =>
             {
-                int i = r0 + li;
-                long baseAt = at + (long)li * n;
-                for (int j = 0; j < n; j++)
-                {
-                    keys[baseAt + j] = Philox.GrowKey(i * n + j, seed);
-                    positions[baseAt + j] = i * n + j;
-                }
+                long row = (long)(r0 + li) * n;
+                for (int j = 0; j < n; j++) keys[li * n + j] = Philox.GrowKey(row + j, seed);
             });
             return long.MaxValue;
         });
     }
 
-    private delegate long FillChunk(int r0, int rows, uint[] keys, int[] positions, long at);
+    private static int[] ToInt(long[] positions)
+    {
+        var r = new int[positions.Length];
+        for (int i = 0; i < r.Length; i++) r[i] = checked((int)positions[i]);
+        return r;
+    }
 
-    private static int[] GrowChunked(string op, CsrMatrix pattern, bool[]? keep, long k, string layer, long chunkElements, FillChunk fill)
+    /// <summary>Fills keys[0 .. rows x n) with the scores (never 0) of rows [r0, r0 + rows); returns the first NaN's position
+    /// or long.MaxValue.</summary>
+    private delegate long FillChunk(int r0, int rows, uint[] keys);
+
+    private static long[] GrowChunked(string op, CsrMatrix pattern, bool[]? keep, long k, string layer, long chunkElements, FillChunk fill)
     {
         int m = pattern.Rows, n = pattern.Cols;
-        TopologyChecks.SizeFitsInt(op, layer, (long)m * n, "positions");
         long present = keep is null ? pattern.Nnz : keep.Take(pattern.Nnz).LongCount(f => f);
         TopologyChecks.Count(op, layer, k, (long)m * n - present, "absent positions");
         if (k == 0) return [];
         int chunkRows = (int)Math.Clamp(chunkElements / Math.Max(n, 1), 1, Math.Max(m, 1));
-        long capacity = k + (long)chunkRows * n;
+        chunkRows = (int)Math.Min(chunkRows, Array.MaxLength / Math.Max(n, 1));
+        long chunk = (long)chunkRows * n;
+        long capacity = k + Math.Max(k, chunk);
+        TopologyChecks.SizeFitsInt(op, layer, capacity, "growth candidates");
+        var chunkKeys = new uint[chunk];
         var keys = new uint[capacity];
-        var positions = new int[capacity];
+        var positions = new long[capacity];
         long count = 0;
+        uint threshold = 0;   // only keys above it can still enter the top k (ties lose: later positions are higher)
         for (int r0 = 0; r0 < m; r0 += chunkRows)
         {
             int rows = Math.Min(chunkRows, m - r0);
-            long nanAt = fill(r0, rows, keys, positions, count);
+            long nanAt = fill(r0, rows, chunkKeys);
+            if (nanAt != long.MaxValue) throw TopologyChecks.NaN(op, layer, nanAt, "score");
             for (int li = 0; li < rows; li++)
             {
                 int r = r0 + li;
                 for (int p = pattern.RowOffsets[r]; p < pattern.RowOffsets[r + 1]; p++)
-                    if (keep is null || keep[p])
-                        keys[count + (long)li * n + pattern.ColumnIndices[p]] = 0;
+                    if (keep is null || keep[p]) chunkKeys[(long)li * n + pattern.ColumnIndices[p]] = 0;
             }
-            if (nanAt != long.MaxValue) throw TopologyChecks.NaN(op, layer, nanAt, "score");
-            long total = count + (long)rows * n;
-            if (total <= k) { count = total; continue; }
-            var flags = SelectKeys(keys, (int)total, k);
-            long w = 0;
-            for (long i = 0; i < total; i++)
-                if (flags[i]) { keys[w] = keys[i]; positions[w] = positions[i]; w++; }
-            count = w;
+            for (long e = 0; e < (long)rows * n; e++)
+            {
+                uint key = chunkKeys[e];
+                if (key <= threshold) continue;
+                if (count == capacity)
+                {
+                    (count, threshold) = KeepTop(keys, positions, count, k);
+                    if (key <= threshold) continue;
+                }
+                keys[count] = key;
+                positions[count++] = (long)r0 * n + e;
+            }
         }
+        if (count > k) count = KeepTop(keys, positions, count, k).Count;
         return positions.AsSpan(0, (int)k).ToArray();
+    }
+
+    /// <summary>Keeps the k largest keys (ties: lower index) of keys[0..count) in place, in order; returns k and the k-th key.</summary>
+    private static (long Count, uint Threshold) KeepTop(uint[] keys, long[] positions, long count, long k)
+    {
+        var (threshold, lastTie) = FindCut(keys, (int)count, k);
+        long w = 0;
+        for (long i = 0; i < count; i++)
+            if (keys[i] > threshold || (keys[i] == threshold && i <= lastTie)) { keys[w] = keys[i]; positions[w] = positions[i]; w++; }
+        return (w, threshold);
     }
 
     /// <summary>The rebuilt layer (see CpuReference.CsrRebuild), rows merged in parallel.</summary>
     public (CsrMatrix Weights, float[][] State) CsrRebuild(CsrMatrix old, IReadOnlyList<float[]> state, bool[] keep, int[] grown, string layer = "layer")
+        => CsrRebuild(old, state, keep, Array.ConvertAll(grown, g => (long)g), layer);
+
+    /// <summary><see cref="CsrRebuild(CsrMatrix, IReadOnlyList{float[]}, bool[], int[], string)"/> with 64-bit grown positions
+    /// (row * cols + col).</summary>
+    internal (CsrMatrix Weights, float[][] State) CsrRebuild(CsrMatrix old, IReadOnlyList<float[]> state, bool[] keep, long[] grown,
+        string layer = "layer")
     {
         const string op = "CsrRebuild";
         int m = old.Rows, n = old.Cols;
@@ -243,21 +292,22 @@ public sealed partial class CpuBackend
         var keptBefore = new int[old.Nnz + 1];
         for (int p = 0; p < old.Nnz; p++) keptBefore[p + 1] = keptBefore[p] + (keep[p] ? 1 : 0);
         var newRo = new int[m + 1];
-        for (int r = 0; r <= m; r++) newRo[r] = keptBefore[ro[r]] + LowerBound(grown, r * n);
+        for (int r = 0; r <= m; r++) newRo[r] = checked(keptBefore[ro[r]] + LowerBound(grown, (long)r * n));
         int nnz = newRo[m];
         var newCi = new int[nnz]; var newV = new float[nnz];
         var newSt = state.Select(_ => new float[nnz]).ToArray();
         int conflicts = 0;
-        Parallel.For(0, m, r =>
+        Parallel.For(0, m, Options, r =>
         {
             int a = ro[r], aEnd = ro[r + 1];
-            int g = LowerBound(grown, r * n), gEnd = LowerBound(grown, (r + 1) * n);
+            long rowStart = (long)r * n;
+            int g = LowerBound(grown, rowStart), gEnd = LowerBound(grown, rowStart + n);
             int o = newRo[r];
             while (true)
             {
                 while (a < aEnd && !keep[a]) a++;
                 if (a >= aEnd && g >= gEnd) break;
-                int kc = a < aEnd ? ci[a] : n, gc = g < gEnd ? grown[g] - r * n : n;
+                int kc = a < aEnd ? ci[a] : n, gc = g < gEnd ? (int)(grown[g] - rowStart) : n;
                 int src;
                 if (kc < gc) { newCi[o] = kc; src = a++; }
                 else
@@ -276,7 +326,7 @@ public sealed partial class CpuBackend
         return (new CsrMatrix(m, n, newRo, newCi, newV), newSt);
     }
 
-    private static int LowerBound(int[] a, int value)
+    private static int LowerBound(long[] a, long value)
     {
         int lo = 0, hi = a.Length;
         while (lo < hi) { int mid = (lo + hi) >>> 1; if (a[mid] < value) lo = mid + 1; else hi = mid; }

@@ -21,14 +21,22 @@ public sealed partial class CpuBackend
     /// <summary>A rows x 1 tensor: scale * the sum of each row (the bias gradient), accumulated in fp32 in column order.</summary>
     public DenseTensor RowSum(DenseTensor x, float scale)
     {
-        var o = DenseTensor.Zeros(x.Rows, 1); var xd = x.HostData; int cols = x.Cols;
+        var o = DenseTensor.Zeros(x.Rows, 1);
+        RowSumInto(x, scale, o.HostData);
+        return o;
+    }
+
+    /// <summary>o[r] = scale * the sum of row r of x (o: x.Rows values).</summary>
+    internal static void RowSumInto(DenseTensor x, float scale, float[] o)
+    {
+        var xd = x.HostData; int cols = x.Cols;
+        if (o.Length != x.Rows) throw new ArgumentException($"RowSum: the output holds {o.Length} values for {x.Rows} rows.", nameof(o));
         for (int r = 0; r < x.Rows; r++)
         {
             float s = 0;
             foreach (float v in xd.AsSpan(r * cols, cols)) s += v;
-            o.HostData[r] = scale * s;
+            o[r] = scale * s;
         }
-        return o;
     }
 
     /// <summary>dst[q] = src[perm[q]] (a transposed CSR's values from the weight's).</summary>
@@ -47,9 +55,21 @@ public sealed partial class CpuBackend
     /// <exception cref="ArgumentException">Neither or both of labels and targets, or their shapes disagree with the logits.</exception>
     public (DenseTensor Probs, DenseTensor Loss) SoftmaxCrossEntropy(DenseTensor logits, int[]? labels, DenseTensor? targets)
     {
+        var probs = DenseTensor.Zeros(logits.Rows, logits.Cols); var loss = DenseTensor.Zeros(1, logits.Cols);
+        SoftmaxCrossEntropyInto(logits, labels, targets, probs, loss);
+        return (probs, loss);
+    }
+
+    /// <summary><see cref="SoftmaxCrossEntropy"/> into <paramref name="probs"/> (classes x batch) and <paramref name="loss"/>
+    /// (1 x batch).</summary>
+    internal static void SoftmaxCrossEntropyInto(DenseTensor logits, int[]? labels, DenseTensor? targets, DenseTensor probs,
+        DenseTensor loss)
+    {
         int classes = logits.Rows, batch = logits.Cols;
         Shapes.SoftmaxTargets(logits, labels, targets);
-        var probs = DenseTensor.Zeros(classes, batch); var loss = DenseTensor.Zeros(1, batch);
+        if (probs.Length != logits.Length || loss.Length != batch)
+            throw new ArgumentException(
+                $"SoftmaxCrossEntropy: outputs of {probs.Length} and {loss.Length} values for {classes}x{batch} logits.", nameof(probs));
         float[] z = logits.HostData, p = probs.HostData, l = loss.HostData;
         float[]? t = targets?.HostData;
         for (int s = 0; s < batch; s++)
@@ -69,15 +89,26 @@ public sealed partial class CpuBackend
             }
             l[s] = acc;
         }
-        return (probs, loss);
     }
 
     /// <summary>dlogits[c, s] = dloss[s] * (probs[c, s] - target[c, s]) (target one-hot from the labels, or the targets).</summary>
     public DenseTensor SoftmaxCrossEntropyBackward(DenseTensor probs, int[]? labels, DenseTensor? targets, DenseTensor dloss)
     {
+        var d = DenseTensor.Zeros(probs.Rows, probs.Cols);
+        SoftmaxCrossEntropyBackwardInto(probs, labels, targets, dloss, d);
+        return d;
+    }
+
+    /// <summary><see cref="SoftmaxCrossEntropyBackward"/> into <paramref name="d"/> (classes x batch).</summary>
+    internal static void SoftmaxCrossEntropyBackwardInto(DenseTensor probs, int[]? labels, DenseTensor? targets, DenseTensor dloss,
+        DenseTensor d)
+    {
         int classes = probs.Rows, batch = probs.Cols;
         Shapes.SoftmaxTargets(probs, labels, targets);
-        var d = DenseTensor.Zeros(classes, batch);
+        if (d.Length != probs.Length || dloss.Length != batch)
+            throw new ArgumentException(
+                $"SoftmaxCrossEntropyBackward: dloss has {dloss.Length} values, the output {d.Length}, for {classes}x{batch} probs.",
+                nameof(dloss));
         float[] p = probs.HostData, dd = d.HostData, dl = dloss.HostData;
         float[]? t = targets?.HostData;
         for (int c = 0; c < classes; c++)
@@ -87,7 +118,6 @@ public sealed partial class CpuBackend
                 float ti = t is not null ? t[i] : (labels![s] == c ? 1f : 0f);
                 dd[i] = dl[s] * (p[i] - ti);
             }
-        return d;
     }
 
     /// <summary>SGD with momentum, L2 weight decay and optional Nesterov, in place (torch.optim.SGD, dampening 0).</summary>

@@ -27,6 +27,7 @@ internal static class Philox
     }
 
     /// <summary>The random-growth key of a linear position (kernels/random_grow.cu): (word 0 >> 1) + 1, never 0.</summary>
-    public static uint GrowKey(int position, ulong seed)
-        => (Philox4x32_10((uint)position, 0, 0, 0, (uint)seed, (uint)(seed >> 32)).X0 >> 1) + 1u;
+    /// Positions of 2^32 and above (CPU only: 64-bit positions) put their high 32 bits in counter word 1.
+    public static uint GrowKey(long position, ulong seed)
+        => (Philox4x32_10((uint)position, (uint)((ulong)position >> 32), 0, 0, (uint)seed, (uint)(seed >> 32)).X0 >> 1) + 1u;
 }

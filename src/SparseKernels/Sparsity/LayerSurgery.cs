@@ -15,6 +15,11 @@ internal enum GrowRule { Gradient, Random }
 
 internal static class LayerSurgery
 {
+    /// <summary>Scores per chunk of the CPU growth (16 MB of keys): the dense gradient is never formed whole.</summary>
+    internal const long GrowChunkElements = 1 << 22;
+    /// <summary>Layers with at least this many nonzeros (16 MB of values) are followed by a full collection after an update.</summary>
+    internal const int LargeLayerNnz = 1 << 22;
+
     /// <summary>Philox seed of a SET growth: the run's seed mixed with the layer and the step (stateless, so resume is exact).</summary>
     public static ulong GrowSeed(ulong seed, int layer, long step)
     {
@@ -39,8 +44,9 @@ internal static class LayerSurgery
         {
             if (layer.LastOutput?.Grad is null || layer.LastInput is null)
                 throw new InvalidOperationException($"{name}: gradient growth needs the batch's activations (set CaptureActivations before the forward pass).");
-            dyT = layer.LastOutput.Grad.ToHost().Transpose();     // batch x out
-            xT = layer.LastInput.Value.ToHost().Transpose();       // batch x in
+            var dy = layer.LastOutput.Grad; var x = layer.LastInput.Value;
+            dyT = dy.IsOnDevice ? dy.ToHost().Transpose() : dy.Transpose();   // batch x out
+            xT = x.IsOnDevice ? x.ToHost().Transpose() : x.Transpose();       // batch x in
         }
         if (backend.Device is not { } device)
         {
@@ -48,9 +54,16 @@ internal static class LayerSurgery
             var cpu = (backend as CpuTensorBackend)?.Cpu ?? CpuBackend.Default;
             var state = layer.Weight.State.Select(s => s.HostData).ToArray();
             var keep = cpu.MagnitudePruneDrop([w], [name], [count])[0];
-            int[] grown = rule == GrowRule.Gradient ? cpu.GradientGrow(w, keep, dyT!, xT!, count, name) : cpu.RandomGrow(w, keep, count, seed, name);
+            // 64-bit positions (layers of more than 2^31 weights); chunks of 4M scores (16 MB), never out x in.
+            long[] grown = rule == GrowRule.Gradient
+                ? cpu.GradientGrowPositions(w, keep, dyT!, xT!, count, name, GrowChunkElements)
+                : cpu.RandomGrowPositions(w, keep, count, seed, name, GrowChunkElements);
             var (nw, ns) = cpu.CsrRebuild(w, state, keep, grown, name);
             layer.ReplaceWeight(backend, nw, null, ns.Select(a => DenseTensor.FromArray(1, a.Length, a)).ToArray());
+            // The old topology (values, indices, transpose, permutation, optimizer state: ~6 arrays of nnz) and the
+            // update's scratch are garbage now; for a large layer collect them at once, before the next layer's update
+            // or step allocates beside them (a 14M-nonzero layer frees ~1 GB here).
+            if (w.Nnz >= LargeLayerNnz) GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
             return;
         }
         using var dyD = dyT?.ToDevice(device);

@@ -10,10 +10,12 @@ public sealed class DenseTensor : IDisposable
 {
     private readonly float[]? _host;
     private readonly DeviceBuffer<float>? _device;
+    private readonly HostArrayPool? _pool;
+    private bool _released;
 
-    private DenseTensor(int rows, int cols, float[]? host, DeviceBuffer<float>? device)
+    private DenseTensor(int rows, int cols, float[]? host, DeviceBuffer<float>? device, HostArrayPool? pool = null)
     {
-        Rows = rows; Cols = cols; _host = host; _device = device;
+        Rows = rows; Cols = cols; _host = host; _device = device; _pool = pool;
     }
 
     /// <summary>The number of rows.</summary>
@@ -28,7 +30,12 @@ public sealed class DenseTensor : IDisposable
     public IDevice? Device => _device?.Device;
 
     /// <summary>The host data (row-major). Throws if the tensor lives on a device.</summary>
-    public float[] HostData => _host ?? throw new InvalidOperationException($"This {Rows}x{Cols} tensor lives on device '{_device!.Device.Name}'; call ToHost() first.");
+    public float[] HostData => _released ? throw Released()
+        : _host ?? throw new InvalidOperationException(
+            $"This {Rows}x{Cols} tensor lives on device '{_device!.Device.Name}'; call ToHost() first.");
+
+    /// <summary>Whether the data came from a <see cref="HostArrayPool"/> (and go back to it on <see cref="Dispose"/>).</summary>
+    internal bool IsPooled => _pool is not null;
 
     /// <summary>The device data. Throws if the tensor lives on the host.</summary>
     public DeviceBuffer<float> DeviceData => _device ?? throw new InvalidOperationException($"This {Rows}x{Cols} tensor lives on the host; call ToDevice(device) first.");
@@ -60,6 +67,27 @@ public sealed class DenseTensor : IDisposable
         return new DenseTensor(rows, cols, data, null);
     }
 
+    /// <summary>
+    /// An uninitialised rows x cols host tensor whose array comes from <paramref name="pool"/> and goes back to it on
+    /// <see cref="Dispose"/>; afterwards its data can no longer be read (<see cref="ObjectDisposedException"/>).
+    /// </summary>
+    internal static DenseTensor Rent(HostArrayPool pool, int rows, int cols)
+    {
+        CheckShape(rows, cols);
+        return new DenseTensor(rows, cols, pool.Rent(rows * cols), null, pool);
+    }
+
+    /// <summary>The same host data as a rows x cols tensor, taking over this tensor's array (and its pool); this one is spent.</summary>
+    internal DenseTensor Reshaped(int rows, int cols)
+    {
+        var data = HostData;
+        if ((long)rows * cols != data.LongLength)
+            throw new ArgumentException($"Cannot view a {Rows}x{Cols} tensor as {rows}x{cols}.", nameof(rows));
+        if (_pool is null) return FromArray(rows, cols, data);
+        _released = true;
+        return new DenseTensor(rows, cols, data, null, _pool);
+    }
+
     /// <summary>An uninitialised rows x cols tensor on <paramref name="device"/>.</summary>
     public static DenseTensor Allocate(IDevice device, int rows, int cols)
     {
@@ -80,7 +108,7 @@ public sealed class DenseTensor : IDisposable
     public DenseTensor ToDevice(IDevice device)
     {
         var buffer = device.Allocate<float>(Length);
-        if (_host is not null) buffer.CopyFrom(_host);
+        if (_host is not null) buffer.CopyFrom(HostData);
         else device.CopyDeviceToDevice(_device!, 0, buffer, 0, Length);
         return new DenseTensor(Rows, Cols, null, buffer);
     }
@@ -88,12 +116,15 @@ public sealed class DenseTensor : IDisposable
     /// <summary>A copy on the host.</summary>
     public DenseTensor ToHost()
     {
-        if (_host is not null) return new DenseTensor(Rows, Cols, (float[])_host.Clone(), null);
+        if (_host is not null) return new DenseTensor(Rows, Cols, (float[])HostData.Clone(), null);
         return new DenseTensor(Rows, Cols, _device!.ToArray(), null);
     }
 
-    /// <summary>The values as a host array (a copy when on a device, the array itself when on the host).</summary>
-    public float[] ToArray() => _host ?? _device!.ToArray();
+    /// <summary>
+    /// The values as a host array: a copy when on a device or when the host array belongs to a pool (it is reused
+    /// once the tensor is disposed), else the array itself.
+    /// </summary>
+    public float[] ToArray() => _pool is not null ? (float[])HostData.Clone() : _host ?? _device!.ToArray();
 
     /// <summary>The transpose (Cols x Rows) as a new host tensor; a cache-blocked copy.</summary>
     public DenseTensor Transpose()
@@ -122,7 +153,18 @@ public sealed class DenseTensor : IDisposable
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _device?.Dispose();
+    public void Dispose()
+    {
+        if (_pool is not null)
+        {
+            if (!_released) { _released = true; _pool.Return(_host!); }
+            return;
+        }
+        _device?.Dispose();
+    }
+
+    private ObjectDisposedException Released()
+        => new(nameof(DenseTensor), $"This {Rows}x{Cols} tensor was disposed and its pooled array reused.");
 
     /// <inheritdoc/>
     public override string ToString() => $"DenseTensor {Rows}x{Cols} on {(IsOnDevice ? _device!.Device.Name : "host")}";

@@ -35,31 +35,41 @@ public static class Checkpoint
     public static void Save(string path, Sequential model, Optimizer optimizer, TrainRng rng, int epochsDone,
         IReadOnlyList<string> metricsJsonLines, IStatefulHook? method = null)
     {
-        using var payload = new MemoryStream();
-        using (var w = new BinaryWriter(payload, System.Text.Encoding.UTF8, leaveOpen: true))
-        {
-            w.Write(model.Spec.Text);
-            foreach (var layer in model.Layers)
-            {
-                WriteLayer(w, layer);
-                foreach (var p in new[] { layer.Weight, layer.Bias })
-                {
-                    w.Write(p.State.Length);
-                    foreach (var s in p.State) WriteFloats(w, s.ToArray());
-                }
-            }
-            w.Write(optimizer.Name); w.Write(optimizer.StepCount); w.Write(rng.State); w.Write(epochsDone);
-            w.Write(metricsJsonLines.Count); foreach (var line in metricsJsonLines) w.Write(line);
-            w.Write(method?.Name ?? "");
-            method?.WriteState(w);
-        }
-        byte[] body = payload.ToArray();
+        // The body streams to path.tmp behind a placeholder header (no copy of the model in memory: a large sparse
+        // model's checkpoint is hundreds of MB); its length and SHA-256 are filled in afterwards.
         string tmp = path + ".tmp";
-        using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write))
-        using (var w = new BinaryWriter(f))
+        using (var f = new FileStream(tmp, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20))
         {
-            w.Write(Magic); w.Write(Version); w.Write((long)body.Length); w.Write(SHA256.HashData(body)); w.Write(body);
-            w.Flush();
+            int head = Magic.Length + 4 + 8 + 32;
+            f.Write(new byte[head]);
+            using (var w = new BinaryWriter(f, System.Text.Encoding.UTF8, leaveOpen: true))
+            {
+                w.Write(model.Spec.Text);
+                foreach (var layer in model.Layers)
+                {
+                    WriteLayer(w, layer);
+                    foreach (var p in new[] { layer.Weight, layer.Bias })
+                    {
+                        w.Write(p.State.Length);
+                        foreach (var s in p.State) WriteFloats(w, s.IsOnDevice ? s.ToArray() : s.HostData);
+                    }
+                }
+                w.Write(optimizer.Name); w.Write(optimizer.StepCount); w.Write(rng.State); w.Write(epochsDone);
+                w.Write(metricsJsonLines.Count); foreach (var line in metricsJsonLines) w.Write(line);
+                w.Write(method?.Name ?? "");
+                method?.WriteState(w);
+            }
+            long length = f.Position - head;
+            f.Flush();
+            f.Position = head;
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var buffer = new byte[1 << 20];
+            for (int got; (got = f.Read(buffer)) > 0;) hash.AppendData(buffer, 0, got);
+            f.Position = 0;
+            using (var w = new BinaryWriter(f, System.Text.Encoding.UTF8, leaveOpen: true))
+            {
+                w.Write(Magic); w.Write(Version); w.Write(length); w.Write(hash.GetHashAndReset());
+            }
             f.Flush(flushToDisk: true);
         }
         File.Move(tmp, path, overwrite: true);
@@ -178,8 +188,8 @@ public static class Checkpoint
             var csr = layer.Sparse!.ToHost();
             WriteInts(w, csr.RowOffsets); WriteInts(w, csr.ColumnIndices); WriteFloats(w, csr.Values);
         }
-        else WriteFloats(w, layer.Weight.Value.ToArray());
-        WriteFloats(w, layer.Bias.Value.ToArray());
+        else WriteFloats(w, layer.Weight.Value.IsOnDevice ? layer.Weight.Value.ToArray() : layer.Weight.Value.HostData);
+        WriteFloats(w, layer.Bias.Value.IsOnDevice ? layer.Bias.Value.ToArray() : layer.Bias.Value.HostData);
     }
 
     /// <summary>What <see cref="WriteLayer"/> wrote, for an out x in layer (host tensors); InvalidDataException when it does not fit.</summary>
@@ -203,7 +213,11 @@ public static class Checkpoint
         return (dense, csr, DenseTensor.FromArray(outF, 1, b));
     }
 
-    internal static void WriteInts(BinaryWriter w, int[] a) { w.Write(a.Length); foreach (int x in a) w.Write(x); }
+    internal static void WriteInts(BinaryWriter w, int[] a)
+    {
+        w.Write(a.Length);
+        w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(a.AsSpan()));
+    }
     internal static void WriteFloats(BinaryWriter w, float[] a) { w.Write(a.Length); w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(a.AsSpan())); }
     internal static int[] ReadInts(BinaryReader r) { var a = new int[ReadLength(r, 4)]; for (int i = 0; i < a.Length; i++) a[i] = r.ReadInt32(); return a; }
     internal static float[] ReadFloats(BinaryReader r)

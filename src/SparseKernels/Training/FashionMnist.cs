@@ -135,7 +135,9 @@ public sealed class BatchSource : IDisposable
             GatherColumns.Run(device, _deviceImages!, idx, x, _deviceLabels, lab);
             return (x, new Labels(lab));
         }
-        var xs = new float[f * n];
+        // On the CPU backend the batch's array is rented from its pool (back there when the caller disposes x).
+        var xt = Backend is CpuTensorBackend cpu ? cpu.Rent(f, n) : DenseTensor.FromArray(f, n, new float[f * n]);
+        var xs = xt.HostData;
         var labels = new int[n];
         for (int b = 0; b < n; b++)
         {
@@ -144,7 +146,7 @@ public sealed class BatchSource : IDisposable
             var row = Data.Images.AsSpan(s * f, f);
             for (int j = 0; j < f; j++) xs[j * n + b] = row[j];
         }
-        return (DenseTensor.FromArray(f, n, xs), new Labels(labels));
+        return (xt, new Labels(labels));
     }
 
     /// <inheritdoc/>

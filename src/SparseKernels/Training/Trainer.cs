@@ -92,7 +92,7 @@ public sealed class Trainer
                 var logits = Model.Forward(t, t.Constant(x));
                 var l = LossFunction?.Invoke(t, logits, x, labels) ?? Fn.Mean(t, Fn.SoftmaxCrossEntropy(t, logits, labels));
                 t.Backward(l);
-                loss = l.Value.ToArray()[0];
+                loss = Scalar(l.Value);
                 correct += Correct(logits.Value, labels);
                 var ctx = new StepContext(Model, Optimizer, epoch, step, steps, (long)epoch * steps + step, loss) { TotalSteps = (long)Config.Epochs * steps };
                 foreach (var h in Hooks) h.BeforeOptimizerStep(ctx);
@@ -116,16 +116,19 @@ public sealed class Trainer
             Model.Layers.Select(l => l.WeightCount).ToArray(), seconds, 1000 * seconds / steps, peak, lr);
     }
 
-    /// <summary>Mean cross-entropy and accuracy over a dataset (batches of 1000, no optimizer step).</summary>
+    /// <summary>Mean cross-entropy and accuracy over a dataset (batches of 1000, fewer for layers wider than 4096; no
+    /// optimizer step).</summary>
     public (double Loss, double Accuracy) Evaluate(BatchSource data)
     {
         var b = Model.Backend;
         int n = data.Data.Count;
         var order = Enumerable.Range(0, n).ToArray();
         double lossSum = 0; long correct = 0;
-        for (int s = 0; s < n; s += 1000)
+        // At most 4M floats (16 MB) per activation: a 65536-wide layer evaluates 64 samples at a time.
+        int widest = Model.Layers.Max(l => Math.Max(l.In, l.Out)), batch = Math.Clamp((4 << 20) / widest, 1, 1000);
+        for (int s = 0; s < n; s += batch)
         {
-            var idx = order.AsSpan(s, Math.Min(1000, n - s));
+            var idx = order.AsSpan(s, Math.Min(batch, n - s));
             var (x, labels) = data.Get(idx);
             using (labels)
             using (x)
@@ -133,16 +136,18 @@ public sealed class Trainer
             {
                 var logits = Model.Forward(t, t.Constant(x));
                 var l = Fn.Mean(t, Fn.SoftmaxCrossEntropy(t, logits, labels));
-                lossSum += (double)l.Value.ToArray()[0] * idx.Length;
+                lossSum += (double)Scalar(l.Value) * idx.Length;
                 correct += Correct(logits.Value, labels);
             }
         }
         return (lossSum / Math.Max(1, n), (double)correct / Math.Max(1, n));
     }
 
+    private static float Scalar(DenseTensor t) => t.IsOnDevice ? t.ToArray()[0] : t.HostData[0];
+
     private static long Correct(DenseTensor logits, Labels labels)
     {
-        var z = logits.ToArray(); var y = labels.ToArray();
+        var z = logits.IsOnDevice ? logits.ToArray() : logits.HostData; var y = labels.ToArray();
         int classes = logits.Rows, batch = logits.Cols;
         long ok = 0;
         for (int s = 0; s < batch; s++)

@@ -45,6 +45,7 @@ internal static class TopologyCases
 public class GrowAndRebuildCpuTests
 {
     [TestCase(40, 37, 16, 0.3, 100, 64), TestCase(9, 200, 5, 0.5, 300, 1000), TestCase(33, 33, 1, 0.1, 900, 50)]
+    [TestCase(13, 600, 7, 0.2, 500, 1800)]   // three column panels of the growth matmul, the last partial; rows not a multiple of 4
     public void GradientGrowBackendMatchesReference(int m, int n, int batch, double density, int k, int chunk)
     {
         var rng = TestRng.Fresh();
