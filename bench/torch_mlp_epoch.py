@@ -15,6 +15,7 @@ p.add_argument("--batch-size", type=int, default=128)
 p.add_argument("--lr", type=float, default=0.05)
 p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
 p.add_argument("--seed", type=int, default=1)
+p.add_argument("--layers", default="784-300-100-10", help="layer sizes, e.g. 784-1024-1024-10")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(a.seed)
@@ -30,7 +31,13 @@ def split(prefix):
 
 xtr, ytr = split("train")
 xte, yte = split("t10k")
-model = torch.nn.Sequential(torch.nn.Linear(784, 300), torch.nn.ReLU(), torch.nn.Linear(300, 100), torch.nn.ReLU(), torch.nn.Linear(100, 10))
+sizes = [int(v) for v in a.layers.split("-")]
+mods = []
+for i in range(len(sizes) - 1):
+    mods.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+    if i + 2 < len(sizes):
+        mods.append(torch.nn.ReLU())
+model = torch.nn.Sequential(*mods)
 opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
 steps = math.ceil(len(xtr) / a.batch_size)
 total = steps * a.epochs
@@ -54,5 +61,5 @@ for epoch in range(a.epochs):
     dt = time.perf_counter() - t0
     with torch.no_grad():
         acc = (model(xte).argmax(1) == yte).float().mean().item()
-    print(json.dumps({"framework": f"torch {torch.__version__}", "threads": a.threads, "epoch": epoch + 1, "epoch_s": round(dt, 4),
+    print(json.dumps({"framework": f"torch {torch.__version__}", "layers": a.layers, "threads": a.threads, "epoch": epoch + 1, "epoch_s": round(dt, 4),
                       "step_ms": round(1000 * dt / steps, 4), "train_loss": loss_sum / len(xtr), "train_acc": correct / len(xtr), "test_acc": acc}), flush=True)

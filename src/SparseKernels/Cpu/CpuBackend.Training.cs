@@ -45,7 +45,10 @@ public sealed partial class CpuBackend
     {
         if (perm.Length != dst.Length)
             throw new ArgumentException($"GatherValues: perm has {perm.Length} entries; dst has {dst.Length}.", nameof(perm));
-        for (int q = 0; q < perm.Length; q++) dst[q] = src[perm[q]];
+        Chunks(perm.Length, (start, end) =>
+        {
+            for (int q = start; q < end; q++) dst[q] = src[perm[q]];
+        });
     }
 
     /// <summary>
