@@ -30,6 +30,8 @@ need() { # package file...
 }
 need SparseKernels.Native lib/net10.0/SparseKernels.Native.dll README.md
 need SparseKernels lib/net10.0/SparseKernels.dll runtimes/linux-x64/native/libsparsekernels_emu.so README.md
+# the C ABI library (tests/cabi.sh) when it was built
+if [ -f build/cabi/libsparsekernels.so ]; then need SparseKernels runtimes/linux-x64/native/libsparsekernels.so; fi
 need SparseKernels.TorchSharp lib/net10.0/SparseKernels.TorchSharp.dll README.md
 for p in SparseKernels.Native SparseKernels SparseKernels.TorchSharp; do
   [ -f "$feed/$p.$version.snupkg" ] || { log "missing symbols package $p.$version.snupkg"; exit 1; }

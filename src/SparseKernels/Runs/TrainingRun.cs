@@ -212,7 +212,8 @@ public sealed class TrainingRun : IDisposable
                 if (Options.OutputFolder is { } od)
                 {
                     Directory.CreateDirectory(od);
-                    WriteAtomically(Path.Combine(od, "levels.json"), JsonSerializer.Serialize(lt.Levels));
+                    WriteAtomically(Path.Combine(od, "levels.json"),
+                        JsonSerializer.Serialize(lt.Levels, RunJson.Default.IReadOnlyListImpLevel));
                 }
             }
             _jsonLines.Add(ToJson(m));
@@ -258,7 +259,7 @@ public sealed class TrainingRun : IDisposable
         ["step_ms"] = Math.Round(m.StepMilliseconds, 4),
         ["peak_device_bytes"] = m.PeakDeviceBytes,
         ["lr"] = m.LearningRate,
-    });
+    }, RunJson.Default.DictionaryStringObject);
 
     /// <inheritdoc/>
     public void Dispose()
