@@ -70,6 +70,7 @@ internal static unsafe class Errors
             AbiException a => a.Status,
             CsrFormatException => Status.InvalidCsr,
             ArgumentNullException => Status.NullPointer,
+            ArgumentException a when a.Message.Contains("NaN", StringComparison.Ordinal) => Status.Numeric,
             ArgumentOutOfRangeException => Status.Shape,
             ArgumentException => Status.InvalidArgument,
             CudaUnavailableException or CudaException or EmulatedLaunchException => Status.Device,

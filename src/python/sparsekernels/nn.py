@@ -19,14 +19,15 @@ class SparseLinearFunction(torch.autograd.Function):
     def forward(ctx, x, values, row_offsets, column_indices, out_features, layer):
         shape = (out_features, x.shape[1])
         cuda = x.device.type == "cuda"
+        threads = layer.threads if layer is not None else None
         if cuda:
             xt = x.t().contiguous()
-            yt = ops.spmm(row_offsets, column_indices, values, shape, xt, threads=layer.threads)
+            yt = ops.spmm(row_offsets, column_indices, values, shape, xt, threads=threads)
             y = yt.t()
         else:
             xt = x.t()
             y = torch.empty(x.shape[0], out_features)
-            ops.spmm(row_offsets, column_indices, values, shape, xt, out=y.t(), threads=layer.threads)
+            ops.spmm(row_offsets, column_indices, values, shape, xt, out=y.t(), threads=threads)
         ctx.save_for_backward(xt, values, row_offsets, column_indices)
         ctx.shape, ctx.layer = shape, layer
         if layer is not None and layer.capture:
