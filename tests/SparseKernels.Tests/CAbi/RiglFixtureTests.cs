@@ -63,7 +63,8 @@ public class RiglFixtureTests
         using (var j = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = false }))
         {
             j.WriteStartObject();
-            j.WriteString("about", "Written by tests/SparseKernels.Tests/CAbi/RiglFixtureTests.cs from the engine CpuBackend; do not edit.");
+            j.WriteString("about",
+                "Written by tests/SparseKernels.Tests/CAbi/RiglFixtureTests.cs from the engine CpuBackend; do not edit.");
             j.WriteNumber("rows", Rows); j.WriteNumber("cols", Cols); j.WriteNumber("batch", Batch);
             j.WriteNumber("alpha", 0.3); j.WriteNumber("update_every", 100); j.WriteNumber("end_fraction", 0.75);
             j.WriteNumber("total_steps", 1000); j.WriteNumber("step", 0); j.WriteNumber("count", count);
