@@ -63,6 +63,26 @@ if [ $# -eq 0 ]; then
   echo "verify.sh run --rehearse: exit $vrc"
   rm -rf "$vout" "$vout.log"
 fi
+# The C ABI and the Python package (tests/cabi.sh builds libsparsekernels.so by NativeAOT when a source is newer; then
+# pytest tests/python with Debian's python3-torch): their passed/failed/skipped join the counts. Skipped when extra
+# runner arguments (e.g. a filter) were given.
+if [ $# -eq 0 ]; then
+  py=/usr/bin/python3
+  if bash tests/cabi.sh --if-stale; then
+    pyout=$(mktemp)
+    OMP_WAIT_POLICY=PASSIVE "$py" -m pytest -q -p no:cacheprovider tests/python 2>&1 | tee "$pyout"
+    prc=${PIPESTATUS[0]}
+    pcount() { grep -E '^[0-9]+ [a-z]+|(passed|failed|skipped|error)' "$pyout" | tail -n 1 | grep -oE "[0-9]+ $1" | grep -oE '[0-9]+' || echo 0; }
+    pp=$(pcount passed); pf=$(pcount failed); pe=$(pcount error); ps=$(pcount skipped)
+    pf=$((pf + pe))
+    if [ "$prc" -ne 0 ] && [ "$pf" -eq 0 ]; then pf=1; fi   # pytest died or collected nothing
+    passed=$((passed + pp)); failed=$((failed + pf)); skipped=$((skipped + ps))
+    echo "python (pytest tests/python): $pp passed, $pf failed, $ps skipped"
+    rm -f "$pyout"
+  else
+    failed=$((failed + 1)); rc=1; echo "python: tests/cabi.sh (NativeAOT build of libsparsekernels.so) FAILED"
+  fi
+fi
 # The NuGet packages and a consumer built from them in a clean folder (tests/consumer.sh): one test. Skipped when
 # extra runner arguments (e.g. a filter) were given.
 if [ $# -eq 0 ]; then

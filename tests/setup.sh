@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine for SparseKernels and builds everything (idempotent):
 #   1. system packages: nvcc (Debian's nvidia-cuda-toolkit, CUDA 11.8, in contrib/non-free), clang-14, cmake,
-#      and Fashion-MNIST (dataset-fashion-mnist);
+#      Fashion-MNIST (dataset-fashion-mnist), and for the C ABI + Python package: zlib1g-dev, python3-torch, python3-pytest,
+#      python3-setuptools, python3-wheel, python3-pip, libopenblas0-pthread;
 #   2. the native build (CMake): kernels/*.cu -> PTX + fatbin (checked by ptxas), and the emulated device;
 #   3. the .NET solution, warnings as errors;
 #   4. the private C runtime that TorchSharp 0.107 needs on glibc < 2.38 (tests/torch-runtime.sh: trixie's libc6,
@@ -18,6 +19,12 @@ command -v nvcc >/dev/null 2>&1 || need_pkgs+=(nvidia-cuda-toolkit)
 command -v clang++-14 >/dev/null 2>&1 || need_pkgs+=(clang-14)
 command -v cmake >/dev/null 2>&1 || need_pkgs+=(cmake)
 [ -d /usr/share/datasets/fashion-mnist ] || need_pkgs+=(dataset-fashion-mnist)
+# the C ABI (tests/cabi.sh: NativeAOT links with clang and needs zlib) and the Python package's tests (Debian's
+# python3-torch 1.13 with OpenBLAS, pytest; setuptools + wheel to build the wheel)
+dpkg -s zlib1g-dev >/dev/null 2>&1 || need_pkgs+=(zlib1g-dev)
+for p in python3-torch python3-pytest python3-setuptools python3-wheel python3-pip libopenblas0-pthread; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
+done
 if [ "${SK_SKIP_APT:-0}" != 1 ] && [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   # nvidia-cuda-toolkit lives in non-free and needs contrib (nvidia-support).
