@@ -6,8 +6,10 @@ using SparseKernels.Tensors;
 namespace SparseKernels.Cpu;
 
 /// <summary>
-/// The fast CPU path: multithreaded (Parallel.For over row blocks balanced by work) with inner loops
-/// vectorised by <see cref="Vector{T}"/> and fused multiply-adds. Accumulates in float, so results differ from
+/// The fast CPU path: multithreaded with inner loops vectorised (Vector512 where accelerated, else Vector256 /
+/// <see cref="Vector{T}"/>) and fused multiply-adds. SpMM and SDDMM run on persistent workers shared by every
+/// instance (row chunks of similar work, no allocation per call; see <c>SpmmCsrInto</c>); the other operations use
+/// Parallel.For. Accumulates in float, so results differ from
 /// <see cref="CpuReference"/> by rounding only. The CPU fallback of the engine and the benchmarks' baseline.
 /// </summary>
 /// <remarks>

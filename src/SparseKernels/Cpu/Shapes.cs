@@ -48,6 +48,45 @@ internal static class Shapes
             throw new ArgumentException($"SpmmCsrTransposed: a is {a.Rows}x{a.Cols} (CSR, used as a^T {a.Cols}x{a.Rows}) and b is {b.Rows}x{b.Cols}; a.Rows {a.Rows} must equal b.Rows {b.Rows}.");
     }
 
+    public static void SpmmCsrInto(CsrMatrix a, DenseTensor b, DenseTensor c)
+    {
+        SpmmCsr(a, b);
+        Output("SpmmCsrInto", c, a.Rows, b.Cols, b, a, transposed: false);
+    }
+
+    public static void SpmmCsrTransposedInto(CsrMatrix a, DenseTensor b, DenseTensor c)
+    {
+        SpmmCsrTransposed(a, b);
+        Output("SpmmCsrTransposedInto", c, a.Cols, b.Cols, b, a, transposed: true);
+    }
+
+    public static void SddmmCsrInto(CsrMatrix pattern, DenseTensor x, DenseTensor y, int values)
+    {
+        SddmmCsr(pattern, x, y);
+        if (values != pattern.Nnz)
+            throw new ArgumentException(
+                $"SddmmCsrInto: values has length {values}; the {pattern.Rows}x{pattern.Cols} pattern has {pattern.Nnz} nonzeros " +
+                "and needs one value each.",
+                nameof(values));
+    }
+
+    /// <summary>The output of an Into form: a host tensor of the product's shape that is not the dense input itself.</summary>
+    private static void Output(string op, DenseTensor c, int rows, int cols, DenseTensor input, CsrMatrix a, bool transposed)
+    {
+        HostDense(c, op, "c");
+        if (c.Rows != rows || c.Cols != cols)
+        {
+            string used = transposed ? $", used as a^T {a.Cols}x{a.Rows}" : "";
+            throw new ArgumentException(
+                $"{op}: c is {c.Rows}x{c.Cols}; a is {a.Rows}x{a.Cols} (CSR{used}) and b is {input.Rows}x{input.Cols}, " +
+                $"so c must be {rows}x{cols}.",
+                nameof(c));
+        }
+        if (ReferenceEquals(c.HostData, input.HostData))
+            throw new ArgumentException(
+                $"{op}: c ({c.Rows}x{c.Cols}) shares its array with b; the output must be a separate buffer.", nameof(c));
+    }
+
     public static void SddmmCsr(CsrMatrix pattern, DenseTensor x, DenseTensor y)
     {
         HostCsr(pattern, "SddmmCsr", "pattern");
