@@ -53,6 +53,7 @@ public static class BenchData
     public static CsrMatrix Load(string problem)
     {
         var rng = new Random(42);
+        if (problem.StartsWith("stress ", StringComparison.Ordinal)) return StressSet.Make(problem);
         if (problem.StartsWith("uniform 4096 ", StringComparison.Ordinal))
         {
             double sparsity = double.Parse(problem["uniform 4096 ".Length..], System.Globalization.CultureInfo.InvariantCulture);

@@ -26,6 +26,11 @@ public static class Work
             double bytes = 4.0 * (m + 1) + 8.0 * nnz + 4.0 * k * n + 4.0 * m * n;
             return (2.0 * nnz * n, bytes);
         }
+        if (t == typeof(CpuKernelsBenchmarks))
+        {
+            int n = (int)p["N"]!;
+            return (2.0 * nnz * n, double.NaN);
+        }
         if (t == typeof(SddmmCsrBenchmarks))
         {
             int kk = (int)p["K"]!;

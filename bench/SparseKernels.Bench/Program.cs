@@ -23,6 +23,12 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "cpu-quick") return CpuQuick.Run(args[1..]);   // tuning aid (Stopwatch)
+        if (args.Length > 0 && args[0] == "write-stress")
+        {
+            StressSet.Write(args.Length > 1 ? args[1] : "stress");
+            return 0;
+        }
         if (args.Length > 0 && args[0] == "verify") return Verify.VerifyCommand.Run(args[1..]);   // the lean GPU harness (bench/gpu/verify.sh)
         if (args.Length > 0 && args[0] == "training-scale") return TrainingScale.Run(args[1..]);   // bench/results/training-scale
         var rest = new List<string>(args);
