@@ -17,7 +17,7 @@ public static class Work
             return c.Descriptor.WorkloadMethod.Name == nameof(RooflineBenchmarks.CopyBandwidth)
                 ? (double.NaN, 2.0 * 4 * RooflineBenchmarks.CopyFloats)
                 : (2.0 * Math.Pow(RooflineBenchmarks.GemmSize, 3), 3.0 * 4 * RooflineBenchmarks.GemmSize * RooflineBenchmarks.GemmSize);
-        if (p.GetValueOrDefault("Matrix") is not string problem) return (double.NaN, double.NaN);
+        if (p.GetValueOrDefault("Matrix") is not string problem || t == typeof(CpuFixedCostBenchmarks)) return (double.NaN, double.NaN);
         var (m, k, nnz) = BenchData.Shape(problem);
         if (t == typeof(SpmmCsrCpuBenchmarks) || t == typeof(SpmmCsrCpuVsReferenceBenchmarks) || t == typeof(SpmmCsrBenchmarks))
         {
@@ -26,7 +26,7 @@ public static class Work
             double bytes = 4.0 * (m + 1) + 8.0 * nnz + 4.0 * k * n + 4.0 * m * n;
             return (2.0 * nnz * n, bytes);
         }
-        if (t == typeof(CpuKernelsBenchmarks))
+        if (t.IsSubclassOf(typeof(CpuKernelsBenchmarks)) || t == typeof(CpuDenseCrossoverBenchmarks))
         {
             int n = (int)p["N"]!;
             return (2.0 * nnz * n, double.NaN);

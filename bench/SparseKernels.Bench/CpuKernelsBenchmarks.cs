@@ -1,21 +1,24 @@
 using System.Diagnostics;
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using Perfolizer.Horology;
 using SparseKernels.Cpu;
 using SparseKernels.Tensors;
 
 namespace SparseKernels.Bench;
 
 /// <summary>
-/// Issue 16's CPU target: SpMM (C = A.B), transposed SpMM (C = A^T.B) and SDDMM (values at A's pattern of X.Y^T)
+/// The base of issue 16's CPU target classes: SpMM (C = A.B), transposed SpMM (C = A^T.B) and SDDMM (values at A's pattern of X.Y^T)
 /// through the Into forms (the caller's buffers: 0 B allocated per call), 2 threads, N = 64 and 256, on every DLMC
 /// matrix and on the <see cref="StressSet"/>. GFLOP/s counts 2*nnz*N from the mean time. PyTorch 1.13 on the same
 /// matrices: bench/torch_cpu_kernels.py, run by bench/run_cpu_kernels.sh after this class.
 /// </summary>
-[MemoryDiagnoser(false)]
-public class CpuKernelsBenchmarks
+public abstract class CpuKernelsBenchmarks
 {
-    private static readonly CpuBackend s_cpu = new(2);
+    protected static readonly CpuBackend Cpu = new(2);
 
     /// <summary>DLMC (short names) then the stress set.</summary>
     public static IEnumerable<string> Problems => BenchData.DlmcFiles.Keys.Concat(StressSet.Names);
@@ -26,20 +29,133 @@ public class CpuKernelsBenchmarks
     [Params(64, 256)]
     public int N { get; set; } = 256;
 
+    protected CsrMatrix A { get; private set; } = null!;
+    protected DenseTensor B { get; private set; } = null!;
+    protected DenseTensor C { get; private set; } = null!;
+    protected DenseTensor Bt { get; private set; } = null!;
+    protected DenseTensor Ct { get; private set; } = null!;
+    protected DenseTensor X { get; private set; } = null!;
+    protected DenseTensor Y { get; private set; } = null!;
+    protected float[] Values { get; private set; } = [];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        A = BenchData.Load(Matrix);
+        B = BenchData.Dense(A.Cols, N, 7);
+        C = DenseTensor.Zeros(A.Rows, N);
+        Bt = BenchData.Dense(A.Rows, N, 8);
+        Ct = DenseTensor.Zeros(A.Cols, N);
+        X = BenchData.Dense(A.Rows, N, 9);
+        Y = BenchData.Dense(A.Cols, N, 10);
+        Values = new float[A.Nnz];
+    }
+}
+
+/// <summary>SpMM C = A.B (see <see cref="CpuKernelsBenchmarks"/>).</summary>
+[MemoryDiagnoser(false)]
+[Config(typeof(CpuKernelsConfig))]
+public class CpuSpmmBenchmarks : CpuKernelsBenchmarks
+{
+    [Benchmark]
+    public void SpmmCsr() => Cpu.SpmmCsrInto(A, B, C);
+}
+
+/// <summary>Transposed SpMM C = A^T.B (see <see cref="CpuKernelsBenchmarks"/>).</summary>
+[MemoryDiagnoser(false)]
+[Config(typeof(CpuKernelsConfig))]
+public class CpuSpmmTransposedBenchmarks : CpuKernelsBenchmarks
+{
+    [Benchmark]
+    public void SpmmCsrTransposed() => Cpu.SpmmCsrTransposedInto(A, Bt, Ct);
+}
+
+/// <summary>SDDMM at A's pattern of X.Y^T, K = N (see <see cref="CpuKernelsBenchmarks"/>).</summary>
+[MemoryDiagnoser(false)]
+[Config(typeof(CpuKernelsConfig))]
+public class CpuSddmmBenchmarks : CpuKernelsBenchmarks
+{
+    [Benchmark]
+    public void SddmmCsr() => Cpu.SddmmCsrInto(A, X, Y, Values);
+}
+
+/// <summary>
+/// The job of the CPU kernel classes: in this process, 3 warm-up and 10 measured iterations of about 40 ms each (so
+/// the ~250 cases of a class fit a few minutes of a quiet machine); the mean over the iterations is the figure.
+/// </summary>
+public sealed class CpuKernelsConfig : ManualConfig
+{
+    public CpuKernelsConfig() => AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithId("InProcess")
+        .WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(10).WithIterationTime(TimeInterval.FromMilliseconds(40)));
+}
+
+/// <summary>
+/// Dense GEMM against SpMM (N = 256, 2 threads) on uniform 4096 x 4096 matrices at 50 ... 90 % sparsity: where
+/// sparse starts to win (the crossover). Dense: CpuBackend.DenseGemm of the same matrix stored dense.
+/// </summary>
+[MemoryDiagnoser(false)]
+[Config(typeof(CpuKernelsConfig))]
+public class CpuDenseCrossoverBenchmarks
+{
+    private static readonly CpuBackend s_cpu = new(2);
+
+    [Params("uniform 4096 0.5", "uniform 4096 0.7", "uniform 4096 0.8", "uniform 4096 0.9")]
+    public string Matrix { get; set; } = "uniform 4096 0.7";
+
+    [Params(256)]
+    public int N { get; set; } = 256;
+
     private CsrMatrix _a = null!;
-    private DenseTensor _b = null!, _c = null!, _bt = null!, _ct = null!, _x = null!, _y = null!;
-    private float[] _values = [];
+    private DenseTensor _dense = null!, _b = null!, _c = null!;
 
     [GlobalSetup]
     public void Setup()
     {
         _a = BenchData.Load(Matrix);
+        _dense = _a.ToDense();
         _b = BenchData.Dense(_a.Cols, N, 7);
         _c = DenseTensor.Zeros(_a.Rows, N);
-        _bt = BenchData.Dense(_a.Rows, N, 8);
-        _ct = DenseTensor.Zeros(_a.Cols, N);
-        _x = BenchData.Dense(_a.Rows, N, 9);
-        _y = BenchData.Dense(_a.Cols, N, 10);
+    }
+
+    [Benchmark]
+    public void SpmmCsr() => s_cpu.SpmmCsrInto(_a, _b, _c);
+
+    [Benchmark]
+    public DenseTensor DenseGemm() => s_cpu.DenseGemm(_dense, _b);
+}
+
+/// <summary>
+/// The fixed cost of a call (SpMM Into, N = 256, 2 threads) on almost-empty matrices: 1 x 512 with one nonzero
+/// (nothing but the call), 2048 x 512 with 8 nonzeros (plus writing the 2 MB output) and the stress set's
+/// hyper-sparse layer.
+/// </summary>
+[MemoryDiagnoser(false)]
+[Config(typeof(CpuKernelsConfig))]
+public class CpuFixedCostBenchmarks
+{
+    private static readonly CpuBackend s_cpu = new(2);
+
+    [Params("1x512 nnz 1", "2048x512 nnz 8", "stress hyper 2048x512 1423")]
+    public string Matrix { get; set; } = "1x512 nnz 1";
+
+    private CsrMatrix _a = null!;
+    private DenseTensor _b = null!, _c = null!, _bt = null!, _ct = null!;
+    private float[] _values = [];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _a = Matrix switch
+        {
+            "1x512 nnz 1" => new CsrMatrix(1, 512, [0, 1], [17], [0.5f]),
+            "2048x512 nnz 8" => new CsrMatrix(2048, 512, [.. Enumerable.Range(0, 2049).Select(r => Math.Min(8, r / 256))],
+                [.. Enumerable.Range(0, 8).Select(i => i * 60)], [.. Enumerable.Repeat(0.5f, 8)]),
+            _ => BenchData.Load(Matrix),
+        };
+        _b = BenchData.Dense(_a.Cols, 256, 7);
+        _c = DenseTensor.Zeros(_a.Rows, 256);
+        _bt = BenchData.Dense(_a.Rows, 256, 8);
+        _ct = DenseTensor.Zeros(_a.Cols, 256);
         _values = new float[_a.Nnz];
     }
 
@@ -50,7 +166,7 @@ public class CpuKernelsBenchmarks
     public void SpmmCsrTransposed() => s_cpu.SpmmCsrTransposedInto(_a, _bt, _ct);
 
     [Benchmark]
-    public void SddmmCsr() => s_cpu.SddmmCsrInto(_a, _x, _y, _values);
+    public void SddmmCsr() => s_cpu.SddmmCsrInto(_a, _bt, _b, _values);
 }
 
 /// <summary>
