@@ -8,6 +8,11 @@ using static TorchSharp.torch;
 // Forward + both gradients (dx, dW) of one layer, batch-major x (batch x in), median wall time of `reps` runs after a
 // warm-up, at `threads` threads (TorchSharp's intra-op pool and the engine's CpuBackend alike).
 // Usage: SparseKernels.TorchSharp.Bench [threads=2] [reps=7] [shapes=256x512,1024x1024,4096x4096] [batch=128]
+if (args.Length > 0 && args[0] == "profile")
+{
+    Profile.Run(args);
+    return;
+}
 int threads = args.Length > 0 ? int.Parse(args[0]) : 2;
 int reps = args.Length > 1 ? int.Parse(args[1]) : 7;
 var shapes = (args.Length > 2 ? args[2] : "256x512,1024x1024,4096x4096").Split(',')
@@ -34,8 +39,9 @@ double Median(Action a)
 
 Console.WriteLine($"# SparseLinear vs TorchSharp {typeof(torch).Assembly.GetName().Version} (CPU), batch {batch}, {threads} threads, " +
     $"forward + dx + dW, median of {reps} (ms)");
-Console.WriteLine("| out x in | sparsity | dense Linear | dense with mask | SparseLinear | speed-up vs dense |");
-Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
+Console.WriteLine("| out x in | sparsity | dense Linear | dense with mask | TorchSharp sparse (COO mm) | SparseLinear | " +
+    "SparseLinear forward only | speed-up vs dense |");
+Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
 foreach (var (outF, inF) in shapes)
 {
     manual_seed(0);
@@ -58,13 +64,42 @@ foreach (var (outF, inF) in shapes)
             x.grad = null; w.grad = null;
             nn.functional.linear(x, w * mask).sum().backward();
         });
+        // TorchSharp's own sparse matmul: a COO weight built from the values (differentiable w.r.t. them), mm with x^T
+        string tCoo;
+        try
+        {
+            var csr = layer.ToCsr();
+            var idx = new long[2 * csr.Nnz];
+            for (int r = 0; r < csr.Rows; r++)
+                for (int p = csr.RowOffsets[r]; p < csr.RowOffsets[r + 1]; p++) { idx[p] = r; idx[csr.Nnz + p] = csr.ColumnIndices[p]; }
+            using var indices = tensor(idx, [2, csr.Nnz]);
+            var vals = layer.Values.detach().clone().requires_grad_(true);
+            double t = Median(() =>
+            {
+                using var scope = NewDisposeScope();
+                x.grad = null; vals.grad = null;
+                using var wsp = sparse_coo_tensor(indices, vals, [outF, inF]);
+                mm(wsp, x.t()).sum().backward();
+            });
+            tCoo = string.Create(inv, $"{t:0.00}");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            tCoo = "n/a (" + e.Message.Split('\n')[0].Trim() + ")";
+        }
         double tSparse = Median(() =>
         {
             using var scope = NewDisposeScope();
             x.grad = null; layer.Values.grad = null;
             layer.forward(x).sum().backward();
         });
-        Console.WriteLine(string.Create(inv, $"| {outF}x{inF} | {s * 100:0} % | {tDense:0.00} | {tMask:0.00} | {tSparse:0.00} | " +
-            $"{tDense / tSparse:0.0}x |"));
+        double tForward = Median(() =>
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            layer.forward(x);
+        });
+        Console.WriteLine(string.Create(inv, $"| {outF}x{inF} | {s * 100:0} % | {tDense:0.00} | {tMask:0.00} | {tCoo} | " +
+            $"{tSparse:0.00} | {tForward:0.00} | {tDense / tSparse:0.0}x |"));
     }
 }

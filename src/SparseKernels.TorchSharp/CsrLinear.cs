@@ -23,7 +23,14 @@ namespace SparseKernels.TorchSharp;
 /// </summary>
 internal sealed unsafe class CsrLinear
 {
-    private readonly int[] _ro, _ci, _tOffsets, _tRows, _perm, _rowBounds, _colBounds;
+    private readonly int[] _ro, _ci, _tOffsets, _tRows, _perm, _rowBounds, _colBounds, _split, _tSplit;
+    private readonly int _blocks, _tBlocks;
+
+    /// <summary>
+    /// The rows of the dense operand (x^T or dy^T) per block: the products run block by block over the pattern's columns
+    /// so that a block's rows (1024 x batch floats: 512 KB at batch 128) stay in L2 while every row of W reads them.
+    /// </summary>
+    internal const int BlockRows = 1024;
     private readonly ParallelOptions _options;
     private readonly Action<int> _body;
     private readonly object _lock = new();
@@ -66,8 +73,33 @@ internal sealed unsafe class CsrLinear
         int chunks = threads == 1 ? 1 : threads * 4;
         _rowBounds = CpuBackend.BalancedRowRanges(_ro, outFeatures, chunks);
         _colBounds = CpuBackend.BalancedRowRanges(_tOffsets, inFeatures, chunks);
+        (_split, _blocks) = Splits(_ro, _ci, outFeatures, inFeatures);
+        (_tSplit, _tBlocks) = Splits(_tOffsets, _tRows, inFeatures, outFeatures);
         _options = new ParallelOptions { MaxDegreeOfParallelism = threads };
         _body = RunChunk;
+    }
+
+    /// <summary>
+    /// For each row i and block k of columns [k * BlockRows, (k + 1) * BlockRows): the first entry of row i in block k,
+    /// at split[i * (blocks + 1) + k] (columns are increasing within a row). One block: the row offsets themselves.
+    /// </summary>
+    private static (int[] Split, int Blocks) Splits(int[] ro, int[] ci, int rows, int cols)
+    {
+        int blocks = Math.Max(1, (cols + BlockRows - 1) / BlockRows);
+        if (blocks == 1) return (ro, 1);
+        var split = new int[(long)rows * (blocks + 1)];
+        for (int i = 0; i < rows; i++)
+        {
+            int p = ro[i], end = ro[i + 1], at = i * (blocks + 1);
+            for (int k = 0; k < blocks; k++)
+            {
+                split[at + k] = p;
+                int limit = (k + 1) * BlockRows;
+                while (p < end && ci[p] < limit) p++;
+            }
+            split[at + blocks] = end;
+        }
+        return (split, blocks);
     }
 
     /// <summary>Whether this plan is of the pattern (<paramref name="rowOffsets"/>, <paramref name="columnIndices"/>).</summary>
@@ -92,7 +124,8 @@ internal sealed unsafe class CsrLinear
     /// <summary>
     /// y (batch x out) = x (batch x in) W^T with W's values <paramref name="values"/> (nnz, CSR order). Writes x^T
     /// (in x batch) to <paramref name="xT"/> (kept for <see cref="Backward"/>) and uses <paramref name="yT"/>
-    /// (out x batch) as scratch; when <paramref name="tValues"/> is given, also copies the values there in CSC order
+    /// (out x batch) as scratch; when <paramref name="tValues"/> is given, also copies the values there (CSR order, a
+    /// sequential copy; the backward reads them in CSC order through the plan's permutation)
     /// (the snapshot of W that <see cref="Backward"/> multiplies dy by).
     /// </summary>
     public void Forward(float* x, int batch, float* values, float* y, float* xT, float* yT, float* tValues)
@@ -113,7 +146,8 @@ internal sealed unsafe class CsrLinear
     /// <summary>
     /// From dy (batch x out, element (b, o) at <paramref name="dy"/>[b * <paramref name="dyStride0"/> + o *
     /// <paramref name="dyStride1"/>]: any strides, e.g. a broadcast view) and the x^T written by <see cref="Forward"/>:
-    /// dx (batch x in) = dy W with the CSC values <paramref name="tValues"/> when <paramref name="dx"/> is given, and dW
+    /// dx (batch x in) = dy W with the values copied by the forward, <paramref name="tValues"/>, when
+    /// <paramref name="dx"/> is given, and dW
     /// (nnz, CSR order) = (dy^T x) at the pattern when <paramref name="dW"/> is given. <paramref name="dyT"/> (out x
     /// batch) and <paramref name="dxT"/> (in x batch) are scratch. (Pointers to empty buffers may be null.)
     /// </summary>
@@ -134,10 +168,15 @@ internal sealed unsafe class CsrLinear
         }
     }
 
+    /// <summary>Multiply-adds (nnz x batch) below which a call runs on one thread.</summary>
+    internal const long SerialWork = 4L << 20;
+
     private void Run(Stage stage, int chunks)
     {
         _stage = stage;
-        if (chunks <= 1 || Threads == 1 || (long)Nnz * _batch < 32_768)
+        // below SerialWork multiply-adds a call runs on the calling thread: waking the pool's threads costs more (measured
+        // at 256x512, batch 128, 80 %: 1 thread 0.21 ms for the SpMM, 2 threads 0.33-0.42 ms with the transposes)
+        if (chunks <= 1 || Threads == 1 || (long)Nnz * _batch < SerialWork)
             for (int t = 0; t < chunks; t++) RunChunk(t);
         else
             Parallel.For(0, chunks, _options, _body);
@@ -154,15 +193,20 @@ internal sealed unsafe class CsrLinear
                     int c0 = _colBounds[t], c1 = _colBounds[t + 1];
                     Transpose(_x + c0, In, n, c1 - c0, _xT + (long)c0 * n, n);
                     if (_tValues != null)
-                        for (int q = _tOffsets[c0]; q < _tOffsets[c1]; q++) _tValues[q] = _values[_perm[q]];
+                    {
+                        // this chunk's share of the values snapshot (CSR order: a sequential copy)
+                        int chunks = _colBounds.Length - 1;
+                        long p0 = (long)Nnz * t / chunks, p1 = (long)Nnz * (t + 1) / chunks;
+                        new ReadOnlySpan<float>(_values + p0, (int)(p1 - p0)).CopyTo(new Span<float>(_tValues + p0, (int)(p1 - p0)));
+                    }
                     break;
                 }
             case Stage.ForwardOut:
                 {
                     // y^T[r0:r1, :] = W[r0:r1, :] x^T, then y[:, r0:r1] = its transpose
                     int r0 = _rowBounds[t], r1 = _rowBounds[t + 1];
-                    fixed (int* ro = _ro, ci = _ci)
-                        SpmmRows(r0, r1, ro, ci, _values, _xT, n, _yT);
+                    fixed (int* sp = _split, ci = _ci)
+                        SpmmRows(r0, r1, sp, _blocks, ci, _values, _xT, n, _yT);
                     Transpose(_yT + (long)r0 * n, n, r1 - r0, n, _y + r0, Out);
                     break;
                 }
@@ -175,16 +219,16 @@ internal sealed unsafe class CsrLinear
                         for (int r = r0; r < r1; r++)
                             for (int b = 0; b < n; b++) _dyT[(long)r * n + b] = _dy[b * _dyS0 + r * _dyS1];
                     if (_dW != null)
-                        fixed (int* ro = _ro, ci = _ci)
-                            SddmmRows(r0, r1, ro, ci, _dyT, _xT, n, _dW);
+                        fixed (int* sp = _split, ci = _ci)
+                            SddmmRows(r0, r1, sp, _blocks, ci, _dyT, _xT, n, _dW);
                     break;
                 }
             case Stage.BackwardIn:
                 {
                     // dx^T[c0:c1, :] = W^T[c0:c1, :] dy^T, then dx[:, c0:c1] = its transpose
                     int c0 = _colBounds[t], c1 = _colBounds[t + 1];
-                    fixed (int* to = _tOffsets, tr = _tRows)
-                        SpmmRows(c0, c1, to, tr, _tValues, _dyT, n, _dxT);
+                    fixed (int* sp = _tSplit, tr = _tRows, perm = _perm)
+                        SpmmRows(c0, c1, sp, _tBlocks, tr, _tValues, _dyT, n, _dxT, perm);
                     Transpose(_dxT + (long)c0 * n, n, c1 - c0, n, _dx + c0, In);
                     break;
                 }
@@ -195,116 +239,147 @@ internal sealed unsafe class CsrLinear
 
     private static int VC => Vector<float>.Count;
 
-    /// <summary>c[i, :] = sum over row i's entries p of v[p] * b[ci[p], :], rows [r0, r1); b and c have n columns.</summary>
-    internal static void SpmmRows(int r0, int r1, int* ro, int* ci, float* v, float* b, int n, float* c)
+    /// <summary>The distance between rows in a split table: one block is the row offsets themselves (stride 1).</summary>
+    private static int Stride(int blocks) => blocks == 1 ? 1 : blocks + 1;
+
+    /// <summary>
+    /// c[i, :] = sum over row i's entries p of v[p] * b[ci[p], :], rows [r0, r1); b and c have n columns. Row i's entries
+    /// of column block k are [split[i * stride + k], split[i * stride + k + 1]) with stride blocks + 1
+    /// (<see cref="Splits"/>); with one block, split is the row offsets (stride 1).
+    /// </summary>
+    internal static void SpmmRows(int r0, int r1, int* split, int blocks, int* ci, float* v, float* b, int n, float* c,
+        int* perm = null)
     {
-        int vc = VC, panel = 8 * vc, full = n - n % panel;
-        // column panels outermost: a panel's slice of b (k x 8 vectors) stays in L2 while the rows run over it
-        for (int j = 0; j < full; j += panel)
-            for (int i = r0; i < r1; i++)
-            {
-                Vector<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                Vector<float> a4 = default, a5 = default, a6 = default, a7 = default;
-                for (int p = ro[i], end = ro[i + 1]; p < end; p++)
+        // with perm, entry p's value is v[perm[p]] (the CSC walk of CSR-ordered values: a random read that the loads of
+        // b's rows hide, instead of a separate gather pass)
+        bool indirect = perm != null;
+        int vc = VC, panel = 8 * vc, full = n - n % panel, stride = Stride(blocks);
+        // blocks, then column panels, outermost: a block's panel of b (BlockRows x 8 vectors) stays in L2 while the rows
+        // run over it; the rows' partial sums are carried in c from block to block
+        for (int k = 0; k < blocks; k++)
+            for (int j = 0; j < full; j += panel)
+                for (int i = r0; i < r1; i++)
                 {
-                    var s = new Vector<float>(v[p]);
-                    float* br = b + (long)ci[p] * n + j;
-                    a0 = Vector.FusedMultiplyAdd(Vector.Load(br), s, a0);
-                    a1 = Vector.FusedMultiplyAdd(Vector.Load(br + vc), s, a1);
-                    a2 = Vector.FusedMultiplyAdd(Vector.Load(br + 2 * vc), s, a2);
-                    a3 = Vector.FusedMultiplyAdd(Vector.Load(br + 3 * vc), s, a3);
-                    a4 = Vector.FusedMultiplyAdd(Vector.Load(br + 4 * vc), s, a4);
-                    a5 = Vector.FusedMultiplyAdd(Vector.Load(br + 5 * vc), s, a5);
-                    a6 = Vector.FusedMultiplyAdd(Vector.Load(br + 6 * vc), s, a6);
-                    a7 = Vector.FusedMultiplyAdd(Vector.Load(br + 7 * vc), s, a7);
+                    int p = split[(long)i * stride + k], end = split[(long)i * stride + k + 1];
+                    float* cr = c + (long)i * n + j;
+                    Vector<float> a0, a1, a2, a3, a4, a5, a6, a7;
+                    if (k == 0) a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = default;
+                    else if (p == end) continue;
+                    else
+                    {
+                        a0 = Vector.Load(cr); a1 = Vector.Load(cr + vc); a2 = Vector.Load(cr + 2 * vc); a3 = Vector.Load(cr + 3 * vc);
+                        a4 = Vector.Load(cr + 4 * vc); a5 = Vector.Load(cr + 5 * vc); a6 = Vector.Load(cr + 6 * vc);
+                        a7 = Vector.Load(cr + 7 * vc);
+                    }
+                    for (; p < end; p++)
+                    {
+                        var s = new Vector<float>(indirect ? v[perm[p]] : v[p]);
+                        float* br = b + (long)ci[p] * n + j;
+                        a0 = Vector.FusedMultiplyAdd(Vector.Load(br), s, a0);
+                        a1 = Vector.FusedMultiplyAdd(Vector.Load(br + vc), s, a1);
+                        a2 = Vector.FusedMultiplyAdd(Vector.Load(br + 2 * vc), s, a2);
+                        a3 = Vector.FusedMultiplyAdd(Vector.Load(br + 3 * vc), s, a3);
+                        a4 = Vector.FusedMultiplyAdd(Vector.Load(br + 4 * vc), s, a4);
+                        a5 = Vector.FusedMultiplyAdd(Vector.Load(br + 5 * vc), s, a5);
+                        a6 = Vector.FusedMultiplyAdd(Vector.Load(br + 6 * vc), s, a6);
+                        a7 = Vector.FusedMultiplyAdd(Vector.Load(br + 7 * vc), s, a7);
+                    }
+                    a0.Store(cr); a1.Store(cr + vc); a2.Store(cr + 2 * vc); a3.Store(cr + 3 * vc);
+                    a4.Store(cr + 4 * vc); a5.Store(cr + 5 * vc); a6.Store(cr + 6 * vc); a7.Store(cr + 7 * vc);
                 }
-                float* cr = c + (long)i * n + j;
-                a0.Store(cr); a1.Store(cr + vc); a2.Store(cr + 2 * vc); a3.Store(cr + 3 * vc);
-                a4.Store(cr + 4 * vc); a5.Store(cr + 5 * vc); a6.Store(cr + 6 * vc); a7.Store(cr + 7 * vc);
-            }
         if (full == n) return;
         for (int i = r0; i < r1; i++)
         {
             float* cr = c + (long)i * n;
+            int start = split[(long)i * stride], stop = split[(long)i * stride + blocks];
             int j = full;
             for (; j + vc <= n; j += vc)
             {
                 Vector<float> a0 = default;
-                for (int p = ro[i], end = ro[i + 1]; p < end; p++)
-                    a0 = Vector.FusedMultiplyAdd(Vector.Load(b + (long)ci[p] * n + j), new Vector<float>(v[p]), a0);
+                for (int p = start; p < stop; p++)
+                {
+                    var s = new Vector<float>(indirect ? v[perm[p]] : v[p]);
+                    a0 = Vector.FusedMultiplyAdd(Vector.Load(b + (long)ci[p] * n + j), s, a0);
+                }
                 a0.Store(cr + j);
             }
             for (; j < n; j++)
             {
                 float acc = 0;
-                for (int p = ro[i], end = ro[i + 1]; p < end; p++) acc = MathF.FusedMultiplyAdd(v[p], b[(long)ci[p] * n + j], acc);
+                for (int p = start; p < stop; p++)
+                    acc = MathF.FusedMultiplyAdd(indirect ? v[perm[p]] : v[p], b[(long)ci[p] * n + j], acc);
                 cr[j] = acc;
             }
         }
     }
 
-    /// <summary>dW[p] = dot(x[i, :], y[ci[p], :]) for the entries p of rows [r0, r1); x and y have n columns.</summary>
-    internal static void SddmmRows(int r0, int r1, int* ro, int* ci, float* x, float* y, int n, float* dW)
+    /// <summary>dW[p] = dot(x[i, :], y[ci[p], :]) for the entries p of rows [r0, r1); x and y have n columns; blocks as in
+    /// <see cref="SpmmRows"/>.</summary>
+    internal static void SddmmRows(int r0, int r1, int* split, int blocks, int* ci, float* x, float* y, int n, float* dW)
     {
+        int stride = Stride(blocks);
+        if (r1 <= r0) return;
         if (n == 0)
         {
-            for (int p = ro[r0]; p < ro[r1]; p++) dW[p] = 0;
+            for (int p = split[(long)r0 * stride], end = split[(long)(r1 - 1) * stride + blocks]; p < end; p++) dW[p] = 0;
             return;
         }
         int vc = VC, panel = 8 * vc, full = n - n % panel;
-        for (int j = 0; j < full; j += panel)
-        {
-            bool first = j == 0;
-            for (int i = r0; i < r1; i++)
+        for (int k = 0; k < blocks; k++)
+            for (int j = 0; j < full; j += panel)
             {
-                float* xr = x + (long)i * n + j;
-                var d0 = Vector.Load(xr); var d1 = Vector.Load(xr + vc); var d2 = Vector.Load(xr + 2 * vc);
-                var d3 = Vector.Load(xr + 3 * vc); var d4 = Vector.Load(xr + 4 * vc); var d5 = Vector.Load(xr + 5 * vc);
-                var d6 = Vector.Load(xr + 6 * vc); var d7 = Vector.Load(xr + 7 * vc);
-                int p = ro[i], end = ro[i + 1];
-                for (; p + 2 <= end; p += 2)
+                bool first = j == 0;
+                for (int i = r0; i < r1; i++)
                 {
-                    // two entries at once: four independent accumulator chains
-                    float* y0 = y + (long)ci[p] * n + j, y1 = y + (long)ci[p + 1] * n + j;
-                    var s0 = d0 * Vector.Load(y0); var t0 = d1 * Vector.Load(y0 + vc);
-                    var s1 = d0 * Vector.Load(y1); var t1 = d1 * Vector.Load(y1 + vc);
-                    s0 = Vector.FusedMultiplyAdd(d2, Vector.Load(y0 + 2 * vc), s0);
-                    t0 = Vector.FusedMultiplyAdd(d3, Vector.Load(y0 + 3 * vc), t0);
-                    s1 = Vector.FusedMultiplyAdd(d2, Vector.Load(y1 + 2 * vc), s1);
-                    t1 = Vector.FusedMultiplyAdd(d3, Vector.Load(y1 + 3 * vc), t1);
-                    s0 = Vector.FusedMultiplyAdd(d4, Vector.Load(y0 + 4 * vc), s0);
-                    t0 = Vector.FusedMultiplyAdd(d5, Vector.Load(y0 + 5 * vc), t0);
-                    s1 = Vector.FusedMultiplyAdd(d4, Vector.Load(y1 + 4 * vc), s1);
-                    t1 = Vector.FusedMultiplyAdd(d5, Vector.Load(y1 + 5 * vc), t1);
-                    s0 = Vector.FusedMultiplyAdd(d6, Vector.Load(y0 + 6 * vc), s0);
-                    t0 = Vector.FusedMultiplyAdd(d7, Vector.Load(y0 + 7 * vc), t0);
-                    s1 = Vector.FusedMultiplyAdd(d6, Vector.Load(y1 + 6 * vc), s1);
-                    t1 = Vector.FusedMultiplyAdd(d7, Vector.Load(y1 + 7 * vc), t1);
-                    float e0 = Vector.Sum(s0 + t0), e1 = Vector.Sum(s1 + t1);
-                    if (first) { dW[p] = e0; dW[p + 1] = e1; }
-                    else { dW[p] += e0; dW[p + 1] += e1; }
-                }
-                if (p < end)
-                {
-                    float* y0 = y + (long)ci[p] * n + j;
-                    var s0 = d0 * Vector.Load(y0); var t0 = d1 * Vector.Load(y0 + vc);
-                    s0 = Vector.FusedMultiplyAdd(d2, Vector.Load(y0 + 2 * vc), s0);
-                    t0 = Vector.FusedMultiplyAdd(d3, Vector.Load(y0 + 3 * vc), t0);
-                    s0 = Vector.FusedMultiplyAdd(d4, Vector.Load(y0 + 4 * vc), s0);
-                    t0 = Vector.FusedMultiplyAdd(d5, Vector.Load(y0 + 5 * vc), t0);
-                    s0 = Vector.FusedMultiplyAdd(d6, Vector.Load(y0 + 6 * vc), s0);
-                    t0 = Vector.FusedMultiplyAdd(d7, Vector.Load(y0 + 7 * vc), t0);
-                    float e0 = Vector.Sum(s0 + t0);
-                    if (first) dW[p] = e0; else dW[p] += e0;
+                    float* xr = x + (long)i * n + j;
+                    var d0 = Vector.Load(xr); var d1 = Vector.Load(xr + vc); var d2 = Vector.Load(xr + 2 * vc);
+                    var d3 = Vector.Load(xr + 3 * vc); var d4 = Vector.Load(xr + 4 * vc); var d5 = Vector.Load(xr + 5 * vc);
+                    var d6 = Vector.Load(xr + 6 * vc); var d7 = Vector.Load(xr + 7 * vc);
+                    int p = split[(long)i * stride + k], end = split[(long)i * stride + k + 1];
+                    if (p == end) continue;
+                    for (; p + 2 <= end; p += 2)
+                    {
+                        // two entries at once: four independent accumulator chains
+                        float* y0 = y + (long)ci[p] * n + j, y1 = y + (long)ci[p + 1] * n + j;
+                        var s0 = d0 * Vector.Load(y0); var t0 = d1 * Vector.Load(y0 + vc);
+                        var s1 = d0 * Vector.Load(y1); var t1 = d1 * Vector.Load(y1 + vc);
+                        s0 = Vector.FusedMultiplyAdd(d2, Vector.Load(y0 + 2 * vc), s0);
+                        t0 = Vector.FusedMultiplyAdd(d3, Vector.Load(y0 + 3 * vc), t0);
+                        s1 = Vector.FusedMultiplyAdd(d2, Vector.Load(y1 + 2 * vc), s1);
+                        t1 = Vector.FusedMultiplyAdd(d3, Vector.Load(y1 + 3 * vc), t1);
+                        s0 = Vector.FusedMultiplyAdd(d4, Vector.Load(y0 + 4 * vc), s0);
+                        t0 = Vector.FusedMultiplyAdd(d5, Vector.Load(y0 + 5 * vc), t0);
+                        s1 = Vector.FusedMultiplyAdd(d4, Vector.Load(y1 + 4 * vc), s1);
+                        t1 = Vector.FusedMultiplyAdd(d5, Vector.Load(y1 + 5 * vc), t1);
+                        s0 = Vector.FusedMultiplyAdd(d6, Vector.Load(y0 + 6 * vc), s0);
+                        t0 = Vector.FusedMultiplyAdd(d7, Vector.Load(y0 + 7 * vc), t0);
+                        s1 = Vector.FusedMultiplyAdd(d6, Vector.Load(y1 + 6 * vc), s1);
+                        t1 = Vector.FusedMultiplyAdd(d7, Vector.Load(y1 + 7 * vc), t1);
+                        float e0 = Vector.Sum(s0 + t0), e1 = Vector.Sum(s1 + t1);
+                        if (first) { dW[p] = e0; dW[p + 1] = e1; }
+                        else { dW[p] += e0; dW[p + 1] += e1; }
+                    }
+                    if (p < end)
+                    {
+                        float* y0 = y + (long)ci[p] * n + j;
+                        var s0 = d0 * Vector.Load(y0); var t0 = d1 * Vector.Load(y0 + vc);
+                        s0 = Vector.FusedMultiplyAdd(d2, Vector.Load(y0 + 2 * vc), s0);
+                        t0 = Vector.FusedMultiplyAdd(d3, Vector.Load(y0 + 3 * vc), t0);
+                        s0 = Vector.FusedMultiplyAdd(d4, Vector.Load(y0 + 4 * vc), s0);
+                        t0 = Vector.FusedMultiplyAdd(d5, Vector.Load(y0 + 5 * vc), t0);
+                        s0 = Vector.FusedMultiplyAdd(d6, Vector.Load(y0 + 6 * vc), s0);
+                        t0 = Vector.FusedMultiplyAdd(d7, Vector.Load(y0 + 7 * vc), t0);
+                        float e0 = Vector.Sum(s0 + t0);
+                        if (first) dW[p] = e0; else dW[p] += e0;
+                    }
                 }
             }
-        }
         if (full == n) return;
         // the columns past the last full panel (and every column when n < one panel)
         for (int i = r0; i < r1; i++)
         {
             float* xr = x + (long)i * n;
-            for (int p = ro[i], end = ro[i + 1]; p < end; p++)
+            for (int p = split[(long)i * stride], end = split[(long)i * stride + blocks]; p < end; p++)
             {
                 float* yr = y + (long)ci[p] * n;
                 int j = full;
