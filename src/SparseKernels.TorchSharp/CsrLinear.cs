@@ -168,8 +168,8 @@ internal sealed unsafe class CsrLinear
         }
     }
 
-    /// <summary>Multiply-adds (nnz x batch) below which a call runs on one thread.</summary>
-    internal const long SerialWork = 4L << 20;
+    /// <summary>Multiply-adds (nnz x batch) below which a call runs on one thread (tests set 0 to exercise the parallel path).</summary>
+    internal long SerialWork { get; init; } = 4L << 20;
 
     private void Run(Stage stage, int chunks)
     {

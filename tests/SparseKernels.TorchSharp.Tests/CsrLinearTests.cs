@@ -108,7 +108,8 @@ public class CsrLinearTests
                 s0 = outF; s1 = 1;
                 break;
         }
-        var plan = new CsrLinear(outF, inF, w.RowOffsets, w.ColumnIndices, threads);
+        // with 2 threads, the parallel path whatever the size (the layer runs small products on one thread)
+        var plan = new CsrLinear(outF, inF, w.RowOffsets, w.ColumnIndices, threads) { SerialWork = threads > 1 ? 0 : long.MaxValue };
         float[] y = Poison(batch * outF), xT = Poison(inF * batch), yT = Poison(outF * batch), tValues = Poison(w.Nnz);
         float[] dx = Poison(batch * inF), dW = Poison(w.Nnz), dyT = Poison(outF * batch), dxT = Poison(inF * batch);
         fixed (float* px = x, pv = w.Values, py = y, pxT = xT, pyT = yT, ptv = tValues)
