@@ -20,7 +20,12 @@ internal static class TrainCommand
     public static Command Create()
     {
         var layers = new Option<string?>("--layers") { Description = "MLP layer sizes, e.g. 784-300-100-10 (default); the same as --model mlp:784-300-100-10." };
-        var model = new Option<string?>("--model") { Description = "The model: mlp:784-300-100-10 (the default; --layers is its alias)." };
+        var model = new Option<string?>("--model")
+        {
+            Description = "The model: mlp:784-300-100-10 (the default; --layers is its alias), lenet5, vgg-tiny, or a spec " +
+                "<CxHxW>:<token>,... with fc<N>, conv<C>k<K>[s<S>][p<P>], relu, maxpool<K>[s<S>], gap, flatten " +
+                "(e.g. 1x28x28:conv20k5,relu,maxpool2,flatten,fc10).",
+        };
         var sparsity = new Option<string?>("--sparsity") { Description = "Fraction of zero weights: one value for all layers or one per layer, e.g. 0.9 or 0.9,0.9,0 (default 0 = dense)." };
         var epochs = new Option<int?>("--epochs") { Description = "Epochs (default 3)." };
         var batch = new Option<int>("--batch-size") { Description = "Batch size.", DefaultValueFactory = _ => 128 };
@@ -33,7 +38,14 @@ internal static class TrainCommand
         var init = new Option<string>("--init") { Description = "kaiming (kaiming-normal), kaiming-uniform, glorot (glorot-uniform), sparsity-aware or sparsity-aware-uniform (variance 1 / the unit's nonzero fan-in, rigl_tf2's unit_scaled_init), sparsity-aware-he (2 / fan-in).", DefaultValueFactory = _ => "kaiming-normal" };
         var method = new Option<string?>("--method") { Description = "Sparse-training method: dense, static, set, rigl, snip, gmp, imp or kd-ticket (then --sparsity is one global value spread by --distribution)." };
         var distribution = new Option<string>("--distribution") { Description = "Layer densities for --method: uniform, er or erk.", DefaultValueFactory = _ => "erk" };
-        var firstDense = new Option<bool>("--first-dense") { Description = "Keep the first layer dense (--method)." };
+        var firstDense = new Option<bool>("--first-dense")
+        {
+            Description = "Keep the first layer dense (--method; the default for a model with convolutions).",
+        };
+        var firstSparse = new Option<bool>("--first-sparse")
+        {
+            Description = "Make a CNN's first layer sparse too (--method; CNNs keep it dense by default, as the RigL and SNIP papers do).",
+        };
         var lastDense = new Option<bool>("--last-dense") { Description = "Keep the last layer dense (--method)." };
         var updateEvery = new Option<int>("--update-every") { Description = "RigL/SET: steps between mask updates (dT).", DefaultValueFactory = _ => 100 };
         var endFraction = new Option<double>("--end-fraction") { Description = "RigL/SET: stop mask updates at this fraction of training (T_end).", DefaultValueFactory = _ => 0.75 };
@@ -62,7 +74,9 @@ internal static class TrainCommand
         var command = new Command("train", "Train an MLP (dense or sparse layers) on Fashion-MNIST. With no options: the README's main job (784-300-100-10, dense vs RigL 90 % ERK, 3 epochs, one table and one plot).");
         foreach (var o in new Option[] { layers, model, sparsity, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, init,
             seed, device, data, output, resume, threads, trainLimit, testLimit,
-                                          method, distribution, firstDense, lastDense, updateEvery, endFraction, alpha, gmpEvery, gmpStart, gmpEnd, csrBelow, impLevels, pruneFraction, rewindStep, noRewind, perLayer, kdTemp, kdAlpha, zap, zapEvery })
+                                          method, distribution, firstDense, firstSparse, lastDense, updateEvery, endFraction, alpha,
+                                              gmpEvery, gmpStart, gmpEnd, csrBelow, impLevels, pruneFraction, rewindStep, noRewind,
+                                                  perLayer, kdTemp, kdAlpha, zap, zapEvery })
             command.Options.Add(o);
         command.Subcommands.Add(ResultsCommand.Create());
         command.SetAction(parse =>
@@ -107,7 +121,8 @@ internal static class TrainCommand
                             Method = name.ToLowerInvariant(),
                             Sparsity = sp[0],
                             Distribution = SparseKernels.Sparsity.LayerDensities.Parse(parse.GetValue(distribution)!),
-                            FirstLayerDense = parse.GetValue(firstDense),
+                            FirstLayerDense = parse.GetValue(firstDense)
+                                || (!parse.GetValue(firstSparse) && baseOptions.Spec().Layers.Any(l => l.Kind == LayerKind.Conv2d)),
                             LastLayerDense = parse.GetValue(lastDense),
                             UpdateEvery = parse.GetValue(updateEvery),
                             EndFraction = parse.GetValue(endFraction),

@@ -19,7 +19,7 @@ internal static class ResultsCommand
 
     public static Command Create()
     {
-        var models = new Option<string>("--models") { Description = "Models separated by ';', e.g. 784-300-100-10;784-1024-1024-10.", DefaultValueFactory = _ => "784-300-100-10;784-1024-1024-10" };
+        var models = new Option<string>("--models") { Description = "Models separated by ';': MLP sizes or a --model spec / preset, e.g. 784-300-100-10;784-1024-1024-10;lenet5.", DefaultValueFactory = _ => "784-300-100-10;784-1024-1024-10" };
         var methods = new Option<string>("--methods") { Description = "Methods separated by ','.", DefaultValueFactory = _ => string.Join(',', SparsityOptions.Methods) };
         var sparsities = new Option<string>("--sparsities") { Description = "Sparsities separated by ','.", DefaultValueFactory = _ => "0.8,0.9,0.95,0.98" };
         var distributions = new Option<string>("--distributions") { Description = "Layer distributions separated by ','.", DefaultValueFactory = _ => "erk,uniform" };

@@ -40,10 +40,14 @@ internal static class SingleRun
 
     private static RunResult Train(string model, string method, string dist, double sparsity, ulong seed, Grid g, ImageDataset train, ImageDataset test, CpuTensorBackend cpu)
     {
-        int[] sizes = model.Split('-').Select(x => int.Parse(x, Inv)).ToArray();
+        // A model is an MLP's sizes (784-300-100-10) or a model spec / preset (lenet5, vgg-tiny: CNN rows; their first
+        // layer stays dense, as train --model does for a CNN).
+        bool mlp = model.Split('-').All(x => int.TryParse(x, NumberStyles.None, Inv, out _));
+        var spec = mlp ? ModelSpec.Mlp(model.Split('-').Select(x => int.Parse(x, Inv)).ToArray()) : ModelSpec.Parse(model);
         var options = new RunOptions
         {
-            Layers = sizes,
+            Layers = spec.MlpSizes ?? [784, 10],
+            Model = mlp ? null : model,
             Epochs = g.Epochs,
             Seed = seed,
             TrainLimit = g.TrainLimit,
@@ -55,6 +59,7 @@ internal static class SingleRun
                 Distribution = dist is "-" or "global" ? DensityDistribution.Uniform : LayerDensities.Parse(dist),
                 ImpLevels = g.ImpLevels,
                 GlobalPruning = true,
+                FirstLayerDense = spec.Layers.Any(l => l.Kind == LayerKind.Conv2d),
             },
         };
         var clock = Stopwatch.StartNew();

@@ -166,6 +166,52 @@ public sealed class CpuTensorBackend : ITensorBackend
     /// <inheritdoc/>
     public void Synchronize() { }
 
+    /// <inheritdoc/>
+    public DenseTensor Im2Col(DenseTensor x, Conv2dGeometry g, int batch, int b0, int bc) => Cpu.Im2Col(g, x, batch, b0, bc);
+    /// <inheritdoc/>
+    public void Col2Im(DenseTensor dcol, Conv2dGeometry g, int batch, int b0, int bc, DenseTensor dx)
+        => Cpu.Col2Im(g, dcol, batch, b0, bc, dx);
+    /// <inheritdoc/>
+    public (DenseTensor Y, DenseTensor Which) MaxPool2d(DenseTensor x, int batch, int height, int width, int k, int stride)
+        => Cpu.MaxPool2d(x, batch, height, width, k, stride);
+    /// <inheritdoc/>
+    public DenseTensor MaxPool2dBackward(DenseTensor dy, DenseTensor which, int batch, int height, int width, int k, int stride)
+        => Cpu.MaxPool2dBackward(dy, which, batch, height, width, k, stride);
+    /// <inheritdoc/>
+    public DenseTensor ChannelsToFeatures(DenseTensor x, int channels, int batch, int plane)
+        => Cpu.ChannelsToFeatures(x, channels, batch, plane);
+    /// <inheritdoc/>
+    public DenseTensor FeaturesToChannels(DenseTensor x, int channels, int batch, int plane)
+        => Cpu.FeaturesToChannels(x, channels, batch, plane);
+    /// <inheritdoc/>
+    public DenseTensor GlobalAvgPool(DenseTensor x, int plane) => Cpu.GlobalAvgPool(x, plane);
+    /// <inheritdoc/>
+    public DenseTensor GlobalAvgPoolBackward(DenseTensor dy, int plane) => Cpu.GlobalAvgPoolBackward(dy, plane);
+
+    /// <inheritdoc/>
+    public DenseTensor CopyColumns(DenseTensor x, int c0, int n)
+    {
+        Columns(x, c0, n, "CopyColumns");
+        var o = DenseTensor.Zeros(x.Rows, n);
+        for (int r = 0; r < x.Rows; r++) x.HostData.AsSpan(r * x.Cols + c0, n).CopyTo(o.HostData.AsSpan(r * n, n));
+        return o;
+    }
+
+    /// <inheritdoc/>
+    public void SetColumns(DenseTensor y, int c0, DenseTensor source)
+    {
+        Columns(y, c0, source.Cols, "SetColumns");
+        if (source.Rows != y.Rows) throw new ArgumentException($"SetColumns: source has {source.Rows} rows, y {y.Rows}.", nameof(source));
+        int n = source.Cols;
+        for (int r = 0; r < y.Rows; r++) source.HostData.AsSpan(r * n, n).CopyTo(y.HostData.AsSpan(r * y.Cols + c0, n));
+    }
+
+    internal static void Columns(DenseTensor x, int c0, int n, string op)
+    {
+        if (c0 < 0 || n < 0 || (long)c0 + n > x.Cols) throw new ArgumentException($"{op}: columns [{c0}, {c0 + n}) are outside the " +
+            $"tensor's {x.Cols}.", nameof(c0));
+    }
+
     private static void AddSpan(Span<float> y, ReadOnlySpan<float> x)
     {
         int i = 0, vc = System.Numerics.Vector<float>.Count;

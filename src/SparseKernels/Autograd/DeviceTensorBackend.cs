@@ -300,6 +300,106 @@ public sealed class DeviceTensorBackend : ITensorBackend, IDisposable
     /// <inheritdoc/>
     public void Synchronize() => Device.Synchronize();
 
+    /// <inheritdoc/>
+    public DenseTensor Im2Col(DenseTensor x, Conv2dGeometry g, int batch, int b0, int bc)
+    {
+        int token = Begin();
+        var (rows, cols) = ConvShapes.Columns(g, bc);
+        var col = New(rows, cols);
+        try { Ops.Im2Col.Run(Device, g, x, batch, b0, bc, col); }
+        catch { col.Dispose(); throw; }
+        End("Im2Col", token);
+        return col;
+    }
+
+    /// <inheritdoc/>
+    public void Col2Im(DenseTensor dcol, Conv2dGeometry g, int batch, int b0, int bc, DenseTensor dx)
+    {
+        int token = Begin();
+        Ops.Col2Im.Run(Device, g, dcol, batch, b0, bc, dx);
+        End("Col2Im", token);
+    }
+
+    /// <inheritdoc/>
+    public (DenseTensor Y, DenseTensor Which) MaxPool2d(DenseTensor x, int batch, int height, int width, int k, int stride)
+    {
+        int token = Begin();
+        var (oh, ow) = ConvShapes.PoolPlane(height, width, k, stride, "MaxPool2d");
+        var y = New(x.Rows, checked(batch * oh * ow));
+        var which = New(y.Rows, y.Cols);
+        try { Ops.MaxPool2d.Forward(Device, x, batch, height, width, k, stride, y, which); }
+        catch { y.Dispose(); which.Dispose(); throw; }
+        End("MaxPool2d", token);
+        return (y, which);
+    }
+
+    /// <inheritdoc/>
+    public DenseTensor MaxPool2dBackward(DenseTensor dy, DenseTensor which, int batch, int height, int width, int k, int stride)
+    {
+        int token = Begin();
+        var dx = New(dy.Rows, checked(batch * height * width));
+        try { Ops.MaxPool2d.Backward(Device, dy, which, batch, height, width, k, stride, dx); }
+        catch { dx.Dispose(); throw; }
+        End("MaxPool2dBackward", token);
+        return dx;
+    }
+
+    /// <inheritdoc/>
+    public DenseTensor ChannelsToFeatures(DenseTensor x, int channels, int batch, int plane)
+    {
+        var y = New(checked(channels * plane), batch);
+        try { Ops.ChannelsToFeatures.Run(Device, x, y, channels, batch, plane); }
+        catch { y.Dispose(); throw; }
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public DenseTensor FeaturesToChannels(DenseTensor x, int channels, int batch, int plane)
+    {
+        var y = New(channels, checked(batch * plane));
+        try { Ops.ChannelsToFeatures.Inverse(Device, x, y, channels, batch, plane); }
+        catch { y.Dispose(); throw; }
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public DenseTensor GlobalAvgPool(DenseTensor x, int plane)
+    {
+        if (plane <= 0 || x.Cols % plane != 0) throw new ArgumentException($"GlobalAvgPool: x is {x.Rows}x{x.Cols}; its columns are " +
+            $"not a whole number of {plane}-element planes.", nameof(x));
+        var y = New(x.Rows, x.Cols / plane);
+        try { Ops.GlobalAvgPool.Forward(Device, x, plane, y); }
+        catch { y.Dispose(); throw; }
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public DenseTensor GlobalAvgPoolBackward(DenseTensor dy, int plane)
+    {
+        var dx = New(dy.Rows, checked(dy.Cols * plane));
+        try { Ops.GlobalAvgPool.Backward(Device, dy, plane, dx); }
+        catch { dx.Dispose(); throw; }
+        return dx;
+    }
+
+    /// <inheritdoc/>
+    public DenseTensor CopyColumns(DenseTensor x, int c0, int n)
+    {
+        CpuTensorBackend.Columns(x, c0, n, "CopyColumns");
+        var o = New(x.Rows, n);
+        for (int r = 0; r < x.Rows; r++) Device.CopyDeviceToDevice(x.DeviceData, (long)r * x.Cols + c0, o.DeviceData, (long)r * n, n);
+        return o;
+    }
+
+    /// <inheritdoc/>
+    public void SetColumns(DenseTensor y, int c0, DenseTensor source)
+    {
+        CpuTensorBackend.Columns(y, c0, source.Cols, "SetColumns");
+        if (source.Rows != y.Rows) throw new ArgumentException($"SetColumns: source has {source.Rows} rows, y {y.Rows}.", nameof(source));
+        int n = source.Cols;
+        for (int r = 0; r < y.Rows; r++) Device.CopyDeviceToDevice(source.DeviceData, (long)r * n, y.DeviceData, (long)r * y.Cols + c0, n);
+    }
+
     private static DeviceBuffer<int>? DeviceLabels(Labels? labels)
         => labels is null ? null : labels.Device ?? throw new ArgumentException("SoftmaxCrossEntropy: the labels are on the host; upload them to the device (new Labels(deviceBuffer)).", nameof(labels));
 

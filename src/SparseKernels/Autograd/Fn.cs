@@ -137,6 +137,118 @@ public static class Fn
         return AddScaled(t, 1f - alpha, hard, alpha * temperature * temperature, kl);
     }
 
+    /// <summary>
+    /// The im2col columns of a CNHW batch x (C x (batch * H * W)): (C * kh * kw) x (batch * Ho * Wo). Backward: col2im of
+    /// the columns' gradient. A convolution is then <see cref="Linear"/> or <see cref="SparseLinear"/> of the
+    /// out x (C * kh * kw) weight with these columns.
+    /// </summary>
+    public static Var Im2Col(Tape t, Var x, Conv2dGeometry g)
+    {
+        var b = t.Backend;
+        int batch = Batch(x, g.InChannels, g.Height * g.Width, "Im2Col");
+        return t.Record(b.Im2Col(x.Value, g, batch, 0, batch), [x], y =>
+        {
+            var dx = b.Full(x.Value.Rows, x.Value.Cols, 0f);
+            b.Col2Im(y.Grad!, g, batch, 0, batch, dx);
+            t.Accumulate(x, dx);
+        });
+    }
+
+    /// <summary>
+    /// A convolution y = W * x (no bias) over a CNHW batch whose im2col matrix is built <paramref name="chunk"/>
+    /// samples at a time, so that at most one chunk of columns ((C * kh * kw) x (chunk * Ho * Wo) floats) exists at once:
+    /// forward im2col + SpMM / GEMM per chunk; backward, per chunk, im2col again, the weight gradient (SDDMM at the
+    /// pattern, or dY . col^T) accumulated, and dx = col2im(W^T . dY). W is CSR (<paramref name="sparse"/>) or dense
+    /// (<paramref name="dense"/>, out x C*kh*kw).
+    /// </summary>
+    public static Var Conv2dChunked(Tape t, Var x, Conv2dGeometry g, SparseWeight? sparse, Var? dense, int chunk)
+    {
+        var b = t.Backend;
+        if ((sparse is null) == (dense is null)) throw new ArgumentException("Conv2dChunked: give either a CSR or a dense weight.");
+        int batch = Batch(x, g.InChannels, g.Height * g.Width, "Conv2dChunked");
+        if (chunk <= 0) throw new ArgumentOutOfRangeException(nameof(chunk), chunk, "Conv2dChunked: the chunk must be positive.");
+        int plane = g.OutHeight * g.OutWidth;
+        var y0 = b.Full(g.OutChannels, checked(batch * plane), 0f);
+        for (int b0 = 0; b0 < batch; b0 += chunk)
+        {
+            int bc = Math.Min(chunk, batch - b0);
+            using var col = b.Im2Col(x.Value, g, batch, b0, bc);
+            using var yc = sparse is not null ? b.SpmmCsr(sparse.Matrix, col) : b.DenseGemm(dense!.Value, col, false, false);
+            b.SetColumns(y0, b0 * plane, yc);
+        }
+        var w = sparse?.Values ?? dense!;
+        return t.Record(y0, [x, w], y =>
+        {
+            var dx = x.RequiresGrad ? b.Full(x.Value.Rows, x.Value.Cols, 0f) : null;
+            if (sparse is not null && dx is not null) sparse.RefreshTransposed();
+            for (int b0 = 0; b0 < batch; b0 += chunk)
+            {
+                int bc = Math.Min(chunk, batch - b0);
+                using var col = b.Im2Col(x.Value, g, batch, b0, bc);
+                using var dyc = b.CopyColumns(y.Grad!, b0 * plane, bc * plane);
+                if (w.RequiresGrad)
+                    t.Accumulate(w, sparse is not null ? b.SddmmCsr(sparse.Matrix, dyc, col) : b.DenseGemm(dyc, col, false, true));
+                if (dx is not null)
+                {
+                    using var dcol = sparse is not null ? b.SpmmCsr(sparse.Transposed, dyc) : b.DenseGemm(dense!.Value, dyc, true, false);
+                    b.Col2Im(dcol, g, batch, b0, bc, dx);
+                }
+            }
+            if (dx is not null) t.Accumulate(x, dx);
+        });
+    }
+
+    /// <summary>Max pooling (k x k, stride s) of a CNHW batch of C x H x W; the backward routes dy to each window's maximum.</summary>
+    public static Var MaxPool2d(Tape t, Var x, int channels, int height, int width, int k, int stride)
+    {
+        var b = t.Backend;
+        int batch = Batch(x, channels, height * width, "MaxPool2d");
+        var (y0, which) = b.MaxPool2d(x.Value, batch, height, width, k, stride);
+        var node = t.Record(y0, [x], y => t.Accumulate(x, b.MaxPool2dBackward(y.Grad!, which, batch, height, width, k, stride)));
+        t.Record(which, [], _ => { });   // owned by the tape
+        return node;
+    }
+
+    /// <summary>Global average pooling of a CNHW batch (C x (batch * plane)) to C x batch.</summary>
+    public static Var GlobalAvgPool(Tape t, Var x, int channels, int plane)
+    {
+        var b = t.Backend;
+        Batch(x, channels, plane, "GlobalAvgPool");
+        return t.Record(b.GlobalAvgPool(x.Value, plane), [x], y => t.Accumulate(x, b.GlobalAvgPoolBackward(y.Grad!, plane)));
+    }
+
+    /// <summary>CNHW C x (batch * plane) to feature-major (C * plane) x batch (flatten, PyTorch's feature order), and back in the
+    /// backward.</summary>
+    public static Var ChannelsToFeatures(Tape t, Var x, int channels, int plane)
+    {
+        var b = t.Backend;
+        int batch = Batch(x, channels, plane, "ChannelsToFeatures");
+        return t.Record(b.ChannelsToFeatures(x.Value, channels, batch, plane), [x], y
+            => t.Accumulate(x, b.FeaturesToChannels(y.Grad!, channels, batch, plane)));
+    }
+
+    /// <summary>Feature-major (C * plane) x batch (images as the data come) to CNHW C x (batch * plane), and back in the
+    /// backward.</summary>
+    public static Var FeaturesToChannels(Tape t, Var x, int channels, int plane)
+    {
+        var b = t.Backend;
+        if (x.Value.Rows != (long)channels * plane)
+            throw new ArgumentException($"FeaturesToChannels: x has {x.Value.Rows} features per sample; {channels} x {plane} expected.",
+                nameof(x));
+        int batch = x.Value.Cols;
+        return t.Record(b.FeaturesToChannels(x.Value, channels, batch, plane), [x], y
+            => t.Accumulate(x, b.ChannelsToFeatures(y.Grad!, channels, batch, plane)));
+    }
+
+    /// <summary>The batch of a CNHW tensor of <paramref name="channels"/> rows and planes of <paramref name="plane"/> elements.</summary>
+    private static int Batch(Var x, int channels, int plane, string op)
+    {
+        if (x.Value.Rows != channels || plane <= 0 || x.Value.Cols % plane != 0 || x.Value.Cols == 0)
+            throw new ArgumentException($"{op}: x is {x.Value.Rows}x{x.Value.Cols}; a CNHW batch of {channels} channels and " +
+                $"{plane}-element planes expected.", nameof(x));
+        return x.Value.Cols / plane;
+    }
+
     private static DenseTensor Reshape(DenseTensor g, DenseTensor like)
     {
         if (g.Rows == like.Rows && g.Cols == like.Cols) return g;

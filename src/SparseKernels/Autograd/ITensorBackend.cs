@@ -74,6 +74,28 @@ public interface ITensorBackend
     void Adam(DenseTensor w, DenseTensor g, DenseTensor m, DenseTensor v, float lr, float beta1, float beta2, float eps, float weightDecay, long step);
     /// <summary>Waits until all work queued on this backend has finished (a no-op on the CPU).</summary>
     void Synchronize();
+    /// <summary>The im2col columns of samples [b0, b0 + bc) of the CNHW batch x (C x (batch * H * W)): (C * kh * kw) x (bc * Ho *
+    /// Wo).</summary>
+    DenseTensor Im2Col(DenseTensor x, Conv2dGeometry g, int batch, int b0, int bc);
+    /// <summary>Writes samples [b0, b0 + bc) of the CNHW dx from their columns' gradient (col2im, the adjoint of <see
+    /// cref="Im2Col"/>).</summary>
+    void Col2Im(DenseTensor dcol, Conv2dGeometry g, int batch, int b0, int bc, DenseTensor dx);
+    /// <summary>Max pooling of a CNHW batch: the maxima and each window's winner (i * k + j, as floats).</summary>
+    (DenseTensor Y, DenseTensor Which) MaxPool2d(DenseTensor x, int batch, int height, int width, int k, int stride);
+    /// <summary>The input gradient of <see cref="MaxPool2d"/>.</summary>
+    DenseTensor MaxPool2dBackward(DenseTensor dy, DenseTensor which, int batch, int height, int width, int k, int stride);
+    /// <summary>CNHW C x (batch * plane) to feature-major (C * plane) x batch.</summary>
+    DenseTensor ChannelsToFeatures(DenseTensor x, int channels, int batch, int plane);
+    /// <summary>Feature-major (C * plane) x batch to CNHW C x (batch * plane).</summary>
+    DenseTensor FeaturesToChannels(DenseTensor x, int channels, int batch, int plane);
+    /// <summary>The mean of each plane: C x (batch * plane) to C x batch.</summary>
+    DenseTensor GlobalAvgPool(DenseTensor x, int plane);
+    /// <summary>The input gradient of <see cref="GlobalAvgPool"/>.</summary>
+    DenseTensor GlobalAvgPoolBackward(DenseTensor dy, int plane);
+    /// <summary>Columns [c0, c0 + n) of x as a new rows x n tensor.</summary>
+    DenseTensor CopyColumns(DenseTensor x, int c0, int n);
+    /// <summary>Writes <paramref name="source"/> (rows x n) into columns [c0, c0 + n) of y.</summary>
+    void SetColumns(DenseTensor y, int c0, DenseTensor source);
 }
 
 /// <summary>

@@ -82,6 +82,7 @@ public sealed class Sequential : IDisposable
         try
         {
             int k = 0;
+            if (!spec.Input.IsFlat) m._modules.Add(new FlattenLayer(spec.Input, toImages: true));
             foreach (var ls in spec.Layers)
             {
                 if (ls.Kind != LayerKind.Linear && ls.Kind != LayerKind.Conv2d) { m._modules.Add(spec.CreateModule(ls)); continue; }

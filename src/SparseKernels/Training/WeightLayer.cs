@@ -86,14 +86,50 @@ public sealed class WeightLayer : ILayer
     /// <summary>Records y = W x + b on the tape for <paramref name="x"/> (in x batch); returns out x batch.</summary>
     public Var Forward(Tape t, Var x)
     {
+        if (Conv is { } g) return ConvForward(t, x, g);
         var y = Sparse is not null ? Fn.SparseLinear(t, x, Sparse) : Fn.Linear(t, x, Weight.Var);
         if (CaptureActivations) { LastInput = x; LastOutput = y; }
+        return Fn.BiasAdd(t, y, Bias.Var);
+    }
+
+    /// <summary>
+    /// A convolution's bound on its im2col matrix, in floats (default 2^23 = 32 MiB): a batch whose columns
+    /// ((C * kh * kw) x (batch * Ho * Wo)) fit is one im2col kept from the forward to the backward pass (and captured for
+    /// RigL's gradient growth); a larger one is convolved in chunks of samples whose columns fit, one chunk at a time,
+    /// recomputed in the backward pass (<see cref="Fn.Conv2dChunked"/>; no gradient growth on such a batch).
+    /// </summary>
+    public long MaxColumnFloats { get; set; } = 1L << 23;
+
+    private Var ConvForward(Tape t, Var x, Conv2dGeometry g)
+    {
+        int plane = g.OutHeight * g.OutWidth;
+        long perSample = (long)g.ColumnRows * plane;
+        int batch = x.Value.Cols / (g.Height * g.Width);
+        Var y;
+        if (perSample * batch <= MaxColumnFloats)
+        {
+            var col = Fn.Im2Col(t, x, g);
+            y = Sparse is not null ? Fn.SparseLinear(t, col, Sparse) : Fn.Linear(t, col, Weight.Var);
+            if (CaptureActivations) { LastInput = col; LastOutput = y; }
+        }
+        else
+        {
+            int chunk = (int)Math.Clamp(MaxColumnFloats / perSample, 1, batch);
+            y = Fn.Conv2dChunked(t, x, g, Sparse, Sparse is null ? Weight.Var : null, chunk);
+            if (CaptureActivations) { LastInput = null; LastOutput = null; }
+        }
         return Fn.BiasAdd(t, y, Bias.Var);
     }
 
     /// <inheritdoc/>
     public ActivationShape OutputShape(ActivationShape input)
     {
+        if (Conv is { } g)
+        {
+            if (input != new ActivationShape(g.InChannels, g.Height, g.Width))
+                throw new ArgumentException($"{Name} takes {g.InChannels}x{g.Height}x{g.Width} inputs but gets {input}.", nameof(input));
+            return new ActivationShape(g.OutChannels, g.OutHeight, g.OutWidth);
+        }
         if (input.Features != In) throw new ArgumentException($"{Name} takes {In} inputs but gets {input}.", nameof(input));
         return ActivationShape.Flat(Out);
     }
