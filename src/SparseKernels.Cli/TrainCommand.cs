@@ -71,12 +71,23 @@ internal static class TrainCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads (0 = all cores).", DefaultValueFactory = _ => 0 };
         var trainLimit = new Option<int>("--train-limit") { Description = "Use only the first N training samples (0 = all).", DefaultValueFactory = _ => 0 };
         var testLimit = new Option<int>("--test-limit") { Description = "Use only the first N test samples (0 = all).", DefaultValueFactory = _ => 0 };
+        var onNonFinite = new Option<string>("--on-nonfinite")
+        {
+            Description = "A NaN/infinite loss or gradient: stop (exit 3, naming the step and layer; the last checkpoint is kept) "
+                + "or skip-batch.",
+            DefaultValueFactory = _ => "stop",
+        };
+        var checkpointEvery = new Option<int>("--checkpoint-every")
+        {
+            Description = "Also write a mid-epoch checkpoint every N steps (0 = after each epoch only).",
+            DefaultValueFactory = _ => 0,
+        };
         var command = new Command("train", "Train an MLP (dense or sparse layers) on Fashion-MNIST. With no options: the README's main job (784-300-100-10, dense vs RigL 90 % ERK, 3 epochs, one table and one plot).");
         foreach (var o in new Option[] { layers, model, sparsity, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, init,
             seed, device, data, output, resume, threads, trainLimit, testLimit,
                                           method, distribution, firstDense, firstSparse, lastDense, updateEvery, endFraction, alpha,
                                               gmpEvery, gmpStart, gmpEnd, csrBelow, impLevels, pruneFraction, rewindStep, noRewind,
-                                                  perLayer, kdTemp, kdAlpha, zap, zapEvery })
+                                                  perLayer, kdTemp, kdAlpha, zap, zapEvery, onNonFinite, checkpointEvery })
             command.Options.Add(o);
         command.Subcommands.Add(ResultsCommand.Create());
         command.SetAction(parse =>
@@ -109,6 +120,8 @@ internal static class TrainCommand
                     TestLimit = parse.GetValue(testLimit),
                     Zap = parse.GetValue(zap),
                     ZapEvery = parse.GetValue(zapEvery),
+                    NonFinite = NonFiniteGuard.Parse(parse.GetValue(onNonFinite)!),
+                    CheckpointEverySteps = parse.GetValue(checkpointEvery),
                 };
                 if (parse.GetValue(method) is { } name)
                 {
@@ -161,6 +174,12 @@ internal static class TrainCommand
                 };
                 return Run(baseOptions, parse.GetValue(device)!, parse.GetValue(data)!, mainJobRigl, cpu);
             }
+            catch (NonFiniteException e)
+            {
+                AnsiConsole.MarkupLine($"[red]train: {Markup.Escape(e.Message)}[/]");
+                return NonFiniteExitCode;
+            }
+            catch (InterruptedRunException e) { return e.ExitCode; }
             catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or CheckpointException or InvalidOperationException or IOException)
             {
                 AnsiConsole.MarkupLine($"[red]train: {Markup.Escape(e.Message)}[/]");
@@ -173,6 +192,22 @@ internal static class TrainCommand
     /// <summary>The model for messages: the MLP's sizes (784-300-100-10) or the spec's text.</summary>
     internal static string ModelText(RunOptions options)
         => options.Spec() is { MlpSizes: { } sizes } ? string.Join('-', sizes) : options.Spec().Text;
+
+    /// <summary>The exit code of a run stopped by a NaN or infinite loss or gradient (--on-nonfinite stop).</summary>
+    public const int NonFiniteExitCode = 3;
+
+    /// <summary>A run stopped by SIGINT / SIGTERM after writing its checkpoint; the process exits with <see cref="ExitCode"/>.</summary>
+    private sealed class InterruptedRunException(int exitCode) : Exception
+    {
+        public int ExitCode { get; } = exitCode;
+    }
+
+    private static string ResumeCommand()
+    {
+        var args = Environment.GetCommandLineArgs().Skip(1).Select(a => a.Any(char.IsWhiteSpace) ? $"'{a}'" : a).ToList();
+        if (!args.Contains("--resume")) args.Add("--resume");
+        return "dotnet " + string.Join(' ', args);
+    }
 
     private static int[] ParseSizes(string text)
     {
@@ -233,7 +268,7 @@ internal static class TrainCommand
             if (mainJobRigl is null)
             {
                 var m = TrainOne(options, backend, train, test, "run").Metrics;
-                return m.Count > 0 || options.Epochs == 0 ? 0 : 1;
+                return m.Count > 0 || options.Epochs == 0 || options.Resume ? 0 : 1;   // a resumed run may have nothing left to train
             }
             return MainJob.Run(options, mainJobRigl, backend, train, test);
         }
@@ -251,6 +286,8 @@ internal static class TrainCommand
     internal static RunSummary TrainOne(RunOptions options, ITensorBackend backend, ImageDataset train, ImageDataset test, string label)
     {
         using var run = new TrainingRun(options, backend, train, test);
+        using var interrupts = new RunInterrupts(Console.Error);
+        run.StopRequested = () => interrupts.Requested;
         string sp = options.Method is { } mo
             ? $"{mo.Method} {mo.Sparsity.ToString("0.###", CultureInfo.InvariantCulture)} {mo.Distribution} (nnz {string.Join('/', mo.Counts(SparseKernels.Sparsity.LayerDensities.Shapes(options.Spec())))})"
             : string.Join(",", options.SparsityPerLayer().Select(x => x.ToString("0.##", CultureInfo.InvariantCulture)));
@@ -272,11 +309,25 @@ internal static class TrainCommand
                     run.Trainer.Progress += OnStep;
                     run.Run(stopAfterEpochs: e + 1);
                     run.Trainer.Progress -= OnStep;
+                    if (run.Interrupted || (interrupts.Requested && run.EpochsDone < run.TotalEpochs))
+                    {
+                        task.StopTask();
+                        break;
+                    }
                     var m = run.Metrics[^1];
                     task.Description = $"epoch {m.Epoch}/{run.TotalEpochs} train loss {m.TrainLoss:F4} acc {m.TrainAccuracy:P1} | test acc {m.TestAccuracy:P2} | {m.EpochSeconds:F1} s";
                     task.StopTask();
                 }
             });
+        if (interrupts.Requested && run.EpochsDone < run.TotalEpochs)
+        {
+            string where = run.Interrupted ? run.InterruptedAt : $"after epoch {run.EpochsDone}";
+            Console.Error.WriteLine(options.OutputFolder is { } od
+                ? $"{interrupts.SignalName}: stopped {where}; checkpoint written to {Path.Combine(od, TrainingRun.CheckpointFile)}. "
+                  + $"Resume with:\n  {ResumeCommand()}"
+                : $"{interrupts.SignalName}: stopped {where}; nothing saved (no --output folder).");
+            throw new InterruptedRunException(interrupts.ExitCode);
+        }
         foreach (var m in run.Metrics)
             AnsiConsole.MarkupLine($"  epoch {m.Epoch}: train loss {m.TrainLoss:F4}, train acc {m.TrainAccuracy:P2}, test acc {m.TestAccuracy:P2}, nnz {string.Join('/', m.NnzPerLayer)}, {m.EpochSeconds:F2} s, {m.StepMilliseconds:F2} ms/step" +
                                    (m.PeakDeviceBytes > 0 ? $", peak device memory {m.PeakDeviceBytes / (1 << 20)} MiB" : ""));
@@ -298,14 +349,20 @@ internal static class TrainCommand
 /// <summary>The PNG plot of loss and accuracy per epoch (ScottPlot).</summary>
 internal static class Plotting
 {
+    /// <summary>A metrics number; NaN and infinities are written as strings ("NaN", "Infinity").</summary>
+    public static double Number(System.Text.Json.JsonElement e)
+        => e.ValueKind == System.Text.Json.JsonValueKind.String
+            ? double.Parse(e.GetString()!, CultureInfo.InvariantCulture)
+            : e.GetDouble();
+
     public static void LossAndAccuracy(IReadOnlyList<string> jsonLines, string path, string title)
     {
         var rows = jsonLines.Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToArray();
-        double[] epoch = rows.Select(r => r.GetProperty("epoch").GetDouble()).ToArray();
-        double[] loss = rows.Select(r => r.GetProperty("train_loss").GetDouble()).ToArray();
-        double[] testLoss = rows.Select(r => r.GetProperty("test_loss").GetDouble()).ToArray();
-        double[] trainAcc = rows.Select(r => r.GetProperty("train_acc").GetDouble()).ToArray();
-        double[] testAcc = rows.Select(r => r.GetProperty("test_acc").GetDouble()).ToArray();
+        double[] epoch = rows.Select(r => Number(r.GetProperty("epoch"))).ToArray();
+        double[] loss = rows.Select(r => Number(r.GetProperty("train_loss"))).ToArray();
+        double[] testLoss = rows.Select(r => Number(r.GetProperty("test_loss"))).ToArray();
+        double[] trainAcc = rows.Select(r => Number(r.GetProperty("train_acc"))).ToArray();
+        double[] testAcc = rows.Select(r => Number(r.GetProperty("test_acc"))).ToArray();
         var plt = new ScottPlot.Plot();
         var a = plt.Add.Scatter(epoch, loss); a.LegendText = "train loss";
         var b = plt.Add.Scatter(epoch, testLoss); b.LegendText = "test loss";
@@ -333,7 +390,7 @@ internal static class Plotting
         for (int i = 0; i < runs.Count; i++)
         {
             var rows = runs[i].JsonLines.Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToArray();
-            double[] Col(string name) => rows.Select(r => r.GetProperty(name).GetDouble()).ToArray();
+            double[] Col(string name) => rows.Select(r => Number(r.GetProperty(name))).ToArray();
             double[] epoch = Col("epoch");
             var color = palette.GetColor(i);
             var a = acc.Add.Scatter(epoch, Col("test_acc").Select(x => x * 100).ToArray(), color); a.LegendText = runs[i].Label;

@@ -8,7 +8,9 @@ namespace SparseKernels.Runs;
 /// the engine stays trimming/NativeAOT-clean (libsparsekernels.so, src/SparseKernels.CAbi). The values of the metrics
 /// dictionary are serialised by their runtime types, each listed here.
 /// </summary>
+[JsonSourceGenerationOptions(NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]   // NaN / Infinity in metrics
 [JsonSerializable(typeof(Dictionary<string, object>))]
+[JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(IReadOnlyList<ImpLevel>))]
 [JsonSerializable(typeof(int))]
 [JsonSerializable(typeof(long))]

@@ -55,6 +55,10 @@ public sealed record RunOptions
     public string? Zap { get; init; }
     /// <summary>The epochs between zaps of the output layer (default 1).</summary>
     public int ZapEvery { get; init; } = 1;
+    /// <summary>What a NaN or infinite loss or gradient does: stop the run (default) or skip the batch.</summary>
+    public NonFiniteAction NonFinite { get; init; } = NonFiniteAction.Stop;
+    /// <summary>Also write a (mid-epoch) checkpoint every N steps (0 = only after each epoch); needs <see cref="OutputFolder"/>.</summary>
+    public int CheckpointEverySteps { get; init; }
 
     /// <summary>The sparsity of each layer from <see cref="Sparsity"/> (one value repeated, or one per layer). Throws <see cref="ArgumentException"/> when the count fits neither.</summary>
     public double[] SparsityPerLayer()
@@ -94,6 +98,8 @@ public sealed class TrainingRun : IDisposable
         var shapes = Sparsity.LayerDensities.Shapes(spec);
         if (options.Epochs < 0) throw new ArgumentException($"RunOptions.Epochs is {options.Epochs}; it must be >= 0.");
         if (options.BatchSize <= 0) throw new ArgumentException($"RunOptions.BatchSize is {options.BatchSize}; it must be positive.");
+        if (options.CheckpointEverySteps < 0)
+            throw new ArgumentException($"RunOptions.CheckpointEverySteps is {options.CheckpointEverySteps}; it must be >= 0.");
         if (!(options.LearningRate > 0)) throw new ArgumentException($"RunOptions.LearningRate is {options.LearningRate}; it must be positive.");
         options.Method?.Validate();
         var sparsity = options.Method is { } m0 ? Sparsity.Methods.InitialSparsity(m0, shapes) : options.SparsityPerLayer();
@@ -125,6 +131,7 @@ public sealed class TrainingRun : IDisposable
         Method = options.Method is { } mo ? Sparsity.Methods.Create(mo with { Seed = options.Seed }) : null;
         Method?.CheckFeasible(shapes);
         string? ckpt = options.OutputFolder is null ? null : Path.Combine(options.OutputFolder, CheckpointFile);
+        EpochProgress? resumeFrom = null;
         if (options.Resume)
         {
             if (ckpt is null) throw new ArgumentException("RunOptions.Resume needs OutputFolder (the folder holding checkpoint.bin).");
@@ -132,6 +139,7 @@ public sealed class TrainingRun : IDisposable
             Model = model;
             EpochsDone = state.EpochsDone;
             _jsonLines.AddRange(state.MetricsJsonLines);
+            resumeFrom = state.Partial;
         }
         else
         {
@@ -161,6 +169,37 @@ public sealed class TrainingRun : IDisposable
             var method = Method;
             Trainer.Hooks.Add(new Sparsity.Zapping(options.ZapEvery, classes, Initializers.ByName(options.Init), options.Seed, method is null ? null : method.Mask));
         }
+        Guard = new NonFiniteGuard(options.NonFinite);
+        Trainer.Hooks.Insert(0, Guard);
+        Trainer.ResumeFrom = resumeFrom;
+        Trainer.AfterStep = AfterStep;
+    }
+
+    /// <summary>The NaN / infinity check that runs first in every step (<see cref="RunOptions.NonFinite"/>).</summary>
+    public NonFiniteGuard Guard { get; }
+    /// <summary>Polled after every step and epoch; returning true stops the run there, after writing a checkpoint
+    /// (a mid-epoch one inside an epoch). The CLI sets it from SIGINT / SIGTERM (<see cref="RunInterrupts"/>).</summary>
+    public Func<bool>? StopRequested { get; set; }
+    /// <summary>Whether the last <see cref="Run"/> was stopped by <see cref="StopRequested"/> before its last epoch ended.</summary>
+    public bool Interrupted { get; private set; }
+    /// <summary>Where an interrupted run stands, e.g. "epoch 2, after step 17 of 40" or "after epoch 1".</summary>
+    public string InterruptedAt { get; private set; } = "";
+    /// <summary>The file written when a non-finite value stopped the run (in <see cref="RunOptions.OutputFolder"/>).</summary>
+    public const string NonFiniteFile = "nonfinite.json";
+
+    private bool AfterStep(EpochProgress p)
+    {
+        if (StopRequested?.Invoke() == true) return true;
+        int every = Options.CheckpointEverySteps;
+        if (every > 0 && p.NextStep % every == 0) SaveCheckpoint(p);
+        return false;
+    }
+
+    private void SaveCheckpoint(EpochProgress? partial)
+    {
+        if (Options.OutputFolder is not { } dir) return;
+        Directory.CreateDirectory(dir);
+        Checkpoint.Save(Path.Combine(dir, CheckpointFile), Model, Optimizer, Rng, EpochsDone, _jsonLines, Method, partial);
     }
 
     /// <summary>The sparsity method's hook (null for a plain run, dense or static).</summary>
@@ -201,9 +240,24 @@ public sealed class TrainingRun : IDisposable
     public IReadOnlyList<EpochMetrics> Run(int? stopAfterEpochs = null)
     {
         int last = stopAfterEpochs is int s ? Math.Min(s, TotalEpochs) : TotalEpochs;
+        Interrupted = false; InterruptedAt = "";
         while (EpochsDone < last)
         {
-            var m = Trainer.RunEpoch(EpochsDone);
+            EpochMetrics? m;
+            try { m = Trainer.TryRunEpoch(EpochsDone); }
+            catch (NonFiniteException e)
+            {
+                WriteNonFiniteReport(e);
+                throw;
+            }
+            if (m is null)
+            {
+                var p = Trainer.Stopped!;
+                SaveCheckpoint(p);
+                Interrupted = true;
+                InterruptedAt = $"epoch {p.Epoch + 1}, after step {p.NextStep} of {Trainer.StepsPerEpoch}";
+                return Metrics;
+            }
             EpochsDone++;
             Metrics.Add(m);
             if (Method is Sparsity.LotteryTicket lt)
@@ -216,10 +270,38 @@ public sealed class TrainingRun : IDisposable
                         JsonSerializer.Serialize(lt.Levels, RunJson.Default.IReadOnlyListImpLevel));
                 }
             }
-            _jsonLines.Add(ToJson(m));
+            _jsonLines.Add(ToJson(m, Trainer.LastEpochSkippedBatches));
             WriteOutputs();
+            if (EpochsDone < last && StopRequested?.Invoke() == true)
+            {
+                Interrupted = true;
+                InterruptedAt = $"after epoch {EpochsDone}";
+                return Metrics;
+            }
         }
         return Metrics;
+    }
+
+    /// <summary>The metrics so far (metrics.jsonl, metrics.csv) and nonfinite.json naming where it happened; the checkpoint
+    /// is left as it was (the last good state).</summary>
+    private void WriteNonFiniteReport(NonFiniteException e)
+    {
+        if (Options.OutputFolder is not { } dir) return;
+        Directory.CreateDirectory(dir);
+        WriteMetrics(dir);
+        WriteAtomically(Path.Combine(dir, NonFiniteFile), JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["epoch"] = e.Epoch + 1,
+            ["batch"] = e.Batch + 1,
+            ["step"] = e.Step + 1,
+            ["what"] = e.What,
+            ["first_nonfinite_gradient"] = e.Gradient ?? "none",
+            ["epochs_done"] = EpochsDone,
+            ["checkpoint"] = File.Exists(Path.Combine(dir, CheckpointFile))
+                ? $"{CheckpointFile} (after epoch {EpochsDone}, untouched)"
+                : "none",
+            ["message"] = e.Message,
+        }, RunJson.Default.DictionaryStringObject) + "\n");
     }
 
     private void WriteOutputs()
@@ -227,13 +309,18 @@ public sealed class TrainingRun : IDisposable
         if (Options.OutputFolder is not { } dir) return;
         Directory.CreateDirectory(dir);
         Checkpoint.Save(Path.Combine(dir, CheckpointFile), Model, Optimizer, Rng, EpochsDone, _jsonLines, Method);
-        WriteAtomically(Path.Combine(dir, JsonFile), string.Join("\n", _jsonLines) + "\n");
+        WriteMetrics(dir);
+    }
+
+    private void WriteMetrics(string dir)
+    {
+        WriteAtomically(Path.Combine(dir, JsonFile), string.Concat(_jsonLines.Select(l => l + "\n")));
         var csv = new List<string> { "epoch,train_loss,train_acc,test_loss,test_acc,nnz_per_layer,epoch_s,step_ms,peak_device_bytes,lr" };
         foreach (var line in _jsonLines)
         {
             using var doc = JsonDocument.Parse(line);
             var e = doc.RootElement;
-            string F(string name) => e.GetProperty(name).GetRawText();
+            string F(string name) => e.GetProperty(name).GetRawText().Trim('"');
             csv.Add(string.Join(',', F("epoch"), F("train_loss"), F("train_acc"), F("test_loss"), F("test_acc"),
                 string.Join(';', e.GetProperty("nnz_per_layer").EnumerateArray().Select(x => x.GetRawText())), F("epoch_s"), F("step_ms"), F("peak_device_bytes"), F("lr")));
         }
@@ -242,12 +329,17 @@ public sealed class TrainingRun : IDisposable
 
     private static void WriteAtomically(string path, string text)
     {
-        File.WriteAllText(path + ".tmp", text);
+        using (var f = new FileStream(path + ".tmp", FileMode.Create, FileAccess.Write))
+        {
+            f.Write(System.Text.Encoding.UTF8.GetBytes(text));
+            f.Flush(flushToDisk: true);
+        }
         File.Move(path + ".tmp", path, overwrite: true);
     }
 
-    /// <summary>The JSON line metrics.jsonl holds for one epoch (snake_case keys: epoch, train_loss, test_acc, ...).</summary>
-    public static string ToJson(EpochMetrics m) => JsonSerializer.Serialize(new Dictionary<string, object>
+    /// <summary>The JSON line metrics.jsonl holds for one epoch (snake_case keys: epoch, train_loss, test_acc, ...,
+    /// skipped_batches); NaN and infinities are written as the strings "NaN", "Infinity", "-Infinity".</summary>
+    public static string ToJson(EpochMetrics m, int skippedBatches = 0) => JsonSerializer.Serialize(new Dictionary<string, object>
     {
         ["epoch"] = m.Epoch,
         ["train_loss"] = m.TrainLoss,
@@ -259,6 +351,7 @@ public sealed class TrainingRun : IDisposable
         ["step_ms"] = Math.Round(m.StepMilliseconds, 4),
         ["peak_device_bytes"] = m.PeakDeviceBytes,
         ["lr"] = m.LearningRate,
+        ["skipped_batches"] = skippedBatches,
     }, RunJson.Default.DictionaryStringObject);
 
     /// <inheritdoc/>

@@ -13,14 +13,16 @@ public sealed class CheckpointException(string message, Exception? inner = null)
 /// GMP's and IMP's masks, IMP's levels and rewind weights, a KD ticket's teacher; "" and nothing for a plain run).
 /// File layout: magic "SKCKPT\r\n" (8 bytes), format version (int32; 2 since the method state, 3 since the layer stack:
 /// the payload opens with the model's spec text instead of an MLP's layer sizes; version 2 files are read as MLPs,
-/// except a KD ticket's, whose teacher was stored by sizes and is refused), payload length
+/// except a KD ticket's, whose teacher was stored by sizes and is refused; 4 since the mid-epoch state: a checkpoint
+/// written inside an epoch also holds the epoch's <see cref="EpochProgress"/> - shuffled order, next step, running sums -
+/// so an interrupted epoch continues bit for bit; versions 2 and 3 are still read), payload length
 /// (int64), SHA-256 of the payload (32 bytes), payload. Written to "&lt;path&gt;.tmp" and then renamed over the old
 /// file (File.Move with overwrite), so a crash leaves the previous checkpoint intact.
 /// </summary>
 public static class Checkpoint
 {
-    /// <summary>The format version written; <see cref="Load(string, ITensorBackend, ModelSpec, IReadOnlyList{bool}?, Optimizer, TrainRng, IStatefulHook?)"/> reads it and version 2, and rejects others.</summary>
-    public const int Version = 3;
+    /// <summary>The format version written; <see cref="Load(string, ITensorBackend, ModelSpec, IReadOnlyList{bool}?, Optimizer, TrainRng, IStatefulHook?)"/> reads it and versions 2 and 3, and rejects others.</summary>
+    public const int Version = 4;
     private static readonly byte[] Magic = "SKCKPT\r\n"u8.ToArray();
 
     /// <summary>What a checkpoint holds besides the model and the optimizer state.</summary>
@@ -29,11 +31,16 @@ public static class Checkpoint
     /// <param name="OptimizerSteps">The optimizer's <see cref="Optimizer.StepCount"/>.</param>
     /// <param name="OptimizerName">The optimizer's <see cref="Optimizer.Name"/>.</param>
     /// <param name="MetricsJsonLines">The metrics of the finished epochs, one JSON line each.</param>
-    public sealed record State(int EpochsDone, ulong RngState, long OptimizerSteps, string OptimizerName, IReadOnlyList<string> MetricsJsonLines);
+    public sealed record State(int EpochsDone, ulong RngState, long OptimizerSteps, string OptimizerName,
+                               IReadOnlyList<string> MetricsJsonLines)
+    {
+        /// <summary>Where the unfinished epoch stood (a mid-epoch checkpoint), or null after a whole epoch.</summary>
+        public EpochProgress? Partial { get; init; }
+    }
 
     /// <summary>Writes the model's weights and biases, the optimizer state, the RNG state, the metrics and <paramref name="method"/>'s state (when given) to <paramref name="path"/>, atomically (through <c>path.tmp</c> and a rename). Throws <see cref="IOException"/> when the file cannot be written.</summary>
     public static void Save(string path, Sequential model, Optimizer optimizer, TrainRng rng, int epochsDone,
-        IReadOnlyList<string> metricsJsonLines, IStatefulHook? method = null)
+        IReadOnlyList<string> metricsJsonLines, IStatefulHook? method = null, EpochProgress? partial = null)
     {
         // The body streams to path.tmp behind a placeholder header (no copy of the model in memory: a large sparse
         // model's checkpoint is hundreds of MB); its length and SHA-256 are filled in afterwards.
@@ -58,6 +65,12 @@ public static class Checkpoint
                 w.Write(metricsJsonLines.Count); foreach (var line in metricsJsonLines) w.Write(line);
                 w.Write(method?.Name ?? "");
                 method?.WriteState(w);
+                w.Write(partial is not null);
+                if (partial is { } pe)
+                {
+                    w.Write(pe.Epoch); w.Write(pe.NextStep); WriteInts(w, pe.Order); w.Write(pe.LossSum); w.Write(pe.Correct);
+                    w.Write(pe.Seen); w.Write(pe.PeakDeviceBytes); w.Write(pe.Seconds); w.Write(pe.LearningRate); w.Write(pe.SkippedBatches);
+                }
             }
             long length = f.Position - head;
             f.Flush();
@@ -102,7 +115,11 @@ public static class Checkpoint
         if (all.Length < head || !all.AsSpan(0, Magic.Length).SequenceEqual(Magic))
             throw new CheckpointException($"{path} is not a SparseKernels checkpoint (bad magic or shorter than the {head}-byte header).");
         int version = BitConverter.ToInt32(all, Magic.Length);
-        if (version != Version && version != 2) throw new CheckpointException($"{path} has checkpoint format version {version}; this build reads version {Version} (and version 2, the MLP checkpoints before the layer stack).");
+        if (version is not (2 or 3 or Version))
+        {
+            throw new CheckpointException($"{path} has checkpoint format version {version} (at byte {Magic.Length}); this build reads "
+                + $"version {Version} (and 3, and 2: the MLP checkpoints before the layer stack).");
+        }
         long length = BitConverter.ToInt64(all, Magic.Length + 4);
         if (length != all.Length - head) throw new CheckpointException($"{path} is truncated or padded: the header says {length} payload bytes, the file has {all.Length - head}.");
         var body = all.AsSpan(head);
@@ -146,6 +163,7 @@ public static class Checkpoint
                     throw new CheckpointException($"{path}: layer {i} is {(sparse ? "sparse" : "dense")} in the checkpoint but {(expectedSparse[i] ? "sparse" : "dense")} in this run; use matching Sparsity.");
             }
             var model = Sequential.FromHost(backend, spec, layers);
+            EpochProgress? partial = null;
             try
             {
                 int k = 0;
@@ -161,15 +179,31 @@ public static class Checkpoint
                 }
                 try { method?.ReadState(r, model); }
                 catch (InvalidDataException e) { throw new CheckpointException($"{path}: the {methodName} state does not fit this run: {e.Message}", e); }
+                if (version >= 4 && r.ReadBoolean())
+                {
+                    int pEpoch = r.ReadInt32(), pNext = r.ReadInt32();
+                    var order = ReadInts(r);
+                    double lossSum = r.ReadDouble();
+                    long correct = r.ReadInt64(), seen = r.ReadInt64(), peak = r.ReadInt64();
+                    double seconds = r.ReadDouble();
+                    float lr = r.ReadSingle();
+                    partial = new EpochProgress(pEpoch, pNext, order, lossSum, correct, seen, peak, seconds, lr, r.ReadInt32());
+                    if (pEpoch != epochs || pNext < 1 || order.Any(x => (uint)x >= (uint)order.Length))
+                    {
+                        throw new CheckpointException($"{path}: the mid-epoch state (epoch {pEpoch + 1}, step {pNext}) does not follow "
+                            + $"its {epochs} finished epochs or holds an invalid order.");
+                    }
+                }
                 if (r.BaseStream.Position != r.BaseStream.Length)
                     throw new CheckpointException($"{path} has {r.BaseStream.Length - r.BaseStream.Position} unread bytes after the {MethodText(methodName)} state; it was written by another build.");
             }
             catch { model.Dispose(); throw; }
             optimizer.StepCount = optSteps;
             rng.State = rngState;
-            return (model, new State(epochs, rngState, optSteps, optName, lines));
+            return (model, new State(epochs, rngState, optSteps, optName, lines) { Partial = partial });
         }
-        catch (Exception e) when (e is EndOfStreamException or InvalidDataException)
+        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or FormatException or OverflowException
+                                  or ArgumentException)   // FormatException: a corrupt string length (found by FuzzTests)
         {
             throw new CheckpointException($"{path} ends early or holds an impossible length ({e.Message}); it was written by another build.", e);
         }
@@ -234,7 +268,11 @@ public static class Checkpoint
     {
         int n = r.ReadInt32();
         long left = r.BaseStream.Length - r.BaseStream.Position;
-        if (n < 0 || (long)n * size > left) throw new InvalidDataException($"an array of {n} elements where {left} bytes are left");
+        if (n < 0 || (long)n * size > left)
+        {
+            throw new InvalidDataException(
+                $"at byte {r.BaseStream.Position - 4} of the payload: an array of {n} elements where {left} bytes are left");
+        }
         return n;
     }
 }

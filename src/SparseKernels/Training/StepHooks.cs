@@ -6,6 +6,9 @@ public sealed record StepContext(Sequential Model, Optimizer Optimizer, int Epoc
     /// <summary>Set by a hook in <see cref="IStepHook.BeforeOptimizerStep"/> to skip this step's weight update (RigL:
     /// no update on a mask-update step); the gradients are then dropped.</summary>
     public bool SkipOptimizerStep { get; set; }
+    /// <summary>Set by <see cref="NonFiniteGuard"/> to skip the whole batch: no optimizer step, no further hooks (before
+    /// or after the step), and the batch is left out of the epoch's loss and accuracy.</summary>
+    public bool SkipBatch { get; set; }
     /// <summary>Total steps of the run (epochs x steps per epoch).</summary>
     public long TotalSteps { get; init; }
 }

@@ -21,6 +21,23 @@ public sealed record TrainConfig
 public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy,
                                   long[] NnzPerLayer, double EpochSeconds, double StepMilliseconds, long PeakDeviceBytes, float LearningRate);
 
+/// <summary>
+/// Where an epoch stands after a step: enough to continue it bit for bit in another process (the shuffled order, the
+/// next step, the running sums). Saved in mid-epoch checkpoints (<see cref="Checkpoint"/>).
+/// </summary>
+/// <param name="Epoch">The 0-based epoch.</param>
+/// <param name="NextStep">The first step not yet done (0-based).</param>
+/// <param name="Order">The epoch's shuffled sample order.</param>
+/// <param name="LossSum">Sum of loss x batch size over the counted batches.</param>
+/// <param name="Correct">Correct predictions over the counted batches.</param>
+/// <param name="Seen">Samples in the counted batches.</param>
+/// <param name="PeakDeviceBytes">Peak device memory in use so far.</param>
+/// <param name="Seconds">Training seconds spent on the epoch so far.</param>
+/// <param name="LearningRate">The learning rate of the last step.</param>
+/// <param name="SkippedBatches">Batches skipped by the <see cref="NonFiniteGuard"/> so far in the epoch.</param>
+public sealed record EpochProgress(int Epoch, int NextStep, int[] Order, double LossSum, long Correct, long Seen, long PeakDeviceBytes,
+                                   double Seconds, float LearningRate, int SkippedBatches);
+
 /// <summary>Progress of one step, for a live display.</summary>
 public readonly record struct StepProgress(int Epoch, int Step, int StepsPerEpoch, double RunningLoss, double RunningAccuracy, double StepsPerSecond);
 
@@ -61,30 +78,57 @@ public sealed class Trainer
     public List<IStepHook> Hooks { get; } = [];
     /// <summary>The training loss (tape, logits, batch x, labels) -> scalar; null = mean softmax cross-entropy. KD tickets set it.</summary>
     public Func<Tape, Var, DenseTensor, Labels, Var>? LossFunction { get; set; }
+    /// <summary>Set before <see cref="RunEpoch"/> to continue an epoch from a mid-epoch checkpoint (consumed by it).</summary>
+    public EpochProgress? ResumeFrom { get; set; }
+    /// <summary>Called after every step but an epoch's last with where the epoch stands; returning true stops the epoch there
+    /// (<see cref="RunEpoch"/> then returns null and <see cref="Stopped"/> holds the progress). Interrupts and mid-epoch
+    /// checkpoints plug in here.</summary>
+    public Func<EpochProgress, bool>? AfterStep { get; set; }
+    /// <summary>Where the last epoch stopped when <see cref="AfterStep"/> returned true; null after a whole epoch.</summary>
+    public EpochProgress? Stopped { get; private set; }
     /// <summary>Raised after every training step, for a live display.</summary>
     public event Action<StepProgress>? Progress;
 
     /// <summary>The number of batches per epoch (the last may be smaller).</summary>
     public int StepsPerEpoch => (Train.Data.Count + Config.BatchSize - 1) / Config.BatchSize;
 
-    /// <summary>Trains one epoch (0-based <paramref name="epoch"/>) and evaluates on the test set.</summary>
+    /// <summary>Trains one epoch (0-based <paramref name="epoch"/>) and evaluates on the test set. Throws
+    /// <see cref="InvalidOperationException"/> when <see cref="AfterStep"/> stops it (use <see cref="TryRunEpoch"/> then).</summary>
     public EpochMetrics RunEpoch(int epoch)
+        => TryRunEpoch(epoch)
+           ?? throw new InvalidOperationException($"Epoch {epoch + 1} was stopped by AfterStep; call TryRunEpoch to continue it later.");
+
+    /// <summary>Trains one epoch (0-based <paramref name="epoch"/>) and evaluates on the test set; null when
+    /// <see cref="AfterStep"/> stopped it (see <see cref="Stopped"/>).</summary>
+    public EpochMetrics? TryRunEpoch(int epoch)
     {
         var b = Model.Backend;
         int n = Train.Data.Count, bs = Config.BatchSize, steps = StepsPerEpoch;
-        foreach (var h in Hooks) h.BeforeEpoch(Model, Optimizer, epoch);
-        var order = Enumerable.Range(0, n).ToArray();
-        Rng.Shuffle(order);
-        double lossSum = 0; long correct = 0, seen = 0, peak = 0;
-        float lr = Config.LearningRate;
+        var resume = ResumeFrom;
+        ResumeFrom = null; Stopped = null;
+        if (resume is not null && (resume.Epoch != epoch || resume.Order.Length != n || resume.NextStep > steps))
+        {
+            throw new ArgumentException(
+                $"The mid-epoch state is for epoch {resume.Epoch + 1} step {resume.NextStep} of {resume.Order.Length} samples; "
+                + $"this is epoch {epoch + 1} of {n} samples ({steps} steps).", nameof(epoch));
+        }
+        if (resume is null) foreach (var h in Hooks) h.BeforeEpoch(Model, Optimizer, epoch);
+        var order = resume?.Order ?? Enumerable.Range(0, n).ToArray();
+        if (resume is null) Rng.Shuffle(order);
+        double lossSum = resume?.LossSum ?? 0;
+        long correct = resume?.Correct ?? 0, seen = resume?.Seen ?? 0, peak = resume?.PeakDeviceBytes ?? 0;
+        int skipped = resume?.SkippedBatches ?? 0;
+        double before = resume?.Seconds ?? 0;
+        float lr = resume?.LearningRate ?? Config.LearningRate;
         var clock = Stopwatch.StartNew();
-        for (int step = 0; step < steps; step++)
+        for (int step = resume?.NextStep ?? 0; step < steps; step++)
         {
             var idx = order.AsSpan(step * bs, Math.Min(bs, n - step * bs));
             var (x, labels) = Train.Get(idx);
             lr = Schedule.At(Config.LearningRate, epoch, step, steps, Config.Epochs);
             Optimizer.LearningRate = lr;
             float loss;
+            bool skipBatch;
             using (labels)
             using (x)
             using (var t = new Tape(b))
@@ -93,28 +137,49 @@ public sealed class Trainer
                 var l = LossFunction?.Invoke(t, logits, x, labels) ?? Fn.Mean(t, Fn.SoftmaxCrossEntropy(t, logits, labels));
                 t.Backward(l);
                 loss = Scalar(l.Value);
-                correct += Correct(logits.Value, labels);
+                long ok = Correct(logits.Value, labels);
                 var ctx = new StepContext(Model, Optimizer, epoch, step, steps, (long)epoch * steps + step, loss) { TotalSteps = (long)Config.Epochs * steps };
-                foreach (var h in Hooks) h.BeforeOptimizerStep(ctx);
-                if (!ctx.SkipOptimizerStep) Optimizer.Step(b, Model.Parameters);
+                foreach (var h in Hooks) { h.BeforeOptimizerStep(ctx); if (ctx.SkipBatch) break; }
+                skipBatch = ctx.SkipBatch;
+                if (!ctx.SkipOptimizerStep && !skipBatch) Optimizer.Step(b, Model.Parameters);
                 else foreach (var p in Model.Parameters) p.Var.ZeroGrad();
-                foreach (var h in Hooks) h.AfterOptimizerStep(ctx);
+                if (!skipBatch) foreach (var h in Hooks) h.AfterOptimizerStep(ctx);
+                if (!skipBatch) correct += ok;
             }
-            lossSum += (double)loss * idx.Length;
-            seen += idx.Length;
+            if (skipBatch) skipped++;
+            else
+            {
+                lossSum += (double)loss * idx.Length;
+                seen += idx.Length;
+            }
             if (b.Device is { } d && (step & 15) == 0)
             {
                 var mem = d.GetMemoryInfo();
                 peak = Math.Max(peak, mem.TotalBytes - mem.FreeBytes);
             }
             Progress?.Invoke(new StepProgress(epoch, step + 1, steps, lossSum / seen, (double)correct / seen, (step + 1) / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+            if (AfterStep is { } after && step + 1 < steps)
+            {
+                double spent = before + clock.Elapsed.TotalSeconds;
+                var progress = new EpochProgress(epoch, step + 1, order, lossSum, correct, seen, peak, spent, lr, skipped);
+                if (after(progress))
+                {
+                    b.Synchronize();
+                    Stopped = progress;
+                    return null;
+                }
+            }
         }
         b.Synchronize();
-        double seconds = clock.Elapsed.TotalSeconds;
+        double seconds = before + clock.Elapsed.TotalSeconds;
+        LastEpochSkippedBatches = skipped;
         var (testLoss, testAcc) = Evaluate(Test);
         return new EpochMetrics(epoch + 1, lossSum / seen, (double)correct / seen, testLoss, testAcc,
             Model.Layers.Select(l => l.WeightCount).ToArray(), seconds, 1000 * seconds / steps, peak, lr);
     }
+
+    /// <summary>Batches the <see cref="NonFiniteGuard"/> skipped in the last whole epoch.</summary>
+    public int LastEpochSkippedBatches { get; private set; }
 
     /// <summary>Mean cross-entropy and accuracy over a dataset (batches of 1000, fewer for layers wider than 4096; no
     /// optimizer step).</summary>
