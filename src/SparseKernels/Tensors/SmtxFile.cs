@@ -90,6 +90,14 @@ public static class SmtxFile
         if ((long)rows * cols < nnz)
             throw new SmtxFormatException(path, 1, $"the header gives nnz {nnz}, more than rows x cols = {(long)rows * cols}.");
 
+        // Every number takes at least one byte: a header that claims more numbers than the file has bytes is refused
+        // before the arrays are allocated (a corrupt header never asks for gigabytes).
+        if (rows + 1L + nnz > bytes.Length)
+        {
+            throw new SmtxFormatException(path, 1, $"the header claims {rows} rows and {nnz} nonzeros ({rows + 1L + nnz} numbers) "
+                + $"but the file has only {bytes.Length} bytes; it is truncated or its header is wrong.");
+        }
+
         // Line 2: rows + 1 offsets
         var offsets = new int[rows + 1];
         reader.BeginLine(2, $"the {rows + 1} row offsets");

@@ -43,14 +43,14 @@ public static class FashionMnist
     public const float Mean = 0.2860f, Std = 0.3530f;
     private const string HowToGet = "install it with `apt-get install dataset-fashion-mnist` (files in " + DefaultFolder + ") or pass a folder holding train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz";
 
-    /// <summary>Loads the training (60,000) and test (10,000) splits from <paramref name="folder"/> (default <see cref="DefaultFolder"/>). Throws <see cref="FileNotFoundException"/> or <see cref="InvalidDataException"/> saying how to get the data.</summary>
+    /// <summary>Loads the training (60,000) and test (10,000) splits from <paramref name="folder"/> (default <see cref="DefaultFolder"/>). Throws <see cref="FileNotFoundException"/>, <see cref="IdxFormatException"/> (a malformed file) or <see cref="InvalidDataException"/> (the files disagree) saying how to get the data.</summary>
     public static (ImageDataset Train, ImageDataset Test) Load(string? folder = null)
     {
         folder ??= DefaultFolder;
         return (LoadSplit(folder, "train"), LoadSplit(folder, "t10k"));
     }
 
-    /// <summary>Loads one split, <paramref name="prefix"/> <c>train</c> or <c>t10k</c>, from the gzip IDX files in <paramref name="folder"/>. Throws <see cref="FileNotFoundException"/> or <see cref="InvalidDataException"/> saying how to get the data.</summary>
+    /// <summary>Loads one split, <paramref name="prefix"/> <c>train</c> or <c>t10k</c>, from the gzip IDX files in <paramref name="folder"/>. Throws <see cref="FileNotFoundException"/>, <see cref="IdxFormatException"/> (a malformed file) or <see cref="InvalidDataException"/> (the files disagree) saying how to get the data.</summary>
     public static ImageDataset LoadSplit(string folder, string prefix)
     {
         string imagesPath = Path.Combine(folder, $"{prefix}-images-idx3-ubyte.gz");
@@ -70,30 +70,81 @@ public static class FashionMnist
         return new ImageDataset(images, labels, features, 10, imagesPath);
     }
 
-    private static (int N, int Rows, int Cols, byte[] Data) ReadIdx(string path, int magic, int dims)
+    /// <summary>
+    /// Reads a gzip IDX file. The header's claim (count x rows x cols) is checked against the gzip trailer's ISIZE (the
+    /// decompressed length mod 2^32, RFC 1952) and against the array size limit before the data array is allocated, and
+    /// the data are read exactly (a gzip bomb or a wrong header never allocates more than the file holds).
+    /// </summary>
+    internal static (int N, int Rows, int Cols, byte[] Data) ReadIdx(string path, int magic, int dims)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Fashion-MNIST file not found: {path}; {HowToGet}.", path);
         try
         {
-            using var gz = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
-            using var ms = new MemoryStream();
-            gz.CopyTo(ms);
-            var bytes = ms.ToArray();
+            using var file = File.OpenRead(path);
+            uint? isize = null;
+            if (file.Length >= 18)
+            {
+                Span<byte> t = stackalloc byte[4];
+                file.Seek(-4, SeekOrigin.End);
+                file.ReadExactly(t);
+                isize = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(t);
+                file.Seek(0, SeekOrigin.Begin);
+            }
+            using var gz = new GZipStream(file, CompressionMode.Decompress);
             int header = 4 + 4 * dims;
-            if (bytes.Length < header) throw new InvalidDataException($"{path}: {bytes.Length} bytes after decompression, shorter than the {header}-byte IDX header; the file is corrupt; {HowToGet}.");
-            int BE(int o) => (bytes[o] << 24) | (bytes[o + 1] << 16) | (bytes[o + 2] << 8) | bytes[o + 3];
-            if (BE(0) != magic) throw new InvalidDataException($"{path}: IDX magic 0x{BE(0):X8}, expected 0x{magic:X8}; not a Fashion-MNIST {(dims == 3 ? "image" : "label")} file; {HowToGet}.");
+            var head = new byte[header];
+            int got = gz.ReadAtLeast(head, header, throwOnEndOfStream: false);
+            if (got < header)
+                throw new IdxFormatException(path, got, $"{got} bytes after decompression, shorter than the {header}-byte IDX header; "
+                    + $"the file is corrupt; {HowToGet}.");
+            int BE(int o) => (head[o] << 24) | (head[o + 1] << 16) | (head[o + 2] << 8) | head[o + 3];
+            if (BE(0) != magic)
+                throw new IdxFormatException(path, 0, $"IDX magic 0x{BE(0):X8}, expected 0x{magic:X8}; "
+                    + $"not a Fashion-MNIST {(dims == 3 ? "image" : "label")} file; {HowToGet}.");
             int n = BE(4), rows = dims == 3 ? BE(8) : 1, cols = dims == 3 ? BE(12) : 1;
-            long need = header + (long)n * rows * cols;
-            if (n < 0 || rows <= 0 || cols <= 0 || bytes.Length != need)
-                throw new InvalidDataException($"{path}: the header says {n} x {rows} x {cols} ({need} bytes with the header) but the file has {bytes.Length} bytes; the file is truncated or corrupt; {HowToGet}.");
-            return (n, rows, cols, bytes[header..]);
+            long need = (long)n * rows * cols;
+            if (n < 0 || rows <= 0 || cols <= 0 || (long)rows * cols > int.MaxValue || need > Array.MaxLength)
+            {
+                throw new IdxFormatException(path, 4, $"the header claims {n} x {rows} x {cols} values, "
+                    + $"which no IDX file of this reader can hold; the file is corrupt; {HowToGet}.");
+            }
+            if (isize is uint size && size != (uint)(header + need))
+            {
+                throw new IdxFormatException(path, 4, $"the header says {n} x {rows} x {cols} ({header + need} bytes with the header) "
+                    + "but the gzip "
+                    + $"trailer says the file decompresses to {size} bytes (mod 2^32); the file is truncated or corrupt; {HowToGet}.");
+            }
+            var data = new byte[need];
+            int read = gz.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
+            if (read < need)
+                throw new IdxFormatException(path, header + read, $"the header says {n} x {rows} x {cols} "
+                    + $"({header + need} bytes with the header) "
+                    + $"but the data end after {header + read} bytes; the file is truncated or corrupt; {HowToGet}.");
+            if (gz.ReadByte() >= 0)
+                throw new IdxFormatException(path, header + need, $"more data follow the {n} x {rows} x {cols} values the header gives; "
+                    + $"the file is corrupt; {HowToGet}.");
+            return (n, rows, cols, data);
         }
-        catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
+        catch (InvalidDataException e)
         {
-            throw new InvalidDataException($"{path}: not a readable gzip file ({e.Message}); {HowToGet}.", e);
+            throw new IdxFormatException(path, -1, $"not a readable gzip file ({e.Message}); {HowToGet}.", e);
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new IdxFormatException(path, -1, $"not a readable gzip file ({e.Message}); {HowToGet}.", e);
         }
     }
+}
+
+/// <summary>A malformed IDX (gzip) file: the file, the byte position in the decompressed data (-1: in the gzip
+/// stream itself) and what is wrong.</summary>
+public sealed class IdxFormatException(string path, long position, string problem, Exception? inner = null)
+    : IOException(position >= 0 ? $"{path}, byte {position}: {problem}" : $"{path}: {problem}", inner)
+{
+    /// <summary>The file.</summary>
+    public string Path { get; } = path;
+    /// <summary>The byte offset in the decompressed data where the problem is (-1: the gzip stream itself is unreadable).</summary>
+    public long Position { get; } = position;
 }
 
 /// <summary>

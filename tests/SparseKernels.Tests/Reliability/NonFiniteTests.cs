@@ -45,8 +45,8 @@ public class NonFiniteTests
         NonFinite = action,
     };
 
-    /// <summary>Non-finite cases caught by this fixture (for docs/reliability.md).</summary>
-    internal static int Caught;
+    /// <summary>Records non-finite cases caught (for docs/reliability.md).</summary>
+    private static void Caught(string what, long n) => Figures.Record("nonfinite", new() { ["case"] = what, ["caught"] = n });
 
     [Test]
     public void StopNamesTheStepBatchAndLayerAndKeepsTheLastGoodCheckpoint()
@@ -62,7 +62,7 @@ public class NonFiniteTests
             int steps = resumed.Trainer.StepsPerEpoch;
             resumed.Trainer.Hooks.Insert(0, new Poison("layer1.weight", steps + 4));   // epoch 2, batch 5
             var e = Assert.Throws<NonFiniteException>(() => resumed.Run())!;
-            Caught++;
+            Caught("planted NaN gradient, stop (CPU)", 1);
             TestContext.Out.WriteLine(e.Message);
             Assert.That((e.Epoch, e.Batch, e.Step), Is.EqualTo((1, 4, steps + 4L)));
             Assert.That(e.What, Is.EqualTo("layer1.weight gradient"), "layer 0's gradient is finite; layer 1's is the first that is not");
@@ -88,7 +88,7 @@ public class NonFiniteTests
             int steps = run.Trainer.StepsPerEpoch;
             run.Trainer.Hooks.Insert(0, new Poison("layer0.bias", 2, 3, steps + 1));
             var m = run.Run();
-            Caught += 3;
+            Caught("planted NaN gradients, skip-batch (CPU)", 3);
             Assert.That(run.Guard.SkippedTotal, Is.EqualTo(3));
             var lines = File.ReadAllLines(Path.Combine(dir, TrainingRun.JsonFile));
             var skipped = lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("skipped_batches").GetInt32());
@@ -115,7 +115,7 @@ public class NonFiniteTests
                 Assert.That(File.Exists(Path.Combine(dir, TrainingRun.JsonFile)), "metrics.jsonl written (no System.Text.Json failure)");
                 Assert.That(File.Exists(Path.Combine(dir, TrainingRun.CsvFile)));
                 Assert.That(File.Exists(Path.Combine(dir, TrainingRun.CheckpointFile)), Is.False, "no good epoch, so no checkpoint");
-                Caught++;
+                Caught("lr 1e6, stop (CPU)", 1);
             }
             else
             {
@@ -124,7 +124,7 @@ public class NonFiniteTests
                 Assert.That(lines, Has.Length.EqualTo(2));
                 foreach (var l in lines) Assert.DoesNotThrow(() => JsonDocument.Parse(l), l);
                 Assert.That(run.Guard.SkippedTotal, Is.GreaterThan(0));
-                Caught += (int)run.Guard.SkippedTotal;
+                Caught("lr 1e6, skip-batch (CPU)", run.Guard.SkippedTotal);
             }
         }
         finally { Directory.Delete(dir, true); }
@@ -162,7 +162,7 @@ public class NonFiniteTests
             Assert.That(run.Guard.SkippedTotal, Is.EqualTo(1));
             Assert.That(run.Model.Parameters.All(p => NonFiniteGuard.AllFinite(p.Value)));
         }
-        Caught++;
+        Caught($"planted NaN gradient, {action} (device: {dev.Device!.Kind})", 1);
     }
 
     [Test]
@@ -186,7 +186,7 @@ public class NonFiniteTests
             Assert.That(exit2, Is.EqualTo(0), output2);
             var line = File.ReadAllLines(Path.Combine(dir, "skip", TrainingRun.JsonFile)).Single();
             Assert.That(JsonDocument.Parse(line).RootElement.GetProperty("skipped_batches").GetInt32(), Is.GreaterThan(0));
-            Caught += 2;
+            Caught("CLI train --lr 1e6, stop and skip-batch", 2);
         }
         finally { Directory.Delete(dir, true); }
     }

@@ -68,11 +68,11 @@ public class TrainingTests
         var e = Assert.Throws<FileNotFoundException>(() => FashionMnist.Load(dir))!;
         Assert.That(e.Message, Does.Contain("train-images-idx3-ubyte.gz").And.Contain("apt-get install dataset-fashion-mnist"));
         File.WriteAllBytes(Path.Combine(dir, "train-images-idx3-ubyte.gz"), [1, 2, 3, 4, 5]);
-        var e2 = Assert.Throws<InvalidDataException>(() => FashionMnist.Load(dir))!;
+        var e2 = Assert.Throws<IdxFormatException>(() => FashionMnist.Load(dir))!;
         Assert.That(e2.Message, Does.Contain("train-images-idx3-ubyte.gz").And.Contain("apt-get install"));
         using (var gz = new GZipStream(File.Create(Path.Combine(dir, "train-images-idx3-ubyte.gz")), CompressionLevel.Fastest))
             gz.Write([0, 0, 8, 3, 0, 0, 0, 5, 0, 0, 0, 28, 0, 0, 0, 28, 1, 2, 3]);   // says 5 images, holds 3 bytes
-        var e3 = Assert.Throws<InvalidDataException>(() => FashionMnist.Load(dir))!;
+        var e3 = Assert.Throws<IdxFormatException>(() => FashionMnist.Load(dir))!;
         Assert.That(e3.Message, Does.Contain("truncated"));
         Directory.Delete(dir, true);
     }
