@@ -3,15 +3,21 @@
 # variants (SPARSEKERNELS_LONG_TESTS=1: 50 kills, 60 s of fuzzing per parser) with SPARSEKERNELS_FIGURES set, and
 # writes the figures they record into the document. Needs the Release build (dotnet build SparseKernels.sln -c Release).
 # usage: bash docs/reliability.sh [--short]   (--short: the CI variants, for a quick check of the script)
+#        bash docs/reliability.sh --from FIGURES.jsonl "SUMMARY"   (only writes the document from recorded figures)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 figures=$(mktemp)
 long=1; [ "${1:-}" = "--short" ] && long=0
 start=$(date -u +%FT%TZ)
-SPARSEKERNELS_FIGURES="$figures" SPARSEKERNELS_LONG_TESTS=$long SPARSEKERNELS_REQUIRE_DEVICE=1 \
-  dotnet tests/SparseKernels.Tests/bin/Release/net10.0/SparseKernels.Tests.dll --no-progress \
-  --filter "FullyQualifiedName~SparseKernels.Tests.Reliability" > "$figures.log" 2>&1 || { tail -40 "$figures.log"; echo "reliability tests failed"; exit 1; }
-summary=$(grep -E "^\s+(total|succeeded|failed|skipped):" "$figures.log" | tr -s ' ' | tr '\n' ' ')
+if [ "${1:-}" = "--from" ]; then
+  cp "$2" "$figures"; summary="$3"; : > "$figures.log"
+else
+  SPARSEKERNELS_FIGURES="$figures" SPARSEKERNELS_LONG_TESTS=$long SPARSEKERNELS_REQUIRE_DEVICE=1 \
+    dotnet tests/SparseKernels.Tests/bin/Release/net10.0/SparseKernels.Tests.dll --no-progress \
+    --filter "FullyQualifiedName~SparseKernels.Tests.Reliability" > "$figures.log" 2>&1 \
+    || { tail -40 "$figures.log"; echo "reliability tests failed (log: $figures.log)"; exit 1; }
+  summary=$(grep -E "^\s+(total|succeeded|failed|skipped):" "$figures.log" | tr -s ' ' | tr '\n' ' ')
+fi
 python3 - "$figures" "$start" "$long" "$summary" "$(git rev-parse --short HEAD)" > docs/reliability.md <<'PY'
 import json, sys, collections
 path, start, long, summary, commit = sys.argv[1:6]
