@@ -19,9 +19,14 @@ public class NonFiniteTests
             if (!steps.Contains(c.GlobalStep)) return;
             var p = c.Model.Parameters.First(q => q.Name == parameter);
             var old = p.Grad!;
-            var g = old.ToArray();   // on the host: the gradient's own array
-            g[g.Length / 2] = float.NaN;
-            if (!old.IsOnDevice) return;
+            int at = old.Rows * old.Cols / 2;
+            if (!old.IsOnDevice)
+            {
+                old.HostData[at] = float.NaN;
+                return;
+            }
+            var g = old.ToArray();
+            g[at] = float.NaN;
             p.Var.Grad = c.Model.Backend.Upload(DenseTensor.FromArray(old.Rows, old.Cols, g));
             old.Dispose();
         }
