@@ -22,7 +22,7 @@ SHAPES = [(256, 512), (1024, 1024), (4096, 4096)]   # (out, in)
 SPARSITIES = [0.80, 0.90, 0.95, 0.98, 0.99]
 
 
-def timeit(fn, reps, warm=3, budget_s=20.0):
+def timeit(fn, reps, warm=2, budget_s=5.0):
     for _ in range(warm):
         fn()
     times = []

@@ -135,6 +135,26 @@ uint64_t sk_grow_seed(uint64_t seed, int32_t layer, int64_t step);
  * 1 Erdos-Renyi, 2 ERK (the engine's LayerDensities). counts receives size_count - 1 values. */
 int32_t sk_layer_counts(const int32_t* sizes, int32_t size_count, double sparsity, int32_t distribution, int64_t* counts);
 
+/* ---- layer plans (CPU): the three products of a sparse linear layer y = x W^T on batch-major, row-major operands, by
+ * the engine's batch-major kernels (x and dy transposed into caller-owned workspaces by register blocks, the products
+ * feature-major, the results transposed back per thread; no allocation per call). A plan holds a validated copy of the
+ * out x in pattern and its CSC transpose: create a new one when the pattern changes. One call at a time per plan. */
+typedef struct sk_linear_s* sk_linear; /* opaque */
+int32_t sk_linear_create(sk_context ctx, const sk_csr* pattern, sk_linear* out); /* pattern.values not read */
+int32_t sk_linear_destroy(sk_linear plan);                                      /* NULL is a no-op */
+
+/* y (batch x out) = x (batch x in) W^T, W's values given (nnz, CSR order). Workspaces: x_t (in x batch) receives x^T
+ * and y_t (out x batch) is scratch; t_values (nnz; may be NULL) receives the values in CSC order. Keep x_t and t_values
+ * for sk_linear_backward (they are the forward's snapshot: an optimizer step in between does not change the gradients). */
+int32_t sk_linear_forward(sk_linear plan, const float* x, int64_t batch, const float* values, float* y, float* x_t, float* y_t,
+                          float* t_values);
+
+/* From dy (batch x out, element (b, o) at dy[b * dy_stride0 + o * dy_stride1]: any strides, e.g. a broadcast view) and the
+ * forward's x_t and t_values: dx (batch x in) = dy W when dx is not NULL (then t_values and dx_t, in x batch, are needed),
+ * dw (nnz, CSR order) = (dy^T x) at the pattern when dw is not NULL. dy_t (out x batch) is scratch. */
+int32_t sk_linear_backward(sk_linear plan, const float* dy, int64_t dy_stride0, int64_t dy_stride1, int64_t batch,
+                           const float* x_t, const float* t_values, float* dx, float* dw, float* dy_t, float* dx_t);
+
 #ifdef __cplusplus
 }
 #endif

@@ -226,3 +226,31 @@ def test_random_fuzz(ctx):
             assert st != 99, message()   # never an internal error
             assert message(), st
     assert OK in statuses and len(statuses) >= 3, statuses
+
+
+def test_linear_plan_arguments(ctx):
+    ro, ci, v = good_csr()
+    plan = ctypes.c_void_p()
+    p = csr(ro, ci, None, 4, 6)
+    assert lib.sk_linear_create(ctx, ctypes.byref(p), ctypes.byref(plan)) == OK, message()
+    x, y = torch.randn(3, 6), torch.empty(3, 4)
+    xt, yt, tv = torch.empty(6 * 3), torch.empty(4 * 3), torch.empty(v.numel())
+    assert lib.sk_linear_forward(plan, x.data_ptr(), 3, v.data_ptr(), y.data_ptr(), xt.data_ptr(), yt.data_ptr(), tv.data_ptr()) == OK
+    assert lib.sk_linear_forward(plan, None, 3, v.data_ptr(), y.data_ptr(), xt.data_ptr(), yt.data_ptr(), None) == NULL and "x is NULL" in message()
+    assert lib.sk_linear_forward(plan, x.data_ptr(), -3, v.data_ptr(), y.data_ptr(), xt.data_ptr(), yt.data_ptr(), None) == SHAPE
+    assert lib.sk_linear_forward(plan, x.data_ptr() + 1, 3, v.data_ptr(), y.data_ptr(), xt.data_ptr(), yt.data_ptr(), None) == ALIGN
+    dy, dx, dw = torch.randn(3, 4), torch.empty(3, 6), torch.empty(v.numel())
+    dyt, dxt = torch.empty(12), torch.empty(18)
+    assert lib.sk_linear_backward(plan, dy.data_ptr(), 4, 1, 3, xt.data_ptr(), tv.data_ptr(), dx.data_ptr(), dw.data_ptr(),
+                                  dyt.data_ptr(), dxt.data_ptr()) == OK
+    assert lib.sk_linear_backward(plan, dy.data_ptr(), -4, 1, 3, xt.data_ptr(), tv.data_ptr(), dx.data_ptr(), dw.data_ptr(),
+                                  dyt.data_ptr(), dxt.data_ptr()) == SHAPE and "negative strides" in message()
+    assert lib.sk_linear_backward(plan, dy.data_ptr(), 4, 1, 3, xt.data_ptr(), None, dx.data_ptr(), dw.data_ptr(),
+                                  dyt.data_ptr(), dxt.data_ptr()) == NULL and "t_values" in message()
+    assert lib.sk_linear_destroy(plan) == OK
+    assert lib.sk_linear_destroy(plan) == HANDLE
+    assert lib.sk_linear_forward(plan, x.data_ptr(), 3, v.data_ptr(), y.data_ptr(), xt.data_ptr(), yt.data_ptr(), None) == HANDLE
+    bad = ci.clone()
+    bad[0] = 99
+    p2 = csr(ro, bad, None, 4, 6)
+    assert lib.sk_linear_create(ctx, ctypes.byref(p2), ctypes.byref(plan)) == CSR and "column index" in message().lower()

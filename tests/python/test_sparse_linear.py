@@ -201,3 +201,14 @@ def test_cuda_matches_dense():
     y.sum().backward()
     w = layer.to_dense()
     assert_close(y, x.detach() @ w.t() + layer.bias.detach(), 1e-3, 1e-3, "cuda forward")
+
+
+def test_plan_follows_pattern_changes():
+    """The CPU layer plan (sk_linear_*) is rebuilt when the pattern buffers change (load_state_dict copies into them)."""
+    g = torch.Generator().manual_seed(31)
+    a = sk.SparseLinear(20, 8, density=0.3, generator=g)
+    b = sk.SparseLinear(20, 8, density=0.3, generator=g)
+    x = torch.randn(4, 20, generator=g)
+    a(x)                                   # plan of a's first pattern
+    a.load_state_dict(b.state_dict())      # same nnz, other pattern, in place
+    assert_close(a(x), x @ b.to_dense().t() + b.bias.detach(), 1e-5, 1e-5, "after load_state_dict")

@@ -63,6 +63,10 @@ _SIGNATURES = {
     "sk_drop_schedule": (_i32, [_dbl, _i64, _dbl, _i64, _i64, _i64, ctypes.POINTER(_i32), ctypes.POINTER(_i64)]),
     "sk_grow_seed": (_u64, [_u64, _i32, _i64]),
     "sk_layer_counts": (_i32, [_vp, _i32, _dbl, _i32, ctypes.POINTER(_i64)]),
+    "sk_linear_create": (_i32, [_vp, _pcsr, ctypes.POINTER(_vp)]),
+    "sk_linear_destroy": (_i32, [_vp]),
+    "sk_linear_forward": (_i32, [_vp, _vp, _i64, _vp, _vp, _vp, _vp, _vp]),
+    "sk_linear_backward": (_i32, [_vp, _vp, _i64, _i64, _i64, _vp, _vp, _vp, _vp, _vp, _vp]),
 }
 
 

@@ -1,10 +1,46 @@
 """SparseLinear: a linear layer whose weight is a CSR matrix run by the engine (forward SpMM, backward transposed SpMM and
 SDDMM); its nonzero values are an nn.Parameter of length nnz, so torch.optim works unchanged."""
+import ctypes
 import math
 
 import torch
 
-from . import ops
+from . import _lib, ops
+
+
+class LinearPlan:
+    """An sk_linear plan: the CPU layer products for one pattern (a validated copy of it and its CSC transpose)."""
+
+    def __init__(self, row_offsets, column_indices, shape, threads):
+        self.key = None
+        self.handle = ctypes.c_void_p()
+        self.out_features, self.in_features = shape
+        self.nnz = column_indices.numel()
+        csr = ops.csr_struct(row_offsets, column_indices, None, shape)
+        _lib.check(_lib.lib.sk_linear_create(_lib.context_for(torch.device("cpu"), threads), ctypes.byref(csr),
+                                             ctypes.byref(self.handle)))
+
+    def __del__(self):
+        h = getattr(self, "handle", None)
+        if h is not None and h.value and _lib is not None and _lib.lib is not None:
+            _lib.lib.sk_linear_destroy(h)
+
+
+def _plan_for(layer):
+    """The layer's plan, rebuilt when its pattern buffers were replaced or changed (torch's version counters, and the
+    layer's own counter that the RigL/SET rebuild bumps)."""
+    ro, ci = layer.row_offsets, layer.column_indices
+    key = (ro.data_ptr(), ci.data_ptr(), ro._version, ci._version, layer._pattern_version, ci.numel(), layer.threads)
+    plan = layer._plan
+    if plan is None or plan.key != key:
+        plan = LinearPlan(ro, ci, (layer.out_features, layer.in_features), layer.threads)
+        plan.key = key
+        layer._plan = plan
+    return plan
+
+
+def _ptr(t):
+    return t.data_ptr() if t is not None and t.numel() > 0 else None
 
 
 class SparseLinearFunction(torch.autograd.Function):
@@ -20,6 +56,23 @@ class SparseLinearFunction(torch.autograd.Function):
         shape = (out_features, x.shape[1])
         cuda = x.device.type == "cuda"
         threads = layer.threads if layer is not None else None
+        if not cuda and layer is not None:
+            plan = _plan_for(layer)
+            xc = x if x.is_contiguous() else x.contiguous()
+            batch = xc.shape[0]
+            xt = torch.empty(layer.in_features, batch)
+            yt = torch.empty(out_features, batch)
+            tvals = torch.empty(plan.nnz)
+            y = torch.empty(batch, out_features)
+            _lib.check(_lib.lib.sk_linear_forward(plan.handle, _ptr(xc), batch, _ptr(values), _ptr(y), _ptr(xt), _ptr(yt),
+                                                  _ptr(tvals)))
+            ctx.save_for_backward(xt, tvals, row_offsets, column_indices)
+            ctx.shape, ctx.layer, ctx.plan = shape, layer, plan
+            if layer.capture:
+                layer._last_x = x.detach()
+                layer._last_dy = None
+            return y
+        ctx.plan = None
         if cuda:
             xt = x.t().contiguous()
             yt = ops.spmm(row_offsets, column_indices, values, shape, xt, threads=threads)
@@ -37,6 +90,8 @@ class SparseLinearFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, gy):
+        if ctx.plan is not None:
+            return SparseLinearFunction._backward_plan(ctx, gy)
         xt, values, row_offsets, column_indices = ctx.saved_tensors
         shape, layer = ctx.shape, ctx.layer
         threads = layer.threads if layer is not None else None
@@ -55,6 +110,25 @@ class SparseLinearFunction(torch.autograd.Function):
                 ops.spmm_transposed(row_offsets, column_indices, values, shape, gyt, out=gx.t(), threads=threads)
         if ctx.needs_input_grad[1]:
             gv = ops.sddmm(row_offsets, column_indices, shape, gyt, xt, threads=threads)
+        return gx, gv, None, None, None, None
+
+    @staticmethod
+    def _backward_plan(ctx, gy):
+        xt, tvals, _, _ = ctx.saved_tensors
+        layer, plan = ctx.layer, ctx.plan
+        if gy.dtype != torch.float32:
+            gy = gy.float()
+        if layer.capture:
+            layer._last_dy = gy.detach()
+        batch = gy.shape[0]
+        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        gx = torch.empty(batch, layer.in_features) if need_x else None
+        gv = torch.empty(plan.nnz) if need_w else None
+        dyt = torch.empty(layer.out_features, batch)
+        dxt = torch.empty(layer.in_features, batch) if need_x else None
+        s0, s1 = gy.stride()
+        _lib.check(_lib.lib.sk_linear_backward(plan.handle, _ptr(gy), s0, s1, batch, _ptr(xt), _ptr(tvals), _ptr(gx), _ptr(gv),
+                                               _ptr(dyt), _ptr(dxt)))
         return gx, gv, None, None, None, None
 
 
@@ -77,6 +151,7 @@ class SparseLinear(torch.nn.Module):
         self.threads = threads
         self.capture = False
         self._last_x = self._last_dy = None
+        self._plan, self._pattern_version = None, 0
         if _pattern is None:
             if not (0 < density <= 1):
                 raise ValueError(f"SparseLinear: density {density} must lie in (0, 1]")

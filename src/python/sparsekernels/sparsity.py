@@ -97,6 +97,7 @@ def csr_rebuild(layer, keep, grown, states, threads=None):
     ptrs = (ctypes.c_void_p * max(n, 1))(*[s.data_ptr() for s in sts])
     check(lib.sk_csr_rebuild(_cpu_ctx(threads), ctypes.byref(old), keep.data_ptr(), grown.data_ptr(), grown.numel(), n,
                              ptrs, ctypes.byref(old), ptrs))
+    layer._pattern_version += 1   # the arrays were rewritten through their addresses: the layer's plan is stale
     if not cpu:
         with torch.no_grad():
             layer.row_offsets.copy_(ro)
