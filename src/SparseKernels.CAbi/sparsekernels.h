@@ -144,7 +144,8 @@ int32_t sk_linear_create(sk_context ctx, const sk_csr* pattern, sk_linear* out);
 int32_t sk_linear_destroy(sk_linear plan);                                      /* NULL is a no-op */
 
 /* y (batch x out) = x (batch x in) W^T, W's values given (nnz, CSR order). Workspaces: x_t (in x batch) receives x^T
- * and y_t (out x batch) is scratch; t_values (nnz; may be NULL) receives the values in CSC order. Keep x_t and t_values
+ * and y_t (out x batch) is scratch; t_values (nnz; may be NULL) receives a snapshot of the values (in the plan's own
+ * order: treat it as opaque). Keep x_t and t_values
  * for sk_linear_backward (they are the forward's snapshot: an optimizer step in between does not change the gradients). */
 int32_t sk_linear_forward(sk_linear plan, const float* x, int64_t batch, const float* values, float* y, float* x_t, float* y_t,
                           float* t_values);
