@@ -14,7 +14,10 @@ public sealed partial class CpuBackend
         for (int r = 0; r < x.Rows; r++)
         {
             var row = xd.AsSpan(r * cols, cols); float br = b[r];
-            for (int c = 0; c < row.Length; c++) row[c] += br;
+            int c = 0, vc = System.Numerics.Vector<float>.Count;
+            var vb = new System.Numerics.Vector<float>(br);
+            for (; c + vc <= row.Length; c += vc) (new System.Numerics.Vector<float>(row[c..]) + vb).CopyTo(row[c..]);
+            for (; c < row.Length; c++) row[c] += br;
         }
     }
 
@@ -130,7 +133,19 @@ public sealed partial class CpuBackend
         Shapes.SameLength(w, velocity, "SgdMomentum", "w", "velocity");
         Chunks(w.Length, (start, end) =>
         {
-            for (int i = start; i < end; i++)   // the same float operations, in the same order, as sgd_momentum_v1
+            // The same float operations, in the same order, as sgd_momentum_v1 (vectorised lane by lane, no FMA).
+            int i = start, vc = System.Numerics.Vector<float>.Count;
+            var vwd = new System.Numerics.Vector<float>(weightDecay); var vm = new System.Numerics.Vector<float>(momentum);
+            var vlr = new System.Numerics.Vector<float>(lr);
+            for (; i + vc <= end; i += vc)
+            {
+                var wi = new System.Numerics.Vector<float>(w, i);
+                var gi = new System.Numerics.Vector<float>(g, i) + vwd * wi;
+                var vi = vm * new System.Numerics.Vector<float>(velocity, i) + gi;
+                vi.CopyTo(velocity, i);
+                (wi - vlr * (nesterov ? gi + vm * vi : vi)).CopyTo(w, i);
+            }
+            for (; i < end; i++)
             {
                 float gi = g[i] + weightDecay * w[i];
                 float vi = momentum * velocity[i] + gi;

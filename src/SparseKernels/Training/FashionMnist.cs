@@ -190,12 +190,20 @@ public sealed class BatchSource : IDisposable
         var xt = Backend is CpuTensorBackend cpu ? cpu.Rent(f, n) : DenseTensor.FromArray(f, n, new float[f * n]);
         var xs = xt.HostData;
         var labels = new int[n];
-        for (int b = 0; b < n; b++)
+        // Samples are rows of the dataset; the batch is feature-major: a blocked transpose (16 samples x 64 features).
+        for (int b0 = 0; b0 < n; b0 += 16)
         {
-            int s = index[b];
-            labels[b] = Data.Labels[s];
-            var row = Data.Images.AsSpan(s * f, f);
-            for (int j = 0; j < f; j++) xs[j * n + b] = row[j];
+            int b1 = Math.Min(n, b0 + 16);
+            for (int b = b0; b < b1; b++) labels[b] = Data.Labels[index[b]];
+            for (int j0 = 0; j0 < f; j0 += 64)
+            {
+                int j1 = Math.Min(f, j0 + 64);
+                for (int b = b0; b < b1; b++)
+                {
+                    var row = Data.Images.AsSpan(index[b] * f, f);
+                    for (int j = j0; j < j1; j++) xs[j * n + b] = row[j];
+                }
+            }
         }
         return (xt, new Labels(labels));
     }
