@@ -84,7 +84,7 @@ public sealed class CpuTensorBackend : ITensorBackend
     public DenseTensor SpmmCsr(CsrMatrix a, DenseTensor b)
     {
         var c = Rent(a.Rows, b.Cols);
-        Cpu.SpmmCsr(a, b).HostData.AsSpan().CopyTo(c.HostData);   // until CpuBackend.SpmmCsrInto lands (issue 16)
+        Cpu.SpmmCsrInto(a, b, c);
         return c;
     }
 
@@ -92,7 +92,7 @@ public sealed class CpuTensorBackend : ITensorBackend
     public DenseTensor SddmmCsr(CsrMatrix pattern, DenseTensor x, DenseTensor y)
     {
         var v = Rent(1, pattern.Nnz);
-        Cpu.SddmmCsr(pattern, x, y).Values.AsSpan().CopyTo(v.HostData);   // until CpuBackend.SddmmCsrInto lands (issue 16)
+        Cpu.SddmmCsrInto(pattern, x, y, v.HostData);
         return v;
     }
 

@@ -44,8 +44,7 @@ public class StepAllocationTests
     }
 
     [TestCase(0.0, TestName = "DenseStepAllocatesNoTensorDataAfterWarmup")]
-    [TestCase(0.9, TestName = "SparseStepAllocatesNoTensorDataAfterWarmup",
-        IgnoreReason = "the CPU SpMM/SDDMM still allocate their outputs; on when CpuBackend.SpmmCsrInto/SddmmCsrInto land (issue 16)")]
+    [TestCase(0.9, TestName = "SparseStepAllocatesNoTensorDataAfterWarmup")]
     public void StepAllocatesNoTensorDataAfterWarmup(double hidden)
     {
         // One 512 x 128 activation is 256 KB; the epoch also evaluates 64 test samples (one batch).
