@@ -64,7 +64,7 @@ public static class TrainingScale
             ["peak_rss_mib"] = Mib(Status("VmHWM"))
         });
         var trainer = run.Trainer;
-        var timer = new UpdateTimer();
+        var timer = new UpdateTimer(() => run.Method?.Updates ?? 0);
         trainer.Hooks.Insert(0, timer.Start);
         trainer.Hooks.Add(timer.End);
         var stepTimes = new List<double>();
@@ -153,28 +153,34 @@ public static class TrainingScale
 
     private sealed class StopSteps : Exception;
 
-    /// <summary>Two hooks around the method's: the time, managed allocation and RSS of a step's topology update.</summary>
-    private sealed class UpdateTimer
+    /// <summary>Two hooks around the method's: the time, managed allocation and RSS of a topology update (RigL updates
+    /// before the optimizer step, SET after it; an update is seen as a change of the method's update count).</summary>
+    private sealed class UpdateTimer(Func<long> updates)
     {
-        private long _t0, _bytes0, _rss0;
+        private long _t0, _bytes0, _rss0, _count0;
         public List<double> Seconds { get; } = [];
         public bool Updated { get; set; }
         public Action<long, double, long, long, long>? Report { get; set; }
-        public IStepHook Start => new Hook(c =>
+        public IStepHook Start => new Hook(_ => Begin(), _ => Begin());
+        public IStepHook End => new Hook(Finish, Finish);
+
+        private void Begin()
         {
-            _t0 = Stopwatch.GetTimestamp(); _bytes0 = GC.GetTotalAllocatedBytes(true); _rss0 = Status("VmRSS");
-        });
-        public IStepHook End => new Hook(c =>
+            _t0 = Stopwatch.GetTimestamp(); _bytes0 = GC.GetTotalAllocatedBytes(true); _rss0 = Status("VmRSS"); _count0 = updates();
+        }
+
+        private void Finish(StepContext c)
         {
-            if (!c.SkipOptimizerStep) return;   // RigL / SET skip the optimizer on an update step
+            if (updates() == _count0) return;
             double s = Stopwatch.GetElapsedTime(_t0).TotalSeconds;
             Seconds.Add(s); Updated = true;
             Report?.Invoke(c.GlobalStep, s, GC.GetTotalAllocatedBytes(true) - _bytes0, _rss0, Status("VmRSS"));
-        });
+        }
 
-        private sealed class Hook(Action<StepContext> before) : IStepHook
+        private sealed class Hook(Action<StepContext> before, Action<StepContext> after) : IStepHook
         {
             public void BeforeOptimizerStep(StepContext context) => before(context);
+            public void AfterOptimizerStep(StepContext context) => after(context);
         }
     }
 
