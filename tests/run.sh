@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up (tests/setup.sh) and runs every test: the CPU tests and the Gpu category, which runs on the real GPU
 # when there is one, else on the emulated device; then the TorchSharp tests (tests/SparseKernels.TorchSharp.Tests)
-# and, without extra arguments, the NuGet packages with their consumer (tests/consumer.sh, one test). Prints, alone on its last line, "N passed, N failed, N skipped"
+# and, without extra arguments, the NuGet packages with their consumer (tests/consumer.sh, one test) and the MPI tests (tests/mpi.sh). Prints, alone on its last line, "N passed, N failed, N skipped"
 # and exits non-zero on any failure. Extra arguments go to the test runner (e.g. --filter ...); without them, the GPU
 # verification script is rehearsed too (bash bench/gpu/verify.sh run --rehearse), each of its stages counting as one test.
 set -uo pipefail
@@ -92,6 +92,22 @@ if [ $# -eq 0 ]; then
     failed=$((failed + 1)); rc=1; echo "consumer (tests/consumer.sh): FAILED"; tail -n 30 /tmp/sk-consumer.$$.log
   fi
   rm -f /tmp/sk-consumer.$$.log
+fi
+# The MPI tests (tests/mpi.sh: train --distributed under mpirun -np 2; NUnit category Mpi, which the first run above
+# counted as skipped, so their number moves from skipped to their outcome). Skipped when extra runner arguments were given.
+if [ $# -eq 0 ]; then
+  mout=$(mktemp)
+  bash tests/mpi.sh > "$mout" 2>&1
+  mrc=$?
+  grep -E '^(passed|failed|skipped) ' "$mout" || true
+  read -r mp mf ms < <(tail -n 1 "$mout" | awk '{print $1, $3, $5}')
+  mp=${mp:-0}; mf=${mf:-0}; ms=${ms:-0}
+  if [ "$mrc" -ne 0 ] && [ "$mf" -eq 0 ]; then mf=1; fi
+  if [ "$mf" -ne 0 ]; then tail -n 60 "$mout"; rc=1; fi
+  moved=$((mp + mf + ms)); if [ "$moved" -gt "$skipped" ]; then moved=$skipped; fi
+  passed=$((passed + mp)); failed=$((failed + mf)); skipped=$((skipped - moved + ms))
+  echo "mpi (tests/mpi.sh): $mp passed, $mf failed, $ms skipped"
+  rm -f "$mout"
 fi
 # Style (tests/style.sh): dotnet format and the long-line ratchet, one test each.
 if [ $# -eq 0 ]; then

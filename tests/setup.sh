@@ -3,6 +3,7 @@
 #   1. system packages: nvcc (Debian's nvidia-cuda-toolkit, CUDA 11.8, in contrib/non-free), clang-14, cmake,
 #      Fashion-MNIST (dataset-fashion-mnist), and for the C ABI + Python package: zlib1g-dev, python3-torch, python3-pytest,
 #      python3-setuptools, python3-wheel, python3-pip, libopenblas0-pthread;
+#      Open MPI (openmpi-bin, libopenmpi-dev: train --distributed, tests/mpi.sh);
 #   2. the native build (CMake): kernels/*.cu -> PTX + fatbin (checked by ptxas), and the emulated device;
 #   3. the .NET solution, warnings as errors;
 #   4. the private C runtime that TorchSharp 0.107 needs on glibc < 2.38 (tests/torch-runtime.sh: trixie's libc6,
@@ -25,6 +26,8 @@ dpkg -s zlib1g-dev >/dev/null 2>&1 || need_pkgs+=(zlib1g-dev)
 for p in python3-torch python3-pytest python3-setuptools python3-wheel python3-pip libopenblas0-pthread; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
+command -v mpirun >/dev/null 2>&1 || need_pkgs+=(openmpi-bin)                     # train --distributed, tests/mpi.sh
+dpkg -s libopenmpi-dev >/dev/null 2>&1 || need_pkgs+=(libopenmpi-dev)
 if [ "${SK_SKIP_APT:-0}" != 1 ] && [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   # nvidia-cuda-toolkit lives in non-free and needs contrib (nvidia-support).

@@ -51,3 +51,31 @@ public class CudaUnavailableException : Exception
     /// <summary>Creates the exception with a message that says what is missing and why; <paramref name="inner"/> is the load or driver error behind it, if any.</summary>
     public CudaUnavailableException(string message, Exception? inner = null) : base(message, inner) { }
 }
+
+/// <summary>
+/// An MPI call failed, or MPI cannot be used (its library is missing, the process was not started by mpirun). Carries
+/// the call and MPI's error code with its text.
+/// </summary>
+public class MpiException : Exception
+{
+    /// <summary>The MPI function that failed, e.g. <c>MPI_Allreduce</c> (or <c>load</c> / <c>launch</c> when MPI cannot be used).</summary>
+    public string Call { get; }
+    /// <summary>The MPI error code (-1 when no MPI call was made).</summary>
+    public int Code { get; }
+    /// <summary>Creates the exception; the message names the call and the code with MPI's text for it.</summary>
+    public MpiException(string call, int code, string text)
+        : base(code < 0 ? text : $"{call} failed: MPI error {code}: {text}") { Call = call; Code = code; }
+}
+
+/// <summary>An NCCL call failed, or NCCL cannot be used (libnccl.so.2 is missing). Carries the call and the ncclResult_t
+/// with NCCL's text.</summary>
+public class NcclException : Exception
+{
+    /// <summary>The NCCL function that failed, e.g. <c>ncclAllReduce</c>.</summary>
+    public string Call { get; }
+    /// <summary>The <c>ncclResult_t</c> (never 0, <c>ncclSuccess</c>; -1 when the library could not be loaded).</summary>
+    public int Result { get; }
+    /// <summary>Creates the exception; the message names the call and the result with NCCL's text for it.</summary>
+    public NcclException(string call, int result, string text)
+        : base(result < 0 ? text : $"{call} failed: ncclResult_t {result}: {text}") { Call = call; Result = result; }
+}

@@ -16,6 +16,13 @@ internal static class NativeLibraries
     public const string Cuda = "cuda";
     public const string Cublas = "cublas";
     public const string Cusparse = "cusparse";
+    /// <summary>Open MPI's library (Mpi.cs); only Open MPI's ABI is bound (its handles are exported objects).</summary>
+    public const string Mpi = "mpi";
+    /// <summary>NVIDIA's collective library (Nccl.cs), loaded only when a distributed run on a GPU asks for it.</summary>
+    public const string Nccl = "nccl";
+
+    /// <summary>The MPI library to load instead of libmpi.so.40 (a full path: a cluster's own Open MPI build).</summary>
+    public const string MpiLibraryEnvironmentVariable = "SPARSEKERNELS_MPI_LIB";
 
     /// <summary>
     /// Folders searched for CUDA libraries before the standard CUDA install folders: a list separated by
@@ -26,7 +33,7 @@ internal static class NativeLibraries
     private static readonly ConcurrentDictionary<string, Lazy<Result>> s_results = new(StringComparer.Ordinal);
 
     /// <summary>The outcome of loading one logical name: a handle and the file, or the exception saying why not.</summary>
-    internal sealed record Result(string LogicalName, IntPtr Handle, string? File, CudaUnavailableException? Error);
+    internal sealed record Result(string LogicalName, IntPtr Handle, string? File, Exception? Error);
 
 #pragma warning disable CA2255 // ModuleInitializer in a library: this is exactly the intended use (install the resolver before any P/Invoke)
     [ModuleInitializer]
@@ -46,6 +53,9 @@ internal static class NativeLibraries
             Cuda => windows ? ["nvcuda.dll"] : ["libcuda.so.1", "libcuda.so"],
             Cublas => windows ? ["cublas64_13.dll", "cublas64_12.dll", "cublas64_11.dll"] : ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11"],
             Cusparse => windows ? ["cusparse64_12.dll", "cusparse64_11.dll"] : ["libcusparse.so.12", "libcusparse.so.11"],
+            // Open MPI 3.0-5.x keep the soname libmpi.so.40; MPICH's libmpi.so.12 has another ABI (integer handles).
+            Mpi => Environment.GetEnvironmentVariable(MpiLibraryEnvironmentVariable) is { Length: > 0 } own ? [own] : ["libmpi.so.40"],
+            Nccl => ["libnccl.so.2"],
             _ => null,
         };
     }
@@ -149,8 +159,10 @@ internal static class NativeLibraries
     public static Result Load(string logicalName)
     {
         var candidates = CandidatesFor(logicalName)
-            ?? throw new ArgumentException($"'{logicalName}' is not a CUDA library name this resolver knows (cuda, cublas, cusparse).", nameof(logicalName));
-        return s_results.GetOrAdd(logicalName, n => new Lazy<Result>(() => TryLoad(n, candidates, SearchFolders()))).Value;
+            ?? throw new ArgumentException($"'{logicalName}' is not a library name this resolver knows (cuda, cublas, cusparse, mpi, nccl).",
+                nameof(logicalName));
+        // MPI is found where the loader finds it (Debian's /usr/lib/x86_64-linux-gnu, a cluster module's LD_LIBRARY_PATH).
+        return s_results.GetOrAdd(logicalName, n => new Lazy<Result>(() => TryLoad(n, candidates, n == Mpi ? [] : SearchFolders()))).Value;
     }
 
     /// <summary>Loads the logical name or throws <see cref="CudaUnavailableException"/> listing the files and folders tried.</summary>
@@ -194,6 +206,12 @@ internal static class NativeLibraries
                 }
             }
         }
+        if (logicalName == Mpi)
+            return new Result(logicalName, IntPtr.Zero, null, new MpiException("load", -1,
+                $"Open MPI's library could not be loaded: tried {string.Join(", ", candidates)} on the loader's search path. "
+                + "A distributed run needs Open MPI (Debian: apt-get install openmpi-bin libopenmpi-dev; a cluster: its Open MPI module, "
+                + $"or {MpiLibraryEnvironmentVariable}=/path/to/libmpi.so.40) "
+                + "and a launch by mpirun."));
         string message = $"The CUDA library '{logicalName}' could not be loaded: tried {string.Join(", ", candidates)} on the default library search path"
             + $" and in {(folders.Count == 0 ? "no other folders" : string.Join(", ", folders))}"
             + (failures.Count > candidates.Count ? $"; failed loads: {string.Join("; ", failures.Skip(candidates.Count))}" : "")

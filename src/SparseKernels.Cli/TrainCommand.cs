@@ -69,6 +69,10 @@ internal static class TrainCommand
         var output = new Option<string?>("--output", "-o") { Description = "Output folder: metrics.jsonl, metrics.csv, plot.png, checkpoint.bin." };
         var resume = new Option<bool>("--resume") { Description = "Continue from <output>/checkpoint.bin." };
         var threads = new Option<int>("--threads") { Description = "CPU threads (0 = all cores).", DefaultValueFactory = _ => 0 };
+        var distributed = new Option<bool>("--distributed")
+        {
+            Description = "Data-parallel training under mpirun -np N (one replica per rank, each on its slice of every batch; rank 0 writes the outputs).",
+        };
         var trainLimit = new Option<int>("--train-limit") { Description = "Use only the first N training samples (0 = all).", DefaultValueFactory = _ => 0 };
         var testLimit = new Option<int>("--test-limit") { Description = "Use only the first N test samples (0 = all).", DefaultValueFactory = _ => 0 };
         var onNonFinite = new Option<string>("--on-nonfinite")
@@ -85,7 +89,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train an MLP (dense or sparse layers) on Fashion-MNIST. With no options: the README's main job (784-300-100-10, dense vs RigL 90 % ERK, 3 epochs, one table and one plot).");
         foreach (var o in new Option[] { layers, model, sparsity, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, init,
             seed, device, data, output, resume, threads, trainLimit, testLimit,
-                                          method, distribution, firstDense, firstSparse, lastDense, updateEvery, endFraction, alpha,
+                                          distributed, method, distribution, firstDense, firstSparse, lastDense, updateEvery, endFraction, alpha,
                                               gmpEvery, gmpStart, gmpEnd, csrBelow, impLevels, pruneFraction, rewindStep, noRewind,
                                                   perLayer, kdTemp, kdAlpha, zap, zapEvery, onNonFinite, checkpointEvery })
             command.Options.Add(o);
@@ -159,6 +163,11 @@ internal static class TrainCommand
                     try { ModelSpec.Parse(mt); }
                     catch (ArgumentException e) { throw new ArgumentException($"--model: {e.Message}", e); }
                 }
+                if (parse.GetValue(distributed))
+                    return DistributedTrain.Run(baseOptions, parse.GetValue(device)!, parse.GetValue(data)!, cpu);
+                if (SparseKernels.Distributed.MpiCollectives.LaunchedSize is > 1 and int ranks)
+                    throw new ArgumentException($"started by mpirun with {ranks} processes but without --distributed: "
+                        + "each would train alone and write the same files; add --distributed.");
                 bool mainJob = parse.GetValue(layers) is null && parse.GetValue(model) is null && parse.GetValue(sparsity) is null
                     && parse.GetValue(output) is null && !baseOptions.Resume && baseOptions.Method is null && baseOptions.Zap is null;
                 // The main job's sparse run: RigL at 90 % with the layer densities of --distribution (ERK by default),

@@ -263,7 +263,7 @@ public sealed class TrainingRun : IDisposable
             if (Method is Sparsity.LotteryTicket lt)
             {
                 lt.EpochDone(Model, m);
-                if (Options.OutputFolder is { } od)
+                if (Options.OutputFolder is { } od && WritesOutputs)
                 {
                     Directory.CreateDirectory(od);
                     WriteAtomically(Path.Combine(od, "levels.json"),
@@ -303,10 +303,12 @@ public sealed class TrainingRun : IDisposable
             ["message"] = e.Message,
         }, RunJson.Default.DictionaryStringObject) + "\n");
     }
+    /// <summary>Data-parallel training: false on every replica but rank 0, which alone writes the outputs.</summary>
+    internal bool WritesOutputs { get; set; } = true;
 
     private void WriteOutputs()
     {
-        if (Options.OutputFolder is not { } dir) return;
+        if (Options.OutputFolder is not { } dir || !WritesOutputs) return;
         Directory.CreateDirectory(dir);
         Checkpoint.Save(Path.Combine(dir, CheckpointFile), Model, Optimizer, Rng, EpochsDone, _jsonLines, Method);
         WriteMetrics(dir);

@@ -34,7 +34,10 @@ internal static class LayerSurgery
     /// |dY^T X| of the captured batch, or Philox-random), rebuilding the layer with its optimizer state carried; grown
     /// weights and their state are 0; nnz is unchanged.
     /// </summary>
-    public static void DropGrow(ITensorBackend backend, WeightLayer layer, long count, GrowRule rule, ulong seed)
+    /// <remarks>With <paramref name="scoreSum"/> (data-parallel RigL, Distributed) the growth scores are summed over the
+    /// replicas chunk by chunk (CpuBackend.GradientGrowSummed) and the update runs on the host for any backend.</remarks>
+    public static void DropGrow(ITensorBackend backend, WeightLayer layer, long count, GrowRule rule, ulong seed,
+        GrowScoreSum? scoreSum = null)
     {
         if (layer.Sparse is null) throw new InvalidOperationException($"layer{layer.Index} is dense; drop-and-grow needs a CSR layer.");
         if (count <= 0) return;
@@ -48,18 +51,19 @@ internal static class LayerSurgery
             dyT = dy.IsOnDevice ? dy.ToHost().Transpose() : dy.Transpose();   // batch x out
             xT = x.IsOnDevice ? x.ToHost().Transpose() : x.Transpose();       // batch x in
         }
-        if (backend.Device is not { } device)
+        if (backend.Device is not { } device || scoreSum is not null)
         {
-            var w = layer.Sparse.Matrix;
+            bool onDevice = backend.Device is not null;
+            var w = onDevice ? layer.Sparse.ToHost() : layer.Sparse.Matrix;
             var cpu = (backend as CpuTensorBackend)?.Cpu ?? CpuBackend.Default;
-            var state = layer.Weight.State.Select(s => s.HostData).ToArray();
+            var state = layer.Weight.State.Select(s => onDevice ? s.ToArray() : s.HostData).ToArray();
             var keep = cpu.MagnitudePruneDrop([w], [name], [count])[0];
             // 64-bit positions (layers of more than 2^31 weights); chunks of 4M scores (16 MB), never out x in.
-            long[] grown = rule == GrowRule.Gradient
-                ? cpu.GradientGrowPositions(w, keep, dyT!, xT!, count, name, GrowChunkElements)
-                : cpu.RandomGrowPositions(w, keep, count, seed, name, GrowChunkElements);
+            long[] grown = rule == GrowRule.Random ? cpu.RandomGrowPositions(w, keep, count, seed, name, GrowChunkElements)
+                : scoreSum is null ? cpu.GradientGrowPositions(w, keep, dyT!, xT!, count, name, GrowChunkElements)
+                : cpu.GradientGrowSummed(w, keep, dyT!, xT!, count, scoreSum, name, GrowChunkElements);
             var (nw, ns) = cpu.CsrRebuild(w, state, keep, grown, name);
-            layer.ReplaceWeight(backend, nw, null, ns.Select(a => DenseTensor.FromArray(1, a.Length, a)).ToArray());
+            layer.ReplaceWeight(backend, nw, null, ns.Select(a => ToBackend(backend, DenseTensor.FromArray(1, a.Length, a))).ToArray());
             // The old topology (values, indices, transpose, permutation, optimizer state: ~6 arrays of nnz) and the
             // update's scratch are garbage now; for a large layer collect them at once, before the next layer's update
             // or step allocates beside them (a 14M-nonzero layer frees ~1 GB here).

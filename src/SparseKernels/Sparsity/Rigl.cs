@@ -10,6 +10,9 @@
 // optimizer does not update the weights on a mask-update step. Dense layers (ERK-capped, or kept dense) stay dense.
 // Departs from the reference: no N(0, 1e-5) tie-breaking noise on the drop score (ties go to the lower position), and
 // the mask-update step counts as a training step (see DropSchedule).
+// Data-parallel (Distributed.DataParallel sets ScoreSum): as the reference's TPU code, which sums the gradients used
+// for regrowth across replicas, each replica's chunk of dY^T X (weighted by its share of the global batch) is summed
+// over all replicas before the top-k, chunk by chunk, so every replica grows the same positions without a broadcast.
 using SparseKernels.Training;
 
 namespace SparseKernels.Sparsity;
@@ -22,6 +25,8 @@ public sealed class Rigl(SparsityOptions options) : SparsityMethod(options)
     public override string Name => "rigl";
     /// <summary>Drop (= grow) counts per layer at the last update.</summary>
     public long[] LastCounts { get; private set; } = [];
+    /// <summary>Data-parallel training: sums each chunk of growth scores over the replicas (null: one process).</summary>
+    internal Cpu.GrowScoreSum? ScoreSum { get; set; }
 
     /// <inheritdoc/>
     public override void Attach(Sequential model, Trainer trainer)
@@ -40,7 +45,8 @@ public sealed class Rigl(SparsityOptions options) : SparsityMethod(options)
             if (!l.IsSparse) continue;
             l.CaptureActivations = true;
             counts[l.Index] = DropSchedule.Count(Options.Alpha, c.GlobalStep, tEnd, l.Sparse!.Nnz);
-            LayerSurgery.DropGrow(c.Model.Backend, l, counts[l.Index], GrowRule.Gradient, LayerSurgery.GrowSeed(Options.Seed, l.Index, c.GlobalStep));
+            ulong seed = LayerSurgery.GrowSeed(Options.Seed, l.Index, c.GlobalStep);
+            LayerSurgery.DropGrow(c.Model.Backend, l, counts[l.Index], GrowRule.Gradient, seed, ScoreSum);
         }
         LastCounts = counts;
         Updates++;

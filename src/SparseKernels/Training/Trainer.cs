@@ -86,6 +86,10 @@ public sealed class Trainer
     public Func<EpochProgress, bool>? AfterStep { get; set; }
     /// <summary>Where the last epoch stopped when <see cref="AfterStep"/> returned true; null after a whole epoch.</summary>
     public EpochProgress? Stopped { get; private set; }
+    /// <summary>Data-parallel training (Distributed): the part of every global batch this replica trains on; null = all.</summary>
+    internal DataShard? Shard { get; set; }
+    /// <summary>Data-parallel training: turns the epoch's local (loss sum, correct, samples) into the global ones.</summary>
+    internal Func<(double LossSum, long Correct, long Seen), (double LossSum, long Correct, long Seen)>? ReduceEpochSums { get; set; }
     /// <summary>Raised after every training step, for a live display.</summary>
     public event Action<StepProgress>? Progress;
 
@@ -124,6 +128,7 @@ public sealed class Trainer
         for (int step = resume?.NextStep ?? 0; step < steps; step++)
         {
             var idx = order.AsSpan(step * bs, Math.Min(bs, n - step * bs));
+            if (Shard is { } shard) idx = shard.Of(idx);
             var (x, labels) = Train.Get(idx);
             lr = Schedule.At(Config.LearningRate, epoch, step, steps, Config.Epochs);
             Optimizer.LearningRate = lr;
@@ -171,6 +176,7 @@ public sealed class Trainer
             }
         }
         b.Synchronize();
+        if (ReduceEpochSums is { } reduce) (lossSum, correct, seen) = reduce((lossSum, correct, seen));
         double seconds = before + clock.Elapsed.TotalSeconds;
         LastEpochSkippedBatches = skipped;
         var (testLoss, testAcc) = Evaluate(Test);

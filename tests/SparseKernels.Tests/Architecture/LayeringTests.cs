@@ -21,6 +21,7 @@ public class LayeringTests
         ["Training"],
         ["Sparsity"],
         ["Runs", "Embedding"],
+        ["Distributed"],
     ];
 
     /// <summary>Same-layer uses that are allowed: the device launchers of the ops layer build on Ops (KernelRef, checks).</summary>
