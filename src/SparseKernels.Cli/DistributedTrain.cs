@@ -63,7 +63,8 @@ internal static class DistributedTrain
                     + $"weights {dp.WeightChecks} checks");
                 Say($"  communicated per rank: {dp.GradientValuesPerStep:N0} gradient values "
                     + $"({dp.GradientValuesPerStep * 4:N0} bytes) per step; "
-                    + $"{dp.GrowthScoreBytes:N0} bytes of growth scores; {dp.BytesReduced:N0} bytes in all");
+                    + $"{dp.GrowthScoreBytes:N0} bytes of growth scores; {dp.BytesReduced:N0} bytes in all; gradient sum "
+                    + $"{1000 * dp.GradientSumSeconds / Math.Max(1, dp.GradientSums):F2} ms/step");
                 if (rank == 0 && options.OutputFolder is { } dir && run.MetricsJsonLines.Count > 0)
                 {
                     string title = $"{string.Join('-', options.Layers)} on {size} ranks";

@@ -14,7 +14,7 @@
 //    (all-reduce of min and max), and the weights' at every epoch start: a difference stops the job with a message;
 //  - rank 0 alone writes metrics, plots and checkpoints; a checkpoint holds nothing rank-specific, so --resume works
 //    with any number of replicas.
-using SparseKernels.Autograd;
+using System.Diagnostics;
 using SparseKernels.Runs;
 using SparseKernels.Runtime;
 using SparseKernels.Tensors;
@@ -50,6 +50,10 @@ internal sealed class DataParallel : IDisposable
     public int TopologyChecks { get; private set; }
     /// <summary>Weight comparisons across ranks that found every rank equal (every epoch start and <see cref="CheckWeights"/>).</summary>
     public int WeightChecks { get; private set; }
+    /// <summary>Wall time spent in the gradient sum (packing, all-reduce, unpacking) so far, seconds.</summary>
+    public double GradientSumSeconds => _gradients.Seconds;
+    /// <summary>Gradient sums (training steps) so far.</summary>
+    public long GradientSums => _gradients.Sums;
     /// <summary>Where the gradients are summed: "host (MPI)" or "device (NCCL)".</summary>
     public string GradientPath => _gradients.Path;
 
@@ -136,11 +140,21 @@ internal sealed class DataParallel : IDisposable
         private float[] _flat = [];
 
         public long Values { get; private set; }
+        public double Seconds { get; private set; }
+        public long Sums { get; private set; }
         /// <summary>This replica's share of the current global batch, n_r / N.</summary>
         public float Weight { get; private set; } = 1;
         public string Path => deviceSum is null ? "host (MPI all-reduce)" : deviceSum.Description;
 
         public void BeforeOptimizerStep(StepContext c)
+        {
+            long start = Stopwatch.GetTimestamp();
+            Sum(c);
+            Seconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
+            Sums++;
+        }
+
+        private void Sum(StepContext c)
         {
             var trainer = owner._run.Trainer;
             int n = trainer.Train.Data.Count, bs = trainer.Config.BatchSize;
