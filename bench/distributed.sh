@@ -7,7 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-out=bench/results/distributed
+out=${OUT_DIR:-bench/results/distributed}
 mkdir -p "$out"
 cli=src/SparseKernels.Cli/bin/Release/net10.0/SparseKernels.Cli.dll
 mpirun_=(mpirun --oversubscribe --allow-run-as-root)
@@ -46,7 +46,7 @@ bytes() {
   echo "model,method,gradient_values_per_step,gradient_bytes_per_step,growth_score_bytes_per_update,mask_updates" > "$csv"
   for model in 784-300-100-10 784-4096-4096-4096-10; do
     for method in dense rigl; do
-      local m=(); [ "$method" = rigl ] && m=(--method rigl --sparsity 0.9 --distribution erk --update-every 1 --end-fraction 0.5)
+      local m=(); [ "$method" = rigl ] && m=(--method rigl --sparsity 0.9 --distribution erk --update-every 1 --end-fraction 1)
       local log=$out/bytes-$method-$model.log
       NO_COLOR=1 "${mpirun_[@]}" -np 2 dotnet "$cli" train --distributed --layers "$model" "${m[@]}" --epochs 1 --train-limit 256 \
         --batch-size 128 --test-limit 100 --threads 1 > "$log" 2>&1
