@@ -35,7 +35,7 @@ internal static class TrainCommand
         var wd = new Option<float>("--weight-decay") { Description = "L2 weight decay.", DefaultValueFactory = _ => 5e-4f };
         var nesterov = new Option<bool>("--nesterov") { Description = "Nesterov momentum (SGD)." };
         var schedule = new Option<string>("--schedule") { Description = "cosine, step (x0.1 every 10 epochs) or constant.", DefaultValueFactory = _ => "cosine" };
-        var init = new Option<string>("--init") { Description = "kaiming (kaiming-normal), kaiming-uniform, glorot (glorot-uniform), sparsity-aware or sparsity-aware-uniform (variance 1 / the unit's nonzero fan-in, rigl_tf2's unit_scaled_init), sparsity-aware-he (2 / fan-in).", DefaultValueFactory = _ => "kaiming-normal" };
+        var init = new Option<string>("--init") { Description = "auto (kaiming-normal for an MLP, torch-default for a model with convolutions), kaiming (kaiming-normal), kaiming-uniform, torch-default (PyTorch's default, U(+-1/sqrt(fan_in))), glorot (glorot-uniform), sparsity-aware or sparsity-aware-uniform (variance 1 / the unit's nonzero fan-in, rigl_tf2's unit_scaled_init), sparsity-aware-he (2 / fan-in).", DefaultValueFactory = _ => "auto" };
         var method = new Option<string?>("--method") { Description = "Sparse-training method: dense, static, set, rigl, snip, gmp, imp or kd-ticket (then --sparsity is one global value spread by --distribution)." };
         var distribution = new Option<string>("--distribution") { Description = "Layer densities for --method: uniform, er or erk.", DefaultValueFactory = _ => "erk" };
         var firstDense = new Option<bool>("--first-dense")

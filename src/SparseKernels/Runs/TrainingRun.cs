@@ -36,8 +36,9 @@ public sealed record RunOptions
     public int StepEvery { get; init; } = 10;
     /// <summary>For the <c>step</c> schedule: the factor of each drop (default 0.1).</summary>
     public float StepGamma { get; init; } = 0.1f;
-    /// <summary>The weight initializer, by name (see <see cref="Initializers.Names"/>; default <c>kaiming-normal</c>).</summary>
-    public string Init { get; init; } = "kaiming-normal";
+    /// <summary>The weight initializer, by name (see <see cref="Initializers.Names"/>), or <c>auto</c> (the default):
+    /// <c>kaiming-normal</c> for an MLP, <c>torch-default</c> for a model with convolutions (<see cref="InitName"/>).</summary>
+    public string Init { get; init; } = "auto";
     /// <summary>The seed of the initialisation, the shuffling and the methods' randomness (default 1).</summary>
     public ulong Seed { get; init; } = 1;
     /// <summary>Use only the first N training / test samples (0 = all).</summary>
@@ -67,6 +68,18 @@ public sealed record RunOptions
         if (Sparsity.Length == 1) return Enumerable.Repeat(Sparsity[0], n).ToArray();
         if (Sparsity.Length != n) throw new ArgumentException($"RunOptions.Sparsity has {Sparsity.Length} values; give one, or one per layer ({n}).");
         return Sparsity;
+    }
+
+    /// <summary>
+    /// The initializer <see cref="Init"/> names; <c>auto</c> is <c>kaiming-normal</c> for an MLP and <c>torch-default</c>
+    /// (PyTorch's nn.Conv2d / nn.Linear default, U(+-1/sqrt(fan_in))) for a model with convolutions: from Kaiming's 6x larger
+    /// variance the dense LeNet-5 diverges at the default lr 0.05 with momentum 0.9 (31 % test accuracy after 2 epochs on
+    /// 10,000 images, 81 % from PyTorch's default; the gradients match PyTorch's, LeNet5TorchTests).
+    /// </summary>
+    public string InitName()
+    {
+        if (!Init.Equals("auto", StringComparison.OrdinalIgnoreCase)) return Init;
+        return Spec().Layers.Any(l => l.Kind == LayerKind.Conv2d) ? "torch-default" : "kaiming-normal";
     }
 
     /// <summary>The architecture: <see cref="Model"/> parsed, or the MLP of <see cref="Layers"/>. Throws <see cref="ArgumentException"/>
@@ -145,7 +158,7 @@ public sealed class TrainingRun : IDisposable
         {
             if (ckpt is not null && File.Exists(ckpt))
                 throw new InvalidOperationException($"{ckpt} exists: set RunOptions.Resume to continue it, or choose another RunOptions.OutputFolder (nothing was overwritten).");
-            Model = Sequential.Create(backend, spec, sparsity, Initializers.ByName(options.Init), Rng);
+            Model = Sequential.Create(backend, spec, sparsity, Initializers.ByName(options.InitName()), Rng);
         }
         TrainBatches = new BatchSource(train, backend);
         TestBatches = new BatchSource(test, backend);
@@ -167,7 +180,7 @@ public sealed class TrainingRun : IDisposable
             int classes = Sparsity.Zapping.ParseClasses(zap);
             if (classes > spec.Classes) throw new ArgumentException($"RunOptions.Zap k:{classes}: the output layer has only {spec.Classes} classes.");
             var method = Method;
-            Trainer.Hooks.Add(new Sparsity.Zapping(options.ZapEvery, classes, Initializers.ByName(options.Init), options.Seed, method is null ? null : method.Mask));
+            Trainer.Hooks.Add(new Sparsity.Zapping(options.ZapEvery, classes, Initializers.ByName(options.InitName()), options.Seed, method is null ? null : method.Mask));
         }
         Guard = new NonFiniteGuard(options.NonFinite);
         Trainer.Hooks.Insert(0, Guard);
