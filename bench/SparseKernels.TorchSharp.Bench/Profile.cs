@@ -59,7 +59,7 @@ internal static unsafe class Profile
                 $"{outF}x{inF} density {density} nnz {p.Nnz} batch {batch} threads {threads}: forward {fwd:0.000} ms, forward+CSC values " +
                 $"{fwdT:0.000}, backward dW only {bW:0.000}, dx only {bX:0.000}, both (dy broadcast) {bB:0.000}; 1 thread: transpose x " +
                 $"{tr:0.000}, unblocked SpmmRows {spmm:0.000} ({gflop / spmm:0.0} GFLOP/s), " +
-                $"SddmmRows {sddmm:0.000} ({gflop / sddmm:0.0} GFLOP/s)"));
+                $"unblocked SddmmRows {sddmm:0.000} ({gflop / sddmm:0.0} GFLOP/s)"));
         }
     }
 }

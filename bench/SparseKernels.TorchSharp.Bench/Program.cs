@@ -8,9 +8,15 @@ using static TorchSharp.torch;
 // Forward + both gradients (dx, dW) of one layer, batch-major x (batch x in), median wall time of `reps` runs after a
 // warm-up, at `threads` threads (TorchSharp's intra-op pool and the engine's CpuBackend alike).
 // Usage: SparseKernels.TorchSharp.Bench [threads=2] [reps=7] [shapes=256x512,1024x1024,4096x4096] [batch=128]
+// (also: "profile ..." for the kernels alone, Profile.cs; "layer ..." for the time around them in TorchSharp, LayerProfile.cs)
 if (args.Length > 0 && args[0] == "profile")
 {
     Profile.Run(args);
+    return;
+}
+if (args.Length > 0 && args[0] == "layer")
+{
+    LayerProfile.Run(args);
     return;
 }
 int threads = args.Length > 0 ? int.Parse(args[0]) : 2;
@@ -25,7 +31,10 @@ var inv = CultureInfo.InvariantCulture;
 
 double Median(Action a)
 {
-    a(); a();
+    // warm-up: at least 3 calls and 200 ms, so that every method on the path (ours and TorchSharp's managed wrappers)
+    // has been re-jitted by tiered compilation and the steady state of a training loop is what gets timed
+    var warm = Stopwatch.StartNew();
+    for (int i = 0; i < 3 || warm.ElapsedMilliseconds < 200; i++) a();
     var t = new double[reps];
     for (int i = 0; i < reps; i++)
     {

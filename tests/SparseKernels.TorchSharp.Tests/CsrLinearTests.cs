@@ -77,9 +77,9 @@ public class CsrLinearTests
     [TestCase(64, 64, 64, 1.0, 0, false, 2, DyLayout.Contiguous)]      // one panel of 8 vectors (AVX: 64 floats)
     [TestCase(257, 129, 130, 0.05, 30, true, 2, DyLayout.Contiguous)]  // parallel; a panel plus a tail
     [TestCase(300, 200, 128, 0.05, 30, true, 1, DyLayout.Broadcast)]
-    [TestCase(20, 2500, 130, 0.05, 3, true, 2, DyLayout.Contiguous)]   // 3 column blocks of x^T (BlockRows 1024)
-    [TestCase(2100, 13, 67, 0.3, 40, false, 2, DyLayout.Broadcast)]    // 3 blocks of dy^T rows for dx
-    [TestCase(1030, 1100, 64, 0.01, 5, true, 1, DyLayout.Transposed)]   // 2 blocks each way, a row past the first block
+    [TestCase(20, 2500, 130, 0.05, 3, true, 2, DyLayout.Contiguous)]   // 5 column blocks of x^T (BlockRows 512)
+    [TestCase(2100, 13, 67, 0.3, 40, false, 2, DyLayout.Broadcast)]    // 5 blocks of dy^T rows for dx
+    [TestCase(1030, 1100, 64, 0.01, 5, true, 1, DyLayout.Transposed)]   // 3 blocks each way, a row past the first block
     [TestCase(12, 9, 8, 0.0, 0, false, 2, DyLayout.Contiguous)]        // no nonzeros
     [TestCase(6, 7, 0, 0.5, 0, false, 2, DyLayout.Contiguous)]         // batch 0
     public unsafe void Matches_the_cpu_reference(int outF, int inF, int batch, double density, int emptyRows, bool longRow, int threads,
@@ -125,6 +125,24 @@ public class CsrLinearTests
     }
 
     private static float[] Poison(int n) => Enumerable.Repeat(float.NaN, n).ToArray();
+
+    /// <summary>The Vector&lt;float&gt; panels alone (on AVX-512 machines the kernels run Vector512 panels of 128 columns
+    /// first): batch 128 (one wide panel), 200 (a wide panel, a narrow one and a tail), 64 (narrow only).</summary>
+    [TestCase(false, 130, 300, 128)]
+    [TestCase(false, 70, 1100, 200)]
+    [TestCase(true, 70, 1100, 200)]
+    [TestCase(false, 90, 40, 64)]
+    public void Matches_the_cpu_reference_with_either_panel_width(bool wide, int outF, int inF, int batch)
+    {
+        bool saved = CsrLinear.UseVector512;
+        CsrLinear.UseVector512 = wide && saved;
+        try
+        {
+            Matches_the_cpu_reference(outF, inF, batch, 0.1, 5, true, 2, DyLayout.Contiguous);
+            Matches_the_cpu_reference(outF, inF, batch, 0.1, 5, true, 1, DyLayout.Broadcast);
+        }
+        finally { CsrLinear.UseVector512 = saved; }
+    }
 
     [Test]
     public void A_bad_pattern_is_refused_naming_the_column()
