@@ -189,7 +189,8 @@ internal static class TrainCommand
                 return NonFiniteExitCode;
             }
             catch (InterruptedRunException e) { return e.ExitCode; }
-            catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or CheckpointException or InvalidOperationException or IOException)
+            catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or CheckpointException
+                                       or InvalidOperationException or IOException or OutOfMemoryException)
             {
                 AnsiConsole.MarkupLine($"[red]train: {Markup.Escape(e.Message)}[/]");
                 return 2;

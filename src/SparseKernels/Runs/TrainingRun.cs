@@ -122,6 +122,7 @@ public sealed class TrainingRun : IDisposable
             : options.Method is { Method: "snip" } m1
             ? m1.Counts(shapes).Select((c, i) => c < shapes[i].Weights).ToArray()
             : sparsity.Select(x => x > 0).ToArray();
+        RunMemory.Check(spec, sparsity, options, backend.Device is not null);
         if (options.TrainLimit > 0) train = train.Take(options.TrainLimit);
         if (options.TestLimit > 0) test = test.Take(options.TestLimit);
         string what = options.Model is null ? "RunOptions.Layers" : $"RunOptions.Model {spec.Text}";

@@ -23,7 +23,8 @@ public sealed class CudaDevice : IDevice
     {
         Ordinal = ordinal; CuDevice = cuDevice; Context = context; Info = info;
         _stream = new CudaStream(this, CudaStreamHandle.Create(context));
-        MemoryPool = new DeviceMemoryPool(bytes => CudaMemoryHandle.Allocate(context, bytes));
+        MemoryPool = new DeviceMemoryPool(bytes => CudaMemoryHandle.Allocate(context, bytes), deviceName: info.Name,
+                                          driverFreeBytes: () => GetMemoryInfo().FreeBytes);
     }
 
     /// <summary>The caching allocator every <see cref="Allocate{T}"/> goes through (see <see cref="DeviceMemoryPool"/>).</summary>
@@ -91,7 +92,7 @@ public sealed class CudaDevice : IDevice
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         ObjectDisposedException.ThrowIf(_disposed, this);
         long bytes = checked(length * Unsafe.SizeOf<T>());
-        return new DeviceBuffer<T>(this, MemoryPool.Rent(bytes), length);
+        return new DeviceBuffer<T>(this, MemoryPool.Rent(bytes, EmulatedDevice.Describe<T>(length)), length);
     }
 
     private void CheckBuffer<T>(DeviceBuffer<T> buffer, string name) where T : unmanaged

@@ -36,6 +36,9 @@ public sealed class DeviceMemoryPool
 {
     /// <summary>The environment variable that, set to 0, turns pooling off for devices opened afterwards.</summary>
     public const string EnvironmentVariable = "SPARSEKERNELS_MEMORY_POOL";
+    /// <summary>The environment variable that caps the bytes a device's pool holds from the driver (in use plus cached),
+    /// e.g. 1073741824 or 1G (suffixes K, M, G: powers of 1024), for devices opened afterwards; see <see cref="LimitBytes"/>.</summary>
+    public const string LimitVariable = "SPARSEKERNELS_DEVICE_MEMORY_LIMIT";
 
     private readonly object _lock = new();
     private readonly Func<long, DeviceMemoryHandle> _driverAllocate;
@@ -44,18 +47,58 @@ public sealed class DeviceMemoryPool
     private readonly Dictionary<long, Stack<DeviceMemoryHandle>> _free = [];
     private long _driverAllocations, _driverFrees, _reuses, _inUse, _cached, _peak;
     private bool _closed, _enabled;
+    private long? _limit;
+    private readonly string _deviceName;
+    private readonly Func<long> _driverFreeBytes;
 
     /// <param name="driverAllocate">Allocates a block from the driver.</param>
     /// <param name="onReuse">Called on a cached block before it is handed out again (the emulated device poisons it).</param>
     /// <param name="park">Called with true when a block enters the cache and false when it leaves it (handed out, or
     /// given back to the driver): the emulated device reports accesses to parked blocks as use after free.</param>
+    /// <param name="deviceName">The device's name, for <see cref="DeviceOutOfMemoryException"/>.</param>
+    /// <param name="driverFreeBytes">The driver's free bytes (cuMemGetInfo, the emulated arena's), for the same.</param>
     internal DeviceMemoryPool(Func<long, DeviceMemoryHandle> driverAllocate, Action<DeviceMemoryHandle>? onReuse = null,
-                              Action<DeviceMemoryHandle, bool>? park = null)
+                              Action<DeviceMemoryHandle, bool>? park = null, string deviceName = "device",
+                              Func<long>? driverFreeBytes = null)
     {
         _driverAllocate = driverAllocate;
         _onReuse = onReuse;
         _park = park;
+        _deviceName = deviceName;
+        _driverFreeBytes = driverFreeBytes ?? (() => -1);
         _enabled = Environment.GetEnvironmentVariable(EnvironmentVariable) is not "0";
+        _limit = ParseLimit(Environment.GetEnvironmentVariable(LimitVariable));
+    }
+
+    /// <summary>Bytes from <paramref name="text"/> (an integer, optionally with K, M or G: powers of 1024); null for none.
+    /// Throws <see cref="ArgumentException"/> naming <see cref="LimitVariable"/> for anything else.</summary>
+    internal static long? ParseLimit(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        string t = text.Trim();
+        long unit = char.ToUpperInvariant(t[^1]) switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, _ => 1 };
+        if (unit > 1) t = t[..^1];
+        if (!long.TryParse(t, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long v)
+            || v <= 0 || v > long.MaxValue / unit)
+            throw new ArgumentException($"{LimitVariable}='{text}' is not a positive number of bytes (e.g. 1073741824 or 1G).");
+        return v * unit;
+    }
+
+    /// <summary>
+    /// The most bytes the pool may hold from the driver (in use plus cached), or null for no limit (the default, unless
+    /// <see cref="LimitVariable"/> is set when the device is opened). An allocation that would go over it first gives the
+    /// cached blocks back, then throws <see cref="DeviceOutOfMemoryException"/> with the bytes asked and the bytes the limit
+    /// leaves: a way to keep a process within a share of a GPU, or to test out-of-memory handling.
+    /// </summary>
+    public long? LimitBytes
+    {
+        get { lock (_lock) return _limit; }
+        set
+        {
+            if (value is <= 0)
+                throw new ArgumentOutOfRangeException(nameof(value), value, "The limit must be positive (or null for none).");
+            lock (_lock) _limit = value;
+        }
     }
 
     /// <summary>
@@ -106,7 +149,7 @@ public sealed class DeviceMemoryPool
     }
 
     /// <summary>A block of <paramref name="bytes"/> wrapped so that disposing it returns it here.</summary>
-    internal DeviceMemoryHandle Rent(long bytes)
+    internal DeviceMemoryHandle Rent(long bytes, string what = "")
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
         DeviceMemoryHandle? block = null;
@@ -125,7 +168,7 @@ public sealed class DeviceMemoryPool
             _park?.Invoke(block, false);
             _onReuse?.Invoke(block);
         }
-        else block = AllocateFromDriver(bytes);
+        else block = AllocateFromDriver(bytes, what);
         return new PooledMemoryHandle(this, block);
     }
 
@@ -155,14 +198,33 @@ public sealed class DeviceMemoryPool
         if (!keep) block.Dispose();
     }
 
-    private DeviceMemoryHandle AllocateFromDriver(long bytes)
+    private DeviceMemoryHandle AllocateFromDriver(long bytes, string what)
     {
-        DeviceMemoryHandle block;
-        try { block = _driverAllocate(bytes); }
-        catch (Exception e) when (IsOutOfMemory(e) && Statistics.CachedBytes > 0)
+        if (LimitBytes is long limit && Statistics.ReservedBytes > limit - bytes)
         {
             ReleaseCached();
-            block = _driverAllocate(bytes);
+            long inUse = Statistics.InUseBytes;
+            if (inUse > limit - bytes)
+                throw new DeviceOutOfMemoryException(_deviceName, bytes, Math.Max(0, limit - inUse), limit,
+                    string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{what}; {inUse:N0} bytes in use"));
+        }
+        DeviceMemoryHandle block;
+        try
+        {
+            try { block = _driverAllocate(bytes); }
+            catch (Exception e) when (IsOutOfMemory(e) && Statistics.CachedBytes > 0)
+            {
+                ReleaseCached();
+                block = _driverAllocate(bytes);
+            }
+        }
+        catch (Exception e) when (IsOutOfMemory(e) && e is not DeviceOutOfMemoryException)
+        {
+            long free;
+            try { free = _driverFreeBytes(); }
+            catch (Exception) { free = -1; }
+            throw new DeviceOutOfMemoryException(_deviceName, bytes, free, null,
+                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{what}; {Statistics.InUseBytes:N0} bytes in use"), e);
         }
         // The block is freed only through the pool (ReleaseCached, Return, Close): were its own finalizer to run
         // while a leaked pooled handle is finalized in the same collection, the pool could cache freed memory.

@@ -38,7 +38,7 @@ public sealed class EmulatedDevice : IDevice
         var (_, total) = EmulatorOps.MemoryInfo();
         Info = new DeviceInfo("Emulated device (CPU)", 0, 9, 0, total, 1, 0, 1024, 48 * 1024, 32);
         _stream = new EmulatedStream(this);
-        MemoryPool = new DeviceMemoryPool(AllocateFromArena, Poison, Park);
+        MemoryPool = new DeviceMemoryPool(AllocateFromArena, Poison, Park, Info.Name, () => GetMemoryInfo().FreeBytes);
     }
 
     /// <summary>The caching allocator every <see cref="Allocate{T}"/> goes through (see <see cref="DeviceMemoryPool"/>).</summary>
@@ -98,14 +98,12 @@ public sealed class EmulatedDevice : IDevice
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         long bytes = checked(length * Unsafe.SizeOf<T>());
-        try { return new DeviceBuffer<T>(this, MemoryPool.Rent(bytes), length); }
-        catch (OutOfMemoryException e)
-        {
-#pragma warning disable CA2201 // as above: the caller sees the type it would see for host memory
-            throw new OutOfMemoryException($"The emulated device cannot allocate {bytes} bytes ({length} x {typeof(T).Name}): its arena is exhausted.", e);
-#pragma warning restore CA2201
-        }
+        return new DeviceBuffer<T>(this, MemoryPool.Rent(bytes, Describe<T>(length)), length);
     }
+
+    /// <summary>" (262,144 x Single)": what an allocation holds, for <see cref="DeviceOutOfMemoryException"/>.</summary>
+    internal static string Describe<T>(long length)
+        => string.Create(System.Globalization.CultureInfo.InvariantCulture, $" ({length:N0} x {typeof(T).Name})");
 
     private void CheckBuffer<T>(DeviceBuffer<T> buffer, long offset, long count, string name) where T : unmanaged
     {

@@ -98,6 +98,7 @@ public static class SmtxFile
                 + $"but the file has only {bytes.Length} bytes; it is truncated or its header is wrong.");
         }
 
+        Runtime.HostMemory.Check((rows + 1L) * 4 + nnz * 8L, $"The .smtx file {path} ({rows} rows, {nnz} nonzeros)");
         // Line 2: rows + 1 offsets
         var offsets = new int[rows + 1];
         reader.BeginLine(2, $"the {rows + 1} row offsets");

@@ -114,6 +114,8 @@ public static class FashionMnist
                     + "but the gzip "
                     + $"trailer says the file decompresses to {size} bytes (mod 2^32); the file is truncated or corrupt; {HowToGet}.");
             }
+            // the bytes and the float32 copy the dataset makes of them
+            Runtime.HostMemory.Check(need * 5, $"The IDX file {path} ({n} x {rows} x {cols})");
             var data = new byte[need];
             int read = gz.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
             if (read < need)
