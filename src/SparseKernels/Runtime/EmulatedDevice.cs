@@ -31,7 +31,8 @@ public sealed class EmulatedDevice : IDevice
     private readonly EmulatedStream _stream;
     private readonly Dictionary<string, EmulatedKernel> _kernels = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
-    private bool _disposed;
+    private volatile bool _disposed;
+    private int _opens = 1;   // Devices.Open hands this instance out again while it is open; guarded by _lock
 
     internal EmulatedDevice()
     {
@@ -196,10 +197,29 @@ public sealed class EmulatedDevice : IDevice
     /// <inheritdoc/>
     public DeviceEvent CreateEvent() => new EmulatedEvent();
 
-    /// <summary>Marks the device unusable; buffers free themselves (the arena outlives devices).</summary>
+    /// <summary>Counts one more holder of this instance (<see cref="Devices.Open"/>); false once it is disposed.</summary>
+    internal bool TryAddOpen()
+    {
+        lock (_lock)
+        {
+            if (_disposed) return false;
+            _opens++;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Closes one open of the device: <see cref="Devices.Open"/> hands the same instance to every caller while it is open,
+    /// so each open is matched by one Dispose and the last one marks the device unusable (buffers then free themselves;
+    /// the arena outlives devices). A holder that disposes never pulls the device from under another thread.
+    /// </summary>
     public void Dispose()
     {
-        _disposed = true;
+        lock (_lock)
+        {
+            if (_disposed || --_opens > 0) return;
+            _disposed = true;
+        }
         MemoryPool.Close();
     }
 
