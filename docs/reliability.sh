@@ -4,11 +4,22 @@
 # writes the figures they record into the document. Needs the Release build (dotnet build SparseKernels.sln -c Release).
 # usage: bash docs/reliability.sh [--short]   (--short: the CI variants, for a quick check of the script)
 #        bash docs/reliability.sh --from FIGURES.jsonl "SUMMARY"   (only writes the document from recorded figures)
+#        bash docs/reliability.sh --part FILTER FIGURES.jsonl   (runs the long variants of the tests matching FILTER, e.g.
+#          FuzzTests, appending their figures to FIGURES.jsonl and printing their summary; run the parts one by one - each
+#          under ~10 minutes - then write the document with --from)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 figures=$(mktemp)
 long=1; [ "${1:-}" = "--short" ] && long=0
 start=$(date -u +%FT%TZ)
+if [ "${1:-}" = "--part" ]; then
+  SPARSEKERNELS_FIGURES="$(realpath "$3")" SPARSEKERNELS_LONG_TESTS=1 SPARSEKERNELS_REQUIRE_DEVICE=1 \
+    dotnet tests/SparseKernels.Tests/bin/Release/net10.0/SparseKernels.Tests.dll --no-progress \
+    --filter "FullyQualifiedName~SparseKernels.Tests.Reliability.$2" > "$figures.log" 2>&1 \
+    || { tail -60 "$figures.log"; echo "reliability tests ($2) failed (log: $figures.log)"; exit 1; }
+  grep -E "^\s+(total|succeeded|failed|skipped):" "$figures.log" | tr -s ' ' | tr '\n' ' '; echo
+  rm -f "$figures" "$figures.log"; exit 0
+fi
 if [ "${1:-}" = "--from" ]; then
   cp "$2" "$figures"; summary="$3"; : > "$figures.log"
 else
@@ -47,6 +58,30 @@ for r in by["nonfinite"]:
     total += r["caught"]
     print(f"- {r['case']}: {r['caught']} caught")
 print(f"- total: {total} non-finite steps caught, none reached the weights or the last checkpoint\n")
+print("## Resource exhaustion (ResourceExhaustionTests.cs)\n")
+for r in by["oom"]:
+    print(f"- {r['case']}: `{r['message']}`")
+print()
+print("## Soak (SoakTests.cs)\n")
+print("Managed memory is `GC.GetTotalMemory(true)` sampled 10-20 times after a warm-up (slope: least squares per update or cycle); "
+      "open descriptors are the entries of /proc/self/fd (SafeHandles over files, sockets, pipes); for the device the emulator's "
+      "arena bytes are counted after every buffer was freed and the pool's cache released.\n")
+print("| case | count | managed bytes, first -> last | slope (bytes per unit) | garbage per unit | open descriptors | emulator bytes left | seconds |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for r in by["soak"]:
+    print(f"| {r['case']} | {r['count']:,} | {r['managed_first']:,.0f} -> {r['managed_last']:,.0f} | {r['slope_bytes_per_unit']} | "
+          f"{r.get('garbage_bytes_per_unit', '-')} | {r['fd_first']} -> {r['fd_last']} | {r.get('emulator_bytes_left', '-')} | {r['seconds']} |")
+print()
+for r in by["rss"]:
+    print(f"- {r['epochs']} epochs of the main job's sparse model (784-300-100-10, RigL 90 % ERK, CPU, {r['train_limit']:,} training "
+          f"samples, {r['updates']} topology updates, {r['seconds']} s): RSS after each epoch (MiB) {' '.join(str(x) for x in r['rss_mib'])}; "
+          f"slope after epoch 1: **{r['slope_kib_per_epoch']} KiB per epoch**.")
+print()
+print("## Thread-safety (ThreadSafetyTests.cs)\n")
+for r in by["threads"]:
+    print(f"- {r['case']}: {r['calls']:,} calls from {r['threads']} threads released together by a barrier each round, "
+          "every result bit-identical to the single-threaded one")
+print()
 print(notes)
 PY
 rm -f "$figures" "$figures.log"

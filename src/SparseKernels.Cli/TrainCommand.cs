@@ -99,7 +99,7 @@ internal static class TrainCommand
             try
             {
                 int t = parse.GetValue(threads);
-                if (t < 0) throw new ArgumentException($"--threads is {t}; it must be >= 0.");
+                if (t < 0 || t > MaxThreads) throw new ArgumentException($"--threads is {t}; it must be in [0, {MaxThreads}] (0 = all cores).");
                 var cpu = t > 0 ? new CpuTensorBackend(new Cpu.CpuBackend(t)) : CpuTensorBackend.Instance;
                 var baseOptions = new RunOptions
                 {
@@ -163,6 +163,16 @@ internal static class TrainCommand
                     try { ModelSpec.Parse(mt); }
                     catch (ArgumentException e) { throw new ArgumentException($"--model: {e.Message}", e); }
                 }
+                if (ValidateOnly is { } validate)
+                {
+                    var (vb, vo) = OpenBackend(parse.GetValue(device)!, cpu);
+                    try { return validate(baseOptions, vb); }
+                    finally
+                    {
+                        (vb as IDisposable)?.Dispose();
+                        vo?.Dispose();
+                    }
+                }
                 if (parse.GetValue(distributed))
                     return DistributedTrain.Run(baseOptions, parse.GetValue(device)!, parse.GetValue(data)!, cpu);
                 if (SparseKernels.Distributed.MpiCollectives.LaunchedSize is > 1 and int ranks)
@@ -199,9 +209,16 @@ internal static class TrainCommand
         return command;
     }
 
+    /// <summary>For the option-parsing fuzzer (tests): when set, <c>train</c> parses and checks its options, opens the
+    /// backend and calls this instead of loading data and training (its result is the exit code).</summary>
+    internal static Func<RunOptions, ITensorBackend, int>? ValidateOnly { get; set; }
+
     /// <summary>The model for messages: the MLP's sizes (784-300-100-10) or the spec's text.</summary>
     internal static string ModelText(RunOptions options)
         => options.Spec() is { MlpSizes: { } sizes } ? string.Join('-', sizes) : options.Spec().Text;
+
+    /// <summary>The most CPU threads --threads accepts (each is a worker thread the backend starts).</summary>
+    internal const int MaxThreads = 1024;
 
     /// <summary>The exit code of a run stopped by a NaN or infinite loss or gradient (--on-nonfinite stop).</summary>
     public const int NonFiniteExitCode = 3;

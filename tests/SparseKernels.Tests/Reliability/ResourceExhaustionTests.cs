@@ -40,6 +40,7 @@ public class ResourceExhaustionTests
             .And.Contain(DeviceMemoryPool.LimitVariable));
         Assert.That(e, Is.InstanceOf<OutOfMemoryException>(), "code that handles running out of memory handles it");
         Assert.That(device.MemoryPool.Statistics.InUseBytes, Is.EqualTo(512 * 1024), "nothing was allocated");
+        Figures.Record("oom", new() { ["case"] = "device pool capped at 1 MiB (emulated)", ["message"] = e.Message });
 
         // A cached block counts against the limit but is given back before refusing.
         a.Dispose();
@@ -62,6 +63,7 @@ public class ResourceExhaustionTests
         Assert.That(e.LimitBytes, Is.Null, "the driver (the emulator's arena) ran out, not the pool's limit");
         Assert.That(e.FreeBytes, Is.InRange(free - (64L << 20), free + (64L << 20)), "the driver's free bytes");
         Assert.That(e.Message, Does.Contain($"{ask:N0} bytes").And.Contain("bytes free"));
+        Figures.Record("oom", new() { ["case"] = "emulated device's arena exhausted", ["message"] = e.Message });
     }
 
     [Test]
@@ -131,6 +133,11 @@ public class ResourceExhaustionTests
                                            "--train-limit", "64", "--test-limit", "64", "--data", TestData.FashionMnistFolder);
         TestContext.Out.WriteLine(output);
         Assert.That(exit, Is.EqualTo(2), output);
+        Figures.Record("oom", new()
+        {
+            ["case"] = "CLI train --layers 784-1000000000-10 (exit 2)",
+            ["message"] = string.Join(" ", output[output.IndexOf("train:", StringComparison.Ordinal)..].Split("\n").Select(l => l.Trim())),
+        });
         Assert.That(output, Does.Contain("784-1000000000-10").And.Contain("bytes").And.Contain("limit")
             .And.Contain("nothing was allocated"));
     }
