@@ -12,7 +12,8 @@ so=$out/libsparsekernels.so
 pkg=$root/src/python/sparsekernels
 log() { printf '[cabi] %s\n' "$*" >&2; }
 if [ "${1:-}" = --if-stale ] && [ -f "$so" ] && [ -f "$pkg/libsparsekernels.so" ]; then
-  newer=$(find src/SparseKernels src/SparseKernels.CAbi native/SparseKernels.Native Directory.Build.props \
+  newer=$(find src/SparseKernels src/SparseKernels.CAbi src/SparseKernels.TorchSharp/CsrLinear.cs native/SparseKernels.Native \
+    Directory.Build.props \
     \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -newer "$so" -not -path '*/obj/*' -not -path '*/bin/*' | head -n 1)
   if [ -z "$newer" ]; then log "up to date: $so"; exit 0; fi
   log "rebuilding ($newer changed)"
