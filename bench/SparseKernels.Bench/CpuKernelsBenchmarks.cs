@@ -85,8 +85,12 @@ public class CpuSddmmBenchmarks : CpuKernelsBenchmarks
 /// </summary>
 public sealed class CpuKernelsConfig : ManualConfig
 {
-    public CpuKernelsConfig() => AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithId("InProcess")
-        .WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(10).WithIterationTime(TimeInterval.FromMilliseconds(40)));
+    public CpuKernelsConfig()
+    {
+        AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithId("InProcess")
+            .WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(10).WithIterationTime(TimeInterval.FromMilliseconds(40)));
+        SummaryStyle = BenchmarkDotNet.Reports.SummaryStyle.Default.WithMaxParameterColumnWidth(48);   // stress names unabridged
+    }
 }
 
 /// <summary>

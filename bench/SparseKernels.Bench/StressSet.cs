@@ -37,6 +37,7 @@ public static class StressSet
             throw new ArgumentException($"Unknown stress matrix '{name}': use one of {string.Join(", ", Names)}.", nameof(name));
         var rng = new Random(spec.Seed);
         int rows = spec.Rows, cols = spec.Cols;
+        if (spec.Name.StartsWith("stress hyper", StringComparison.Ordinal)) return Exact(rng, rows, cols, (int)Math.Round(spec.Density * rows * cols));
         double mean = spec.Density * cols;
         // Column popularity: uniform, or Zipf-like (weight 1 / (rank + 10)) for the column-skewed ones.
         double[]? cdf = null;
@@ -85,6 +86,19 @@ public static class StressSet
             offsets[r + 1] = ci.Count;
         }
         return new CsrMatrix(rows, cols, offsets, [.. ci], BenchData.NonZeroArray(rng, ci.Count));
+    }
+
+    /// <summary>Exactly <paramref name="nnz"/> nonzeros at uniformly random positions.</summary>
+    private static CsrMatrix Exact(Random rng, int rows, int cols, int nnz)
+    {
+        var picked = new HashSet<long>();
+        while (picked.Count < nnz) picked.Add((long)rng.Next(rows) * cols + rng.Next(cols));
+        var sorted = picked.Order().ToArray();
+        var offsets = new int[rows + 1];
+        var ci = new int[nnz];
+        for (int i = 0; i < nnz; i++) { ci[i] = (int)(sorted[i] % cols); offsets[sorted[i] / cols + 1]++; }
+        for (int r = 0; r < rows; r++) offsets[r + 1] += offsets[r];
+        return new CsrMatrix(rows, cols, offsets, ci, BenchData.NonZeroArray(rng, nnz));
     }
 
     private static int Lookup(double[] cdf, double u)
