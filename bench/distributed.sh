@@ -10,7 +10,7 @@ cd "$root"
 out=${OUT_DIR:-bench/results/distributed}
 mkdir -p "$out"
 cli=src/SparseKernels.Cli/bin/Release/net10.0/SparseKernels.Cli.dll
-mpirun_=(mpirun --oversubscribe --allow-run-as-root)
+mpirun_=(mpirun --oversubscribe --allow-run-as-root --bind-to none)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
