@@ -75,7 +75,9 @@ print()
 for r in by["rss"]:
     print(f"- {r['epochs']} epochs of the main job's sparse model (784-300-100-10, RigL 90 % ERK, CPU, {r['train_limit']:,} training "
           f"samples, {r['updates']} topology updates, {r['seconds']} s): RSS after each epoch (MiB) {' '.join(str(x) for x in r['rss_mib'])}; "
-          f"slope after epoch 1: **{r['slope_kib_per_epoch']} KiB per epoch**.")
+          f"slope after epoch 1: **{r['slope_kib_per_epoch']} KiB per epoch**. After a full compacting collection each epoch: RSS (MiB) "
+          f"{' '.join(str(x) for x in r.get('rss_gc_mib', []))}, slope after epoch 1 **{r.get('slope_gc_kib_per_epoch')} KiB per epoch**; "
+          f"live managed memory {r.get('managed_first', 0):,.0f} -> {r.get('managed_last', 0):,.0f} bytes ({r.get('slope_managed_kib_per_epoch')} KiB per epoch).")
 print()
 print("## Thread-safety (ThreadSafetyTests.cs)\n")
 for r in by["threads"]:
