@@ -7,7 +7,8 @@ namespace SparseKernels.Tests.Reliability;
 
 /// <summary>
 /// SpMM v1 at sizes where 32-bit index products would overflow (issue 17) - the checked bound. A dense operand of the
-/// engine holds at most Array.MaxLength elements (just under 2^31), on the host and on a device alike (DenseTensor's shape check), so
+/// engine holds at most Array.MaxLength elements (just under 2^31), on the host and on a device alike (DenseTensor's shape
+/// check, in every constructor, External.WrapDense included), so
 /// row * n and column * n of every kernel stay below 2^31 for any operand the engine can hold, and a shape past it
 /// (here C of 32769 x 65536 = 2^31 + 2^16 floats, the last row starting past 2^31) is refused at allocation with the
 /// shape in the message, before any kernel could index it.
