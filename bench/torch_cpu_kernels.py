@@ -17,37 +17,10 @@ import argparse, csv, glob, math, os, sys, time
 import numpy as np
 import torch
 
-LAYERS = {
-    "body_encoder_layer_0_ffn_conv1_fully_connected": "ffn1",
-    "body_encoder_layer_0_ffn_conv2_fully_connected": "ffn2",
-    "body_encoder_layer_0_self_attention_multihead_attention_q_fully_connected": "q",
-    "bottleneck_2_block_group3_1_1": "b2g3",
-    "bottleneck_3_block_group4_1_1": "b3g4",
-    "final_dense": "fc",
-}
+# the DLMC reading and naming shared with the SpMM-only comparison beside this file
+from torch_spmm_cpu import dlmc_root, read_smtx, short_name
+
 OPS = ["SpmmCsr", "SpmmCsrTransposed", "SddmmCsr"]
-
-
-def dlmc_root(repo):
-    data = os.environ.get("SPARSEKERNELS_DATA")
-    if data and os.path.isdir(os.path.join(data, "dlmc")):
-        return os.path.join(data, "dlmc")
-    return os.path.abspath(os.path.join(repo, "..", "shared", "dlmc"))
-
-
-def short_name(rel):
-    parts = rel.split("/")
-    model = "tf" if parts[0] == "transformer" else parts[0]
-    layer = os.path.splitext(parts[-1])[0]
-    return f"{model} {parts[-2]} {LAYERS.get(layer, layer)}"
-
-
-def read_smtx(path):
-    with open(path) as f:
-        rows, cols, nnz = (int(x) for x in f.readline().replace(",", " ").split())
-        offsets = np.array(f.readline().split(), dtype=np.int64)
-        columns = np.array(f.readline().split(), dtype=np.int64) if nnz else np.zeros(0, np.int64)
-    return rows, cols, nnz, offsets, columns
 
 
 def mean_time(fn):
