@@ -32,10 +32,11 @@ internal static class ResultsCommand
         var data = new Option<string>("--data") { Description = "Folder of the Fashion-MNIST gzip IDX files.", DefaultValueFactory = _ => FashionMnist.DefaultFolder };
         var renderOnly = new Option<bool>("--render-only") { Description = "Only redraw the table and plot from the runs file." };
         var note = new Option<string?>("--note") { Description = "A paragraph placed under the title (what the grid was, what is missing); default: the file <output>.notes.md when it exists." };
+        var import = new Option<string[]>("--import") { Description = "Add finished `train` runs to the runs file instead of running the grid: KEY=FOLDER, KEY as model|method|distribution|sparsity|seed|epochs (repeatable).", AllowMultipleArgumentsPerToken = false };
         // Internal: the parent runs every configuration in a child process (its own peak RSS, no state shared between runs).
         var one = new Option<string?>("--one") { Description = "Run one configuration 'model|method|distribution|sparsity|seed|epochs' and print its result (used by the grid).", Hidden = true };
         var command = new Command("results", "Run the sparse-training results grid and write docs/results.md with a plot; options shrink the grid.");
-        foreach (var o in new Option[] { models, methods, sparsities, distributions, seeds, epochs, impLevels, trainLimit, threads, output, data, renderOnly, note, one }) command.Options.Add(o);
+        foreach (var o in new Option[] { models, methods, sparsities, distributions, seeds, epochs, impLevels, trainLimit, threads, output, data, renderOnly, note, import, one }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             try
@@ -56,7 +57,18 @@ internal static class ResultsCommand
                 foreach (var m in grid.Methods)
                     if (!SparsityOptions.Methods.Contains(m)) throw new ArgumentException($"--methods: unknown method '{m}'; use {string.Join(", ", SparsityOptions.Methods)}.");
                 foreach (var d in grid.Distributions) LayerDensities.Parse(d);
-                if (!parse.GetValue(renderOnly)) GridRunner.Run(grid, parse.GetValue(data)!, runsFile, md, parse.GetValue(note), t);
+                if (parse.GetValue(import) is { Length: > 0 } imports)
+                {
+                    var have = RunsFile.Read(runsFile).Select(RunsFile.Key).ToHashSet();
+                    foreach (string spec in imports)
+                    {
+                        var r = RunImport.Read(spec, parse.GetValue(data)!, parse.GetValue(impLevels), cpu);
+                        if (!have.Add(RunsFile.Key(r))) throw new ArgumentException($"--import '{spec}': the runs file already holds {RunsFile.Key(r)}.");
+                        RunsFile.Append(runsFile, r);
+                        AnsiConsole.MarkupLine(Markup.Escape($"imported {RunsFile.Key(r)}: test acc {r.TestAccuracy:P2}, nnz {r.Nonzeros:N0}"));
+                    }
+                }
+                else if (!parse.GetValue(renderOnly)) GridRunner.Run(grid, parse.GetValue(data)!, runsFile, md, parse.GetValue(note), t);
                 ResultsMarkdown.Render(RunsFile.Read(runsFile), md, parse.GetValue(note), grid, parse.GetValue(renderOnly));
                 AnsiConsole.MarkupLine($"wrote {Markup.Escape(md)} and its plots");
                 return 0;

@@ -33,7 +33,8 @@ internal static class ResultsMarkdown
         sb.AppendLine("of the run's own process, which loads the data set first (that load's peak included); run's peak: the peak RSS during");
         sb.AppendLine("training (high-water mark reset after loading and a full GC) minus the RSS it started from - model, activations,");
         sb.AppendLine("gradients, optimizer state, topology work and garbage the GC has not collected yet; '-' where not measured that way");
-        sb.AppendLine("(runs from before each run had its own process, or before the reset). nnz: nonzero weights at the end.");
+        sb.AppendLine("(runs from before each run had its own process, or before the reset). nnz: nonzero weights at the end. Imported rows");
+        sb.AppendLine("(`train results --import`: runs made by `train`, e.g. in resumed slices) have no time and no peak RSS ('-').");
         sb.AppendLine();
         foreach (var model in runs.GroupBy(r => r.Model).OrderBy(x => x.First().Weights).Select(x => x.Key))
         {
@@ -50,7 +51,7 @@ internal static class ResultsMarkdown
                          .OrderBy(x => x.Key.Method is "imp" or "kd-ticket").ThenByDescending(x => x.Key.Epochs).ThenBy(x => x.Key.Distribution).ThenBy(x => x.Key.Sparsity).ThenBy(x => Array.IndexOf(SparsityOptions.Methods.ToArray(), x.Key.Method)))
             {
                 var (mean, std) = Stats(grp.Select(r => 100 * r.TestAccuracy));
-                sb.AppendLine(string.Create(Inv, $"| {grp.Key.Epochs} | {grp.Key.Method} | {grp.Key.Distribution} | {grp.Key.Sparsity:0.##} | {mean:F2} +- {std:F2} | {grp.Count()} | {grp.Average(r => r.TrainSeconds):F1} | {grp.Average(r => r.StateBytes) / (1 << 20):F2} | {Mib(grp, r => r.PeakRssBytes)} | {Mib(grp.Where(r => r.PeakFromRunStart), r => r.PeakRssBytes - r.RssBeforeBytes)} | {grp.Average(r => (double)r.Nonzeros):N0} | {grp.OrderBy(r => r.Seed).First().Levels} |"));
+                sb.AppendLine(string.Create(Inv, $"| {grp.Key.Epochs} | {grp.Key.Method} | {grp.Key.Distribution} | {grp.Key.Sparsity:0.##} | {mean:F2} +- {std:F2} | {grp.Count()} | {(grp.Any(r => r.Source is not null) ? "-" : grp.Average(r => r.TrainSeconds).ToString("F1", Inv))} | {grp.Average(r => r.StateBytes) / (1 << 20):F2} | {Mib(grp, r => r.PeakRssBytes)} | {Mib(grp.Where(r => r.PeakFromRunStart), r => r.PeakRssBytes - r.RssBeforeBytes)} | {grp.Average(r => (double)r.Nonzeros):N0} | {grp.OrderBy(r => r.Seed).First().Levels} |"));
             }
             sb.AppendLine();
         }

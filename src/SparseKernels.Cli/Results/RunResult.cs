@@ -11,4 +11,7 @@ internal sealed record RunResult(string Model, string Method, string Distributio
     /// <summary>Whether the peak was reset after loading the data, so PeakRssBytes - RssBeforeBytes is the run's own
     /// peak (false in runs measured before that reset, whose peak may be the data loading's).</summary>
     public bool PeakFromRunStart { get; init; }
+    /// <summary>The folder of a run imported with <c>train results --import</c> (made by <c>train</c>, not by the grid;
+    /// its time is not the grid's), or null for the grid's own runs.</summary>
+    public string? Source { get; init; }
 }

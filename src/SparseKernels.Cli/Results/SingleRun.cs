@@ -40,11 +40,24 @@ internal static class SingleRun
 
     private static RunResult Train(string model, string method, string dist, double sparsity, ulong seed, Grid g, ImageDataset train, ImageDataset test, CpuTensorBackend cpu)
     {
+        var clock = Stopwatch.StartNew();
+        using var run = new TrainingRun(Options(model, method, dist, sparsity, seed, g), cpu, train, test);
+        var m = run.Run();
+        double seconds = clock.Elapsed.TotalSeconds;
+        var (weights, nnz, state) = Measure(run);
+        string levels = run.Method is LotteryTicket lt ? string.Join(" ", lt.Levels.Select(x => $"{x.Sparsity:P0}:{x.TestAccuracy:P1}")) : "";
+        return new RunResult(model, method, dist, sparsity, seed, g.Epochs, m[^1].TestAccuracy, seconds, state,
+            Math.Max(m.Max(x => x.PeakDeviceBytes), 0), nnz, weights, levels);
+    }
+
+    /// <summary>The run options of one grid configuration (also what <see cref="RunImport"/> rebuilds an imported run's model with).</summary>
+    public static RunOptions Options(string model, string method, string dist, double sparsity, ulong seed, Grid g)
+    {
         // A model is an MLP's sizes (784-300-100-10) or a model spec / preset (lenet5, vgg-tiny: CNN rows; their first
         // layer stays dense, as train --model does for a CNN).
         bool mlp = model.Split('-').All(x => int.TryParse(x, NumberStyles.None, Inv, out _));
         var spec = mlp ? ModelSpec.Mlp(model.Split('-').Select(x => int.Parse(x, Inv)).ToArray()) : ModelSpec.Parse(model);
-        var options = new RunOptions
+        return new RunOptions
         {
             Layers = spec.MlpSizes ?? [784, 10],
             Model = mlp ? null : model,
@@ -62,10 +75,11 @@ internal static class SingleRun
                 FirstLayerDense = spec.Layers.Any(l => l.Kind == LayerKind.Conv2d),
             },
         };
-        var clock = Stopwatch.StartNew();
-        using var run = new TrainingRun(options, cpu, train, test);
-        var m = run.Run();
-        double seconds = clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>A model's weight count (dense), its nonzeros and its state bytes as the table counts them.</summary>
+    public static (long Weights, long Nonzeros, long StateBytes) Measure(TrainingRun run)
+    {
         long weights = run.Model.Layers.Sum(l => (long)l.In * l.Out);
         long nnz = 0, state = 0;
         int slots = run.Optimizer.StateSlots;
@@ -85,8 +99,6 @@ internal static class SingleRun
             }
             state += l.Out * (1 + slots) * 4L;
         }
-        string levels = run.Method is LotteryTicket lt ? string.Join(" ", lt.Levels.Select(x => $"{x.Sparsity:P0}:{x.TestAccuracy:P1}")) : "";
-        return new RunResult(model, method, dist, sparsity, seed, g.Epochs, m[^1].TestAccuracy, seconds, state,
-            Math.Max(m.Max(x => x.PeakDeviceBytes), 0), nnz, weights, levels);
+        return (weights, nnz, state);
     }
 }

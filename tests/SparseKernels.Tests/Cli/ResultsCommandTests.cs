@@ -18,6 +18,9 @@ public class ResultsCommandTests
 
     private static (int Exit, string Output) RunCli(params string[] args) => CliRunner.Run(null, args);
 
+    /// <summary>The CLI's output with Spectre.Console's line wrapping (80 columns off a terminal) undone.</summary>
+    private static string Flat(string output) => System.Text.RegularExpressions.Regex.Replace(output, @"\s+", " ");
+
     private static void RequireData()
     {
         if (!File.Exists(Path.Combine(FashionMnist.DefaultFolder, "train-images-idx3-ubyte.gz")))
@@ -55,6 +58,42 @@ public class ResultsCommandTests
             (exit, output) = RunCli(args);
             Assert.That(exit, Is.EqualTo(0), output);
             Assert.That(File.ReadAllLines(Path.ChangeExtension(md, ".runs.jsonl")), Has.Length.EqualTo(2), "a rerun skips the finished runs");
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
+    [Test]
+    public void ImportAddsAFinishedTrainRunAndRefusesAnotherConfigurationOrAnUnfinishedRun()
+    {
+        RequireData();
+        string dir = Path.Combine(Path.GetTempPath(), $"sk-results-{Guid.NewGuid():N}");
+        try
+        {
+            string run = Path.Combine(dir, "rigl90"), md = Path.Combine(dir, "results.md");
+            var (exit, output) = RunCli("train", "--layers", "784-32-10", "--method", "rigl", "--sparsity", "0.9", "--epochs", "1",
+                "--train-limit", "512", "--test-limit", "200", "--threads", "1", "-o", run);
+            Assert.That(exit, Is.EqualTo(0), output);
+
+            (exit, output) = RunCli("train", "results", "-o", md, "--import", $"784-32-10|rigl|erk|0.8|1|1={run}");
+            Assert.That(exit, Is.EqualTo(2), output);
+            Assert.That(Flat(output), Does.Contain("another configuration"), "a key whose sparsity differs from the run's is refused");
+            (exit, output) = RunCli("train", "results", "-o", md, "--import", $"784-32-10|rigl|erk|0.9|1|2={run}");
+            Assert.That(exit, Is.EqualTo(2), output);
+            Assert.That(Flat(output), Does.Contain("1..2"), "a 1-epoch run is not a finished 2-epoch run");
+            Assert.That(File.Exists(Path.ChangeExtension(md, ".runs.jsonl")), Is.False, "refused imports write nothing");
+
+            (exit, output) = RunCli("train", "results", "-o", md, "--import", $"784-32-10|rigl|erk|0.9|1|1={run}");
+            Assert.That(exit, Is.EqualTo(0), output);
+            var row = JsonDocument.Parse(File.ReadAllLines(Path.ChangeExtension(md, ".runs.jsonl")).Single()).RootElement;
+            Assert.That(row.GetProperty("Source").GetString(), Is.EqualTo(run));
+            var last = JsonDocument.Parse(File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Last()).RootElement;
+            Assert.That(row.GetProperty("TestAccuracy").GetDouble(), Is.EqualTo(last.GetProperty("test_acc").GetDouble()));
+            Assert.That(row.GetProperty("Nonzeros").GetInt64(), Is.EqualTo(last.GetProperty("nnz_per_layer").EnumerateArray().Sum(x => x.GetInt64())));
+            Assert.That(File.ReadAllText(md), Does.Contain("| 1 | rigl | erk | 0.9 |").And.Contain("| 1 | - |"), "an imported row has no time");
+
+            (exit, output) = RunCli("train", "results", "-o", md, "--import", $"784-32-10|rigl|erk|0.9|1|1={run}");
+            Assert.That(exit, Is.EqualTo(2), output);
+            Assert.That(Flat(output), Does.Contain("already holds"));
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
     }
