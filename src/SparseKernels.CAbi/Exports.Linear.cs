@@ -41,7 +41,10 @@ internal static unsafe partial class Exports
             try
             {
                 p = new CsrLinear(rows, cols, new ReadOnlySpan<int>(pattern->RowOffsets, rows + 1),
-                    nnz == 0 ? default : new ReadOnlySpan<int>(pattern->ColumnIndices, nnz), ctx.Cpu.MaxDegreeOfParallelism);
+                    nnz == 0 ? default : new ReadOnlySpan<int>(pattern->ColumnIndices, nnz), ctx.Cpu.MaxDegreeOfParallelism)
+                {
+                    SerialWork = LinearSerialWork,
+                };
             }
             catch (Tensors.CsrFormatException e) { throw new AbiException(Status.InvalidCsr, $"{op}: pattern: {e.Message}"); }
             lock (s_plansLock)
@@ -117,6 +120,14 @@ internal static unsafe partial class Exports
         }
         catch (Exception e) { return Errors.From(e, op); }
     }
+
+    /// <summary>
+    /// Multiply-adds (nnz x batch) below which a plan's call runs on the calling thread here: 1 M, not the TorchSharp
+    /// layer's 4 M. Measured from Python (bench/pytorch/layer_profile.py, AVX-512 build, batch 128, 2 threads, quiet):
+    /// 256x512 at 80 % (3.4 M) took 0.43-0.48 ms a step on 2 threads and 0.78 ms on one; 1024x1024 at 98-99 % (1.3-2.7 M)
+    /// 0.34-0.44 ms against 0.68-0.81 ms; below 1 M (256x512 from 95 %) one and two threads were within the noise (0.14-0.28 ms).
+    /// </summary>
+    internal const long LinearSerialWork = 1L << 20;
 
     private static long Batch(long batch, CsrLinear p, string op)
     {

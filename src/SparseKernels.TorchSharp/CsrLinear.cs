@@ -83,8 +83,11 @@ internal sealed unsafe class CsrLinear
         int chunks = threads == 1 ? 1 : threads * 4;
         _rowBounds = Bounds(_ro, outFeatures, Math.Max(chunks, (outFeatures + BlockRows - 1) / BlockRows));
         _colBounds = Bounds(_tOffsets, inFeatures, Math.Max(chunks, (inFeatures + BlockRows - 1) / BlockRows));
-        (_split, _blocks) = Splits(_ro, _ci, outFeatures, _colBounds);
-        (_tSplit, _tBlocks) = Splits(_tOffsets, _tRows, inFeatures, _rowBounds);
+        // the L2 blocks of the products are equal-width column ranges of at most BlockRows, independent of the parallel
+        // chunks: splitting every row at the chunk bounds (8 chunks at 2 threads) loaded and stored each row's panel of
+        // accumulators once per chunk, most of the time at high sparsity (1024x1024 at 99 %: 1.3 nonzeros per row and chunk)
+        (_split, _blocks) = Splits(_ro, _ci, outFeatures, EqualBlocks(inFeatures));
+        (_tSplit, _tBlocks) = Splits(_tOffsets, _tRows, inFeatures, EqualBlocks(outFeatures));
         _options = new ParallelOptions { MaxDegreeOfParallelism = threads };
         _body = RunChunk;
     }
@@ -102,6 +105,15 @@ internal sealed unsafe class CsrLinear
             if (narrow || parts >= n) return b;
             parts = (int)Math.Min(n, 2L * parts);
         }
+    }
+
+    /// <summary>[0, n) in ceil(n / <see cref="BlockRows"/>) ranges of equal width (one range when n &lt;= BlockRows).</summary>
+    private static int[] EqualBlocks(int n)
+    {
+        int parts = Math.Max(1, (n + BlockRows - 1) / BlockRows);
+        var b = new int[parts + 1];
+        for (int k = 0; k <= parts; k++) b[k] = (int)((long)n * k / parts);
+        return b;
     }
 
     /// <summary>

@@ -23,6 +23,11 @@ def test_wheel_installs_and_runs(tmp_path):
                    check=True)
     wheels = glob.glob(str(dist / "sparsekernels-*.whl"))
     assert len(wheels) == 1 and "linux_x86_64" in wheels[0], wheels
+    import zipfile
+    names = set(zipfile.ZipFile(wheels[0]).namelist())
+    assert "sparsekernels/libsparsekernels.so" in names, names
+    if os.path.isfile(os.path.join(src, "sparsekernels", "libsparsekernels_avx512.so")):
+        assert "sparsekernels/libsparsekernels_avx512.so" in names, names
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), wheels[0]], check=True)
     code = ("import sparsekernels, torch; assert sparsekernels.__file__.startswith(%r), sparsekernels.__file__; "
             "l = sparsekernels.SparseLinear(10, 5, density=0.5); y = l(torch.randn(2, 10)); y.sum().backward(); print('ok')") % str(target)

@@ -212,3 +212,44 @@ def test_plan_follows_pattern_changes():
     a(x)                                   # plan of a's first pattern
     a.load_state_dict(b.state_dict())      # same nnz, other pattern, in place
     assert_close(a(x), x @ b.to_dense().t() + b.bias.detach(), 1e-5, 1e-5, "after load_state_dict")
+
+
+def test_pooled_workspaces_are_not_shared_between_live_graphs():
+    """The CPU layer pools x^T and the values snapshot that a forward keeps for its backward; a pooled buffer is reused only
+    after the graph that holds it is freed: two graphs alive at once, a retained graph run twice with other forwards (with
+    and without grad, another batch size) in between, all equal PyTorch's dense gradients."""
+    g = torch.Generator().manual_seed(41)
+    layer = sk.SparseLinear(70, 30, density=0.2, generator=g)
+    w = layer.to_dense()
+    xs = [torch.randn(b, 70, generator=g).requires_grad_(True) for b in (16, 16, 9)]
+    rs = [torch.randn(x.shape[0], 30, generator=g) for x in xs]
+    ys = [layer(x) for x in xs[:2]]                       # two graphs alive: two pooled workspaces in use
+    y3 = layer(xs[2])
+    y3.backward(rs[2], retain_graph=True)                 # retained: its workspace must stay untouched
+    xo = torch.randn(9, 70, generator=g).requires_grad_(True)
+    (layer(xo) * 3).sum().backward()                      # another graph of batch 9, run and freed meanwhile
+    with torch.no_grad():
+        layer(torch.randn(9, 70, generator=g))            # no-grad forwards of the same and another batch size
+        layer(torch.randn(16, 70, generator=g))
+    y3.backward(rs[2])                                    # the retained graph again: dx accumulates twice
+    for y, r in zip(ys, rs):
+        y.backward(r)
+    for k, (x, r) in enumerate(zip(xs, rs)):
+        times = 2 if k == 2 else 1
+        assert_close(x.grad, times * (r @ w), 1e-4, 1e-4, f"grad x of graph {k}")
+    dw = sum(times * (r.t() @ x.detach()) for times, x, r in zip((1, 1, 2), xs, rs)) + torch.full((30, 9), 3.0) @ xo.detach()
+    assert_close(layer.values.grad, dw[layer._rows(), layer.column_indices.long()], 1e-3, 1e-4, "grad values")
+
+
+def test_no_grad_forward_matches_and_records_nothing():
+    g = torch.Generator().manual_seed(43)
+    layer = sk.SparseLinear(50, 20, density=0.3, generator=g)
+    x = torch.randn(7, 50, generator=g)
+    with torch.no_grad():
+        y = layer(x)
+    assert y.grad_fn is None and not y.requires_grad
+    assert_close(y, x @ layer.to_dense().t() + layer.bias.detach(), 1e-4, 1e-4, "no-grad forward")
+    y2 = layer(x)                                  # values require grad: a graph is recorded
+    assert y2.grad_fn is not None
+    x3 = torch.randn(2, 3, 50, generator=g)        # leading dimensions still go through a reshape
+    assert layer(x3).shape == (2, 3, 20)

@@ -1,7 +1,8 @@
 """ctypes binding of libsparsekernels.so (the C ABI in sparsekernels.h): loading, structs, status -> exceptions.
 
 The library is found, in order, at $SPARSEKERNELS_LIB (a path to the .so), then next to this file (the package ships it;
-tests/cabi.sh copies it here in a source checkout). No compiler is needed on the user's machine.
+tests/cabi.sh copies it here in a source checkout): libsparsekernels_avx512.so on CPUs with AVX-512 (x86-64-v4), else
+libsparsekernels.so (x86-64-v3); see library_path. No compiler is needed on the user's machine.
 """
 import ctypes
 import os
@@ -70,15 +71,41 @@ _SIGNATURES = {
 }
 
 
-def library_path():
+# x86-64-v4: what libsparsekernels_avx512.so was compiled for (NativeAOT fixes the instruction set at build time)
+AVX512_FLAGS = ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")
+
+
+def cpu_flags(cpuinfo="/proc/cpuinfo"):
+    """The CPU's feature flags as the kernel reports them (empty when unknown: then the baseline build is used)."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def library_path(flags=None, isa=None):
+    """$SPARSEKERNELS_LIB when set; else the package's AVX-512 build (libsparsekernels_avx512.so) when the CPU has every
+    x86-64-v4 flag and the file is there, else its baseline build (libsparsekernels.so, x86-64-v3: AVX2 + FMA).
+    $SPARSEKERNELS_ISA=avx2 forces the baseline."""
     env = os.environ.get("SPARSEKERNELS_LIB")
     if env:
         return env
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "libsparsekernels.so")
+    here = os.path.dirname(os.path.abspath(__file__))
+    isa = os.environ.get("SPARSEKERNELS_ISA", "") if isa is None else isa
+    if isa.lower() not in ("avx2", "x86-64-v3", "baseline"):
+        flags = cpu_flags() if flags is None else flags
+        wide = os.path.join(here, "libsparsekernels_avx512.so")
+        if all(f in flags for f in AVX512_FLAGS) and os.path.isfile(wide):
+            return wide
+    return os.path.join(here, "libsparsekernels.so")
 
 
 def _load():
-    path = library_path()
+    path = loaded_path
     if not os.path.isfile(path):
         raise LibraryNotFoundError(
             f"sparsekernels: the native library is missing at {path}. Install a built wheel, build it in a source checkout "
@@ -96,6 +123,7 @@ def _load():
     return lib
 
 
+loaded_path = library_path()   # the build _load() opens (the AVX-512 one or the baseline)
 lib = _load()
 
 

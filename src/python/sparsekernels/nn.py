@@ -7,9 +7,29 @@ import torch
 
 from . import _lib, ops
 
+_fwd, _bwd, _check = _lib.lib.sk_linear_forward, _lib.lib.sk_linear_backward, _lib.check
+
+
+class _Lease:
+    """Gives a pooled workspace back to its plan when the autograd node holding it is freed (its ctx goes away): then
+    no backward can read it any more, whatever retain_graph was."""
+    __slots__ = ("plan", "batch", "item")
+
+    def __init__(self, plan, batch, item):
+        self.plan, self.batch, self.item = plan, batch, item
+
+    def __del__(self):
+        plan = self.plan
+        if plan._batch == self.batch and len(plan._free) < 4:
+            plan._free.append(self.item)
+
 
 class LinearPlan:
-    """An sk_linear plan: the CPU layer products for one pattern (a validated copy of it and its CSC transpose)."""
+    """An sk_linear plan: the CPU layer products for one pattern (a validated copy of it and its CSC transpose), with
+    the workspaces of the calls pooled for the batch size in use: x^T and the values snapshot that a forward keeps for
+    its backward (taken from a free list, given back when the autograd node is freed: _Lease) and the scratch y^T, dy^T,
+    dx^T that live only during a call (one set; calls on a plan are serialized by the library). y, dx and dW are fresh
+    tensors (autograd and the caller own them)."""
 
     def __init__(self, row_offsets, column_indices, shape, threads):
         self.key = None
@@ -19,6 +39,41 @@ class LinearPlan:
         csr = ops.csr_struct(row_offsets, column_indices, None, shape)
         _lib.check(_lib.lib.sk_linear_create(_lib.context_for(torch.device("cpu"), threads), ctypes.byref(csr),
                                              ctypes.byref(self.handle)))
+        self.h = self.handle.value
+        self._batch, self._free, self._scratch = -1, [], None
+
+    def _use_batch(self, batch):
+        if batch != self._batch:
+            self._batch, self._free = batch, []
+            o, i = self.out_features, self.in_features
+            # y^T / dy^T share one buffer (never live in the same call), dx^T its own
+            self._scratch = (torch.empty(o, batch), torch.empty(i, batch))
+
+    def saved_workspace(self, batch):
+        """(x^T, values snapshot) for a forward whose backward may run, and the lease that gives them back."""
+        self._use_batch(batch)
+        item = self._free.pop() if self._free else (torch.empty(self.in_features, batch), torch.empty(self.nnz))
+        return item, _Lease(self, batch, item)
+
+    def scratch(self, batch):
+        self._use_batch(batch)
+        return self._scratch
+
+    def forward(self, x, values, xt, tvals):
+        """y = x W^T (fresh tensor); x^T into xt, the values snapshot into tvals (None: not kept)."""
+        batch = x.shape[0]
+        yt, _ = self.scratch(batch)
+        y = torch.empty(batch, self.out_features)
+        _check(_fwd(self.h, x.data_ptr(), batch, values.data_ptr(), y.data_ptr(), xt.data_ptr(), yt.data_ptr(),
+                    tvals.data_ptr() if tvals is not None else None))
+        return y
+
+    def forward_nograd(self, x, values):
+        """y = x W^T with pooled x^T (no backward will read it)."""
+        batch = x.shape[0]
+        self._use_batch(batch)
+        xt = self._scratch[1]
+        return self.forward(x, values, xt, None)
 
     def __del__(self):
         h = getattr(self, "handle", None)
@@ -59,14 +114,9 @@ class SparseLinearFunction(torch.autograd.Function):
         if not cuda and layer is not None:
             plan = _plan_for(layer)
             xc = x if x.is_contiguous() else x.contiguous()
-            batch = xc.shape[0]
-            xt = torch.empty(layer.in_features, batch)
-            yt = torch.empty(out_features, batch)
-            tvals = torch.empty(plan.nnz)
-            y = torch.empty(batch, out_features)
-            _lib.check(_lib.lib.sk_linear_forward(plan.handle, _ptr(xc), batch, _ptr(values), _ptr(y), _ptr(xt), _ptr(yt),
-                                                  _ptr(tvals)))
-            ctx.save_for_backward(xt, tvals, row_offsets, column_indices)
+            (xt, tvals), ctx.lease = plan.saved_workspace(xc.shape[0])
+            y = plan.forward(xc, values, xt, tvals)
+            ctx.save_for_backward(xt, tvals, row_offsets, column_indices)   # the pattern: autograd's in-place check
             ctx.shape, ctx.layer, ctx.plan = shape, layer, plan
             if layer.capture:
                 layer._last_x = x.detach()
@@ -124,11 +174,10 @@ class SparseLinearFunction(torch.autograd.Function):
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         gx = torch.empty(batch, layer.in_features) if need_x else None
         gv = torch.empty(plan.nnz) if need_w else None
-        dyt = torch.empty(layer.out_features, batch)
-        dxt = torch.empty(layer.in_features, batch) if need_x else None
+        dyt, dxt = plan.scratch(batch)
         s0, s1 = gy.stride()
-        _lib.check(_lib.lib.sk_linear_backward(plan.handle, _ptr(gy), s0, s1, batch, _ptr(xt), _ptr(tvals), _ptr(gx), _ptr(gv),
-                                               _ptr(dyt), _ptr(dxt)))
+        _check(_bwd(plan.h, gy.data_ptr(), s0, s1, batch, xt.data_ptr(), tvals.data_ptr(), gx.data_ptr() if need_x else None,
+                    gv.data_ptr() if need_w else None, dyt.data_ptr(), dxt.data_ptr()))
         return gx, gv, None, None, None, None
 
 
@@ -205,26 +254,37 @@ class SparseLinear(torch.nn.Module):
         return self.nnz / (self.in_features * self.out_features)
 
     def forward(self, x):
+        # parameters and buffers read from their dicts once (nn.Module.__getattr__ per access costs ~1 us each)
+        values, bias = self._parameters["values"], self._parameters["bias"]
+        ro, ci = self._buffers["row_offsets"], self._buffers["column_indices"]
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"SparseLinear: input is {type(x).__name__}, not a torch.Tensor")
         if x.dtype != torch.float32:
             raise TypeError(f"SparseLinear {self.out_features}x{self.in_features}: input has dtype {x.dtype}; it computes in "
                             f"float32 (call x.float())")
-        if x.device != self.values.device:
+        cpu = x.is_cpu and values.is_cpu
+        if not cpu and x.device != values.device:
             raise ValueError(f"SparseLinear {self.out_features}x{self.in_features}: input is on {x.device} but the layer on "
-                             f"{self.values.device} (move one of them with .to())")
+                             f"{values.device} (move one of them with .to())")
+        two_d = x.dim() == 2
         if x.dim() < 1 or x.shape[-1] != self.in_features:
             raise ValueError(f"SparseLinear {self.out_features}x{self.in_features}: input has shape {tuple(x.shape)}; the last "
                              f"dimension must be in_features = {self.in_features}")
-        lead = x.shape[:-1]
-        x2 = x.reshape(-1, self.in_features)
-        if self.values.numel() != self.column_indices.numel() or self.row_offsets.numel() != self.out_features + 1:
+        # a 2-D input is used as it is: a reshape would add view nodes to the autograd graph (time in every backward)
+        x2 = x if two_d else x.reshape(-1, self.in_features)
+        if values.numel() != ci.numel() or ro.numel() != self.out_features + 1:
             raise RuntimeError(f"SparseLinear {self.out_features}x{self.in_features}: the pattern buffers no longer match the values "
-                               f"({self.values.numel()} values, {self.column_indices.numel()} column indices)")
-        y = SparseLinearFunction.apply(x2, self.values, self.row_offsets, self.column_indices, self.out_features, self)
-        if self.bias is not None:
-            y = y + self.bias
-        return y.reshape(*lead, self.out_features)
+                               f"({values.numel()} values, {ci.numel()} column indices)")
+        if cpu and not (torch.is_grad_enabled() and (x2.requires_grad or values.requires_grad)):
+            # no graph will be recorded: the plan's forward on pooled workspaces, without autograd.Function
+            if self.capture:
+                self._last_x, self._last_dy = x2.detach(), None
+            y = _plan_for(self).forward_nograd(x2 if x2.is_contiguous() else x2.contiguous(), values)
+        else:
+            y = SparseLinearFunction.apply(x2, values, ro, ci, self.out_features, self)
+        if bias is not None:
+            y = y + bias
+        return y if two_d else y.reshape(*x.shape[:-1], self.out_features)
 
     def to_dense(self):
         """W as a dense out x in tensor (zeros off the pattern), detached."""
