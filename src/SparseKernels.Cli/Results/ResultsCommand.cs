@@ -20,11 +20,18 @@ internal static class ResultsCommand
     public static Command Create()
     {
         var models = new Option<string>("--models") { Description = "Models separated by ';': MLP sizes or a --model spec / preset, e.g. 784-300-100-10;784-1024-1024-10;lenet5.", DefaultValueFactory = _ => "784-300-100-10;784-1024-1024-10" };
-        var methods = new Option<string>("--methods") { Description = "Methods separated by ','.", DefaultValueFactory = _ => string.Join(',', SparsityOptions.Methods) };
-        var sparsities = new Option<string>("--sparsities") { Description = "Sparsities separated by ','.", DefaultValueFactory = _ => "0.8,0.9,0.95,0.98" };
-        var distributions = new Option<string>("--distributions") { Description = "Layer distributions separated by ','.", DefaultValueFactory = _ => "erk,uniform" };
+        var methods = new Option<string>("--methods")
+        {
+            Description = "Methods separated by ','.",
+            DefaultValueFactory = _ => string.Join(',', SparsityOptions.Methods),
+        };
+        var sparsities = new Option<string>("--sparsities")
+        { Description = "Sparsities separated by ','.", DefaultValueFactory = _ => "0.8,0.9,0.95,0.98" };
+        var distributions = new Option<string>("--distributions")
+        { Description = "Layer distributions separated by ','.", DefaultValueFactory = _ => "erk,uniform" };
         var seeds = new Option<int>("--seeds") { Description = "Seeds per configuration (1..N).", DefaultValueFactory = _ => 3 };
-        var epochs = new Option<int>("--epochs") { Description = "Epochs per run (per level for IMP / KD tickets).", DefaultValueFactory = _ => 20 };
+        var epochs = new Option<int>("--epochs")
+        { Description = "Epochs per run (per level for IMP / KD tickets).", DefaultValueFactory = _ => 20 };
         var impLevels = new Option<int>("--imp-levels") { Description = "IMP / KD ticket levels.", DefaultValueFactory = _ => 5 };
         var trainLimit = new Option<int>("--train-limit") { Description = "Use only the first N training samples (0 = all).", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "CPU threads (0 = all cores).", DefaultValueFactory = _ => 0 };
@@ -32,7 +39,11 @@ internal static class ResultsCommand
         var data = new Option<string>("--data") { Description = "Folder of the Fashion-MNIST gzip IDX files.", DefaultValueFactory = _ => FashionMnist.DefaultFolder };
         var renderOnly = new Option<bool>("--render-only") { Description = "Only redraw the table and plot from the runs file." };
         var note = new Option<string?>("--note") { Description = "A paragraph placed under the title (what the grid was, what is missing); default: the file <output>.notes.md when it exists." };
-        var import = new Option<string[]>("--import") { Description = "Add finished `train` runs to the runs file instead of running the grid: KEY=FOLDER, KEY as model|method|distribution|sparsity|seed|epochs (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var import = new Option<string[]>("--import")
+        {
+            Description = "Add finished `train` runs to the runs file instead of running the grid: KEY=FOLDER, KEY as "
+                + "model|method|distribution|sparsity|seed|epochs (repeatable).",
+        };
         // Internal: the parent runs every configuration in a child process (its own peak RSS, no state shared between runs).
         var one = new Option<string?>("--one") { Description = "Run one configuration 'model|method|distribution|sparsity|seed|epochs' and print its result (used by the grid).", Hidden = true };
         var command = new Command("results", "Run the sparse-training results grid and write docs/results.md with a plot; options shrink the grid.");
@@ -63,9 +74,11 @@ internal static class ResultsCommand
                     foreach (string spec in imports)
                     {
                         var r = RunImport.Read(spec, parse.GetValue(data)!, parse.GetValue(impLevels), cpu);
-                        if (!have.Add(RunsFile.Key(r))) throw new ArgumentException($"--import '{spec}': the runs file already holds {RunsFile.Key(r)}.");
+                        if (!have.Add(RunsFile.Key(r)))
+                            throw new ArgumentException($"--import '{spec}': the runs file already holds {RunsFile.Key(r)}.");
                         RunsFile.Append(runsFile, r);
-                        AnsiConsole.MarkupLine(Markup.Escape($"imported {RunsFile.Key(r)}: test acc {r.TestAccuracy:P2}, nnz {r.Nonzeros:N0}"));
+                        AnsiConsole.MarkupLine(Markup.Escape(
+                            $"imported {RunsFile.Key(r)}: test acc {r.TestAccuracy:P2}, nnz {r.Nonzeros:N0}"));
                     }
                 }
                 else if (!parse.GetValue(renderOnly)) GridRunner.Run(grid, parse.GetValue(data)!, runsFile, md, parse.GetValue(note), t);

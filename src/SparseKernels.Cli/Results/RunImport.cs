@@ -27,8 +27,10 @@ internal static class RunImport
             throw new ArgumentException($"--import '{spec}': expected KEY=FOLDER with KEY model|method|distribution|sparsity|seed|epochs.");
         string key = spec[..eq], folder = spec[(eq + 1)..];
         var k = key.Split('|');
-        if (k.Length != 6) throw new ArgumentException($"--import '{spec}': the key '{key}' must be model|method|distribution|sparsity|seed|epochs.");
-        if (!double.TryParse(k[3], NumberStyles.Float, Inv, out double sparsity) || !ulong.TryParse(k[4], NumberStyles.None, Inv, out ulong seed)
+        if (k.Length != 6)
+            throw new ArgumentException($"--import '{spec}': the key '{key}' must be model|method|distribution|sparsity|seed|epochs.");
+        if (!double.TryParse(k[3], NumberStyles.Float, Inv, out double sparsity)
+            || !ulong.TryParse(k[4], NumberStyles.None, Inv, out ulong seed)
             || !int.TryParse(k[5], NumberStyles.None, Inv, out int epochs) || epochs <= 0)
             throw new ArgumentException($"--import '{spec}': sparsity '{k[3]}', seed '{k[4]}' or epochs '{k[5]}' is not a number.");
         string file = Path.Combine(folder, TrainingRun.JsonFile);
@@ -56,12 +58,15 @@ internal static class RunImport
         var (train, test) = FashionMnist.Load(dataFolder);
         using var run = new TrainingRun(SingleRun.Options(k[0], k[1], k[2], sparsity, seed, g), cpu, train, test);
         var (weights, nnz, state) = SingleRun.Measure(run);
-        long[] built = run.Model.Layers.Select(l => l.Sparse is { } s ? (long)s.Nnz : l.Weight.Value.ToArray().LongCount(x => x != 0)).ToArray();
+        long[] built = run.Model.Layers
+            .Select(l => l.Sparse is { } s ? (long)s.Nnz : l.Weight.Value.ToArray().LongCount(x => x != 0)).ToArray();
         long[] recorded = metrics[^1].Nnz;
         if (!built.SequenceEqual(recorded))
-            throw new InvalidDataException($"--import '{spec}': the run in {folder} ended with nonzeros per layer [{string.Join('/', recorded)}], "
+            throw new InvalidDataException($"--import '{spec}': the run in {folder} ended with nonzeros per layer "
+                + $"[{string.Join('/', recorded)}], "
                 + $"but the configuration {key} has [{string.Join('/', built)}]: the folder holds another configuration.");
-        return new RunResult(k[0], k[1], k[2], sparsity, seed, epochs, metrics[^1].Acc, metrics.Sum(m => m.Seconds), state, 0, nnz, weights, "")
+        return new RunResult(k[0], k[1], k[2], sparsity, seed, epochs, metrics[^1].Acc, metrics.Sum(m => m.Seconds), state, 0, nnz,
+            weights, "")
         { Source = folder };
     }
 }

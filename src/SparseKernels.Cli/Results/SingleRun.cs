@@ -38,19 +38,22 @@ internal static class SingleRun
         return 0;
     }
 
-    private static RunResult Train(string model, string method, string dist, double sparsity, ulong seed, Grid g, ImageDataset train, ImageDataset test, CpuTensorBackend cpu)
+    private static RunResult Train(string model, string method, string dist, double sparsity, ulong seed, Grid g, ImageDataset train,
+        ImageDataset test, CpuTensorBackend cpu)
     {
         var clock = Stopwatch.StartNew();
         using var run = new TrainingRun(Options(model, method, dist, sparsity, seed, g), cpu, train, test);
         var m = run.Run();
         double seconds = clock.Elapsed.TotalSeconds;
         var (weights, nnz, state) = Measure(run);
-        string levels = run.Method is LotteryTicket lt ? string.Join(" ", lt.Levels.Select(x => $"{x.Sparsity:P0}:{x.TestAccuracy:P1}")) : "";
+        string levels = run.Method is LotteryTicket lt
+            ? string.Join(" ", lt.Levels.Select(x => $"{x.Sparsity:P0}:{x.TestAccuracy:P1}")) : "";
         return new RunResult(model, method, dist, sparsity, seed, g.Epochs, m[^1].TestAccuracy, seconds, state,
             Math.Max(m.Max(x => x.PeakDeviceBytes), 0), nnz, weights, levels);
     }
 
-    /// <summary>The run options of one grid configuration (also what <see cref="RunImport"/> rebuilds an imported run's model with).</summary>
+    /// <summary>The run options of one grid configuration (also what <see cref="RunImport"/> rebuilds an imported run's model
+    /// with).</summary>
     public static RunOptions Options(string model, string method, string dist, double sparsity, ulong seed, Grid g)
     {
         // A model is an MLP's sizes (784-300-100-10) or a model spec / preset (lenet5, vgg-tiny: CNN rows; their first

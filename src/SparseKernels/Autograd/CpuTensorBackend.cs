@@ -167,22 +167,49 @@ public sealed class CpuTensorBackend : ITensorBackend
     public void Synchronize() { }
 
     /// <inheritdoc/>
-    public DenseTensor Im2Col(DenseTensor x, Conv2dGeometry g, int batch, int b0, int bc) => Cpu.Im2Col(g, x, batch, b0, bc);
+    public DenseTensor Im2Col(DenseTensor x, Conv2dGeometry g, int batch, int b0, int bc)
+    {
+        ConvShapes.CheckBatch(g, x, batch, b0, bc, "Im2Col");
+        var (rows, cols) = ConvShapes.Columns(g, bc);
+        var col = Rent(rows, cols);
+        Cpu.Im2ColInto(g, x, batch, b0, bc, col.HostData);
+        return col;
+    }
     /// <inheritdoc/>
     public void Col2Im(DenseTensor dcol, Conv2dGeometry g, int batch, int b0, int bc, DenseTensor dx)
         => Cpu.Col2Im(g, dcol, batch, b0, bc, dx);
     /// <inheritdoc/>
     public (DenseTensor Y, DenseTensor Which) MaxPool2d(DenseTensor x, int batch, int height, int width, int k, int stride)
-        => Cpu.MaxPool2d(x, batch, height, width, k, stride);
+    {
+        var (oh, ow) = ConvShapes.PoolPlane(height, width, k, stride, "MaxPool2d");
+        var y = Rent(x.Rows, checked(batch * oh * ow));
+        var which = Rent(y.Rows, y.Cols);
+        Cpu.MaxPool2dInto(x, batch, height, width, k, stride, y, which);
+        return (y, which);
+    }
     /// <inheritdoc/>
     public DenseTensor MaxPool2dBackward(DenseTensor dy, DenseTensor which, int batch, int height, int width, int k, int stride)
-        => Cpu.MaxPool2dBackward(dy, which, batch, height, width, k, stride);
+    {
+        var dx = Rent(dy.Rows, checked(batch * height * width));
+        Cpu.MaxPool2dBackwardInto(dy, which, batch, height, width, k, stride, dx);
+        return dx;
+    }
     /// <inheritdoc/>
     public DenseTensor ChannelsToFeatures(DenseTensor x, int channels, int batch, int plane)
-        => Cpu.ChannelsToFeatures(x, channels, batch, plane);
+    {
+        CpuBackend.CheckPermute(x, channels, batch, plane, "ChannelsToFeatures");
+        var y = Rent(checked(channels * plane), batch);
+        Cpu.ChannelsToFeaturesInto(x, channels, batch, plane, y.HostData);
+        return y;
+    }
     /// <inheritdoc/>
     public DenseTensor FeaturesToChannels(DenseTensor x, int channels, int batch, int plane)
-        => Cpu.FeaturesToChannels(x, channels, batch, plane);
+    {
+        CpuBackend.CheckPermute(x, channels, batch, plane, "FeaturesToChannels");
+        var y = Rent(channels, checked(batch * plane));
+        Cpu.FeaturesToChannelsInto(x, channels, batch, plane, y.HostData);
+        return y;
+    }
     /// <inheritdoc/>
     public DenseTensor GlobalAvgPool(DenseTensor x, int plane) => Cpu.GlobalAvgPool(x, plane);
     /// <inheritdoc/>

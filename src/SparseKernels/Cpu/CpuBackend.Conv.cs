@@ -1,3 +1,4 @@
+using System.Numerics;
 using SparseKernels.Tensors;
 
 namespace SparseKernels.Cpu;
@@ -15,12 +16,24 @@ public sealed partial class CpuBackend
         ConvShapes.CheckBatch(g, x, batch, b0, bc, "Im2Col");
         var (rows, cols) = ConvShapes.Columns(g, bc);
         var col = DenseTensor.Zeros(rows, cols);
-        float[] xd = x.HostData, cd = col.HostData;
+        Im2ColInto(g, x, batch, b0, bc, col.HostData);
+        return col;
+    }
+
+    /// <summary><see cref="Im2Col"/> into <paramref name="cd"/> ((C * kh * kw) x (bc * Ho * Wo), every element written, zeros
+    /// outside the input); the operands are checked by the caller.</summary>
+    internal void Im2ColInto(Conv2dGeometry g, DenseTensor x, int batch, int b0, int bc, float[] cd)
+    {
+        var (rows, cols) = ConvShapes.Columns(g, bc);
+        if (cd.LongLength < (long)rows * cols)
+            throw new ArgumentException($"Im2Col: the output holds {cd.LongLength} floats for {rows}x{cols}.", nameof(cd));
+        float[] xd = x.HostData;
         int h = g.Height, w = g.Width, oh = g.OutHeight, ow = g.OutWidth, s = g.Stride, p = g.Padding, kh = g.KernelH, kw = g.KernelW;
         long inPlane = (long)h * w, plane = (long)oh * ow;
         For(rows, row =>
         {
             int j = row % kw, i = row / kw % kh, c = row / (kw * kh);
+            int first = Math.Max(0, p - j), last = Math.Min(ow, w + p - j);   // stride 1: ox with 0 <= ox - p + j < w
             for (int b = 0; b < bc; b++)
             {
                 long src = (long)c * batch * inPlane + (long)(b0 + b) * inPlane;
@@ -29,23 +42,24 @@ public sealed partial class CpuBackend
                 {
                     int y = oy * s - p + i;
                     var outRow = cd.AsSpan((int)(dst + (long)oy * ow), ow);
-                    if (y < 0 || y >= h) continue;   // stays zero
+                    if (y < 0 || y >= h) { outRow.Clear(); continue; }
                     long srcRow = src + (long)y * w;
                     if (s == 1)
                     {
-                        int first = Math.Max(0, p - j), last = Math.Min(ow, w + p - j);   // ox with 0 <= ox - p + j < w
-                        if (last > first) xd.AsSpan((int)(srcRow + first - p + j), last - first).CopyTo(outRow[first..last]);
+                        if (last <= first) { outRow.Clear(); continue; }
+                        outRow[..first].Clear();
+                        xd.AsSpan((int)(srcRow + first - p + j), last - first).CopyTo(outRow[first..last]);
+                        outRow[last..].Clear();
                     }
                     else
                         for (int ox = 0; ox < ow; ox++)
                         {
                             int xx = ox * s - p + j;
-                            if (xx >= 0 && xx < w) outRow[ox] = xd[srcRow + xx];
+                            outRow[ox] = xx >= 0 && xx < w ? xd[srcRow + xx] : 0f;
                         }
                 }
             }
         });
-        return col;
     }
 
     /// <summary>
@@ -73,11 +87,18 @@ public sealed partial class CpuBackend
                     for (int b = 0; b < bc; b++)
                     {
                         long dst = (long)c * batch * inPlane + (long)(b0 + b) * inPlane, src = row * cols + b * plane;
+                        int first = Math.Max(0, p - j), last = Math.Min(ow, w + p - j);   // stride 1: ox with 0 <= ox - p + j < w
                         for (int oy = 0; oy < oh; oy++)
                         {
                             int y = oy * s - p + i;
                             if (y < 0 || y >= h) continue;
                             long d = dst + (long)y * w, sr = src + (long)oy * ow;
+                            if (s == 1)
+                            {
+                                if (last > first)
+                                    AddInto(xd.AsSpan((int)(d + first - p + j), last - first), cd.AsSpan((int)(sr + first), last - first));
+                                continue;
+                            }
                             for (int ox = 0; ox < ow; ox++)
                             {
                                 int xx = ox * s - p + j;
@@ -96,6 +117,15 @@ public sealed partial class CpuBackend
         var (oh, ow) = ConvShapes.PoolPlane(height, width, k, stride, "MaxPool2d");
         var y = DenseTensor.Zeros(x.Rows, checked(batch * oh * ow));
         var which = DenseTensor.Zeros(y.Rows, y.Cols);
+        MaxPool2dInto(x, batch, height, width, k, stride, y, which);
+        return (y, which);
+    }
+
+    /// <summary><see cref="MaxPool2d"/> into <paramref name="y"/> and <paramref name="which"/> (every element written). A 2 x 2,
+    /// stride-2 window takes a branch-light path; a window holding a NaN takes the general one (the first NaN wins).</summary>
+    internal void MaxPool2dInto(DenseTensor x, int batch, int height, int width, int k, int stride, DenseTensor y, DenseTensor which)
+    {
+        var (oh, ow) = ConvShapes.PoolPlane(height, width, k, stride, "MaxPool2d");
         ConvShapes.CheckPool("MaxPool2d", x, batch, height, width, y, which, oh, ow);
         float[] xd = x.HostData, yd = y.HostData, wd = which.HostData;
         For(x.Rows * batch, plane =>
@@ -105,7 +135,21 @@ public sealed partial class CpuBackend
                 for (int ox = 0; ox < ow; ox++)
                 {
                     long at = inBase + (long)oy * stride * width + ox * stride;
-                    float best = xd[at]; int arg = 0;
+                    float best; int arg;
+                    if (k == 2)
+                    {
+                        float v0 = xd[at], v1 = xd[at + 1], v2 = xd[at + width], v3 = xd[at + width + 1];
+                        best = v0; arg = 0;
+                        if (v1 > best) { best = v1; arg = 1; }
+                        if (v2 > best) { best = v2; arg = 2; }
+                        if (v3 > best) { best = v3; arg = 3; }
+                        if (!float.IsNaN(v0 + v1 + v2 + v3))
+                        {
+                            yd[outBase + oy * ow + ox] = best; wd[outBase + oy * ow + ox] = arg;
+                            continue;
+                        }
+                    }
+                    best = xd[at]; arg = 0;
                     for (int i = 0; i < k; i++)
                         for (int j = 0; j < k; j++)
                         {
@@ -115,26 +159,33 @@ public sealed partial class CpuBackend
                     yd[outBase + oy * ow + ox] = best; wd[outBase + oy * ow + ox] = arg;
                 }
         });
-        return (y, which);
     }
 
     /// <summary>The input gradient of <see cref="MaxPool2d"/>: dy routed to each window's winner (sums where windows overlap).</summary>
     public DenseTensor MaxPool2dBackward(DenseTensor dy, DenseTensor which, int batch, int height, int width, int k, int stride)
     {
-        var (oh, ow) = ConvShapes.PoolPlane(height, width, k, stride, "MaxPool2dBackward");
         var dx = DenseTensor.Zeros(dy.Rows, checked(batch * height * width));
+        MaxPool2dBackwardInto(dy, which, batch, height, width, k, stride, dx);
+        return dx;
+    }
+
+    /// <summary><see cref="MaxPool2dBackward"/> into <paramref name="dx"/> (C x (batch * H * W), overwritten).</summary>
+    internal void MaxPool2dBackwardInto(DenseTensor dy, DenseTensor which, int batch, int height, int width, int k, int stride,
+        DenseTensor dx)
+    {
+        var (oh, ow) = ConvShapes.PoolPlane(height, width, k, stride, "MaxPool2dBackward");
         ConvShapes.CheckPool("MaxPool2dBackward", dx, batch, height, width, dy, which, oh, ow);
         float[] xd = dx.HostData, dd = dy.HostData, wd = which.HostData;
         For(dy.Rows * batch, plane =>
         {
             long inBase = (long)plane * height * width, outBase = (long)plane * oh * ow;
+            xd.AsSpan((int)inBase, height * width).Clear();
             for (int o = 0; o < oh * ow; o++)
             {
                 int a = (int)wd[outBase + o], oy = o / ow, ox = o % ow;
                 xd[inBase + (long)(oy * stride + a / k) * width + ox * stride + a % k] += dd[outBase + o];
             }
         });
-        return dx;
     }
 
     /// <summary>CNHW C x (batch * plane) to feature-major (C * plane) x batch (PyTorch's flatten order), as a new tensor.</summary>
@@ -142,14 +193,21 @@ public sealed partial class CpuBackend
     {
         CheckPermute(x, channels, batch, plane, "ChannelsToFeatures");
         var y = DenseTensor.Zeros(channels * plane, batch);
-        float[] xd = x.HostData, yd = y.HostData;
+        ChannelsToFeaturesInto(x, channels, batch, plane, y.HostData);
+        return y;
+    }
+
+    /// <summary><see cref="ChannelsToFeatures"/> into <paramref name="yd"/> (every element written).</summary>
+    internal void ChannelsToFeaturesInto(DenseTensor x, int channels, int batch, int plane, float[] yd)
+    {
+        CheckPermute(x, channels, batch, plane, "ChannelsToFeatures");
+        float[] xd = x.HostData;
         For(channels, c =>
         {
             long xb = (long)c * batch * plane, yb = (long)c * plane * batch;
             for (int b = 0; b < batch; b++)
                 for (int q = 0; q < plane; q++) yd[yb + (long)q * batch + b] = xd[xb + (long)b * plane + q];
         });
-        return y;
     }
 
     /// <summary>Feature-major (C * plane) x batch to CNHW C x (batch * plane), as a new tensor (the inverse of <see
@@ -158,14 +216,21 @@ public sealed partial class CpuBackend
     {
         CheckPermute(x, channels, batch, plane, "FeaturesToChannels");
         var y = DenseTensor.Zeros(channels, batch * plane);
-        float[] xd = x.HostData, yd = y.HostData;
+        FeaturesToChannelsInto(x, channels, batch, plane, y.HostData);
+        return y;
+    }
+
+    /// <summary><see cref="FeaturesToChannels"/> into <paramref name="yd"/> (every element written).</summary>
+    internal void FeaturesToChannelsInto(DenseTensor x, int channels, int batch, int plane, float[] yd)
+    {
+        CheckPermute(x, channels, batch, plane, "FeaturesToChannels");
+        float[] xd = x.HostData;
         For(channels, c =>
         {
             long xb = (long)c * plane * batch, yb = (long)c * batch * plane;
             for (int q = 0; q < plane; q++)
                 for (int b = 0; b < batch; b++) yd[yb + (long)b * plane + q] = xd[xb + (long)q * batch + b];
         });
-        return y;
     }
 
     /// <summary>The mean of each plane of a CNHW batch: C x (batch * plane) to C x batch (fp32 sums in order).</summary>
@@ -194,7 +259,15 @@ public sealed partial class CpuBackend
         return dx;
     }
 
-    private static void CheckPermute(DenseTensor x, int channels, int batch, int plane, string op)
+    /// <summary>dst[i] += src[i].</summary>
+    private static void AddInto(Span<float> dst, ReadOnlySpan<float> src)
+    {
+        int i = 0, vc = Vector<float>.Count;
+        for (; i + vc <= dst.Length; i += vc) (new Vector<float>(dst[i..]) + new Vector<float>(src[i..])).CopyTo(dst[i..]);
+        for (; i < dst.Length; i++) dst[i] += src[i];
+    }
+
+    internal static void CheckPermute(DenseTensor x, int channels, int batch, int plane, string op)
     {
         if (channels <= 0 || batch <= 0
             || plane <= 0) throw new ArgumentException($"{op}: channels {channels}, batch {batch} and plane {plane} must be positive.");

@@ -30,7 +30,14 @@ public sealed partial class CpuBackend
         var (m, k, n) = Shapes.DenseGemm(a, b, transposeA, transposeB);
         if (cd.LongLength != (long)m * n)
             throw new ArgumentException($"DenseGemm: the output holds {cd.LongLength} values for {m}x{n}.", nameof(cd));
-        // Bring both operands to row-major op(a) MxK and op(b) KxN: O(MK + KN) copies beside O(MNK) work,
+        // a . b^T with a long reduction (a convolution's weight gradient dY . col^T, K = batch * plane): dot products of
+        // rows, no copy of b (which is the large operand there).
+        if (!transposeA && transposeB && k >= GemmNtMinK)
+        {
+            GemmNt(a.HostData, b.HostData, cd, m, k, n);
+            return;
+        }
+        // Otherwise bring both operands to row-major op(a) MxK and op(b) KxN: O(MK + KN) copies beside O(MNK) work,
         // after which one well-tuned kernel serves all four combinations.
         float[] ad = transposeA ? TransposeDense(a.HostData, a.Rows, a.Cols, scratch) : a.HostData;
         float[] bd = transposeB ? TransposeDense(b.HostData, b.Rows, b.Cols, scratch) : b.HostData;
@@ -43,24 +50,129 @@ public sealed partial class CpuBackend
         }
     }
 
+    /// <summary>
+    /// C = A . B (row-major), parallel over tiles of 32 rows x 512 columns (so that a short, wide product - a
+    /// convolution's W . col with 20-50 output channels - still uses every thread); each tile runs its k-blocks in order,
+    /// so the sums, and the result, do not depend on the thread count.
+    /// </summary>
     private void GemmCore(float[] ad, float[] bd, float[] cd, int m, int k, int n)
     {
-        int blocks = (m + MatmulRowBlock - 1) / MatmulRowBlock;
-        Parallel.For(0, blocks, Options, blk =>
+        int rowBlocks = (m + MatmulRowBlock - 1) / MatmulRowBlock, colBlocks = (n + MatmulNBlock - 1) / MatmulNBlock;
+        void Tile(int t)
         {
-            int i0 = blk * MatmulRowBlock, i1 = Math.Min(m, i0 + MatmulRowBlock);
+            int i0 = t / colBlocks * MatmulRowBlock, i1 = Math.Min(m, i0 + MatmulRowBlock);
+            int j0 = t % colBlocks * MatmulNBlock, j1 = Math.Min(n, j0 + MatmulNBlock);
             for (int k0 = 0; k0 < k; k0 += MatmulKBlock)
             {
                 int k1 = Math.Min(k, k0 + MatmulKBlock);
-                for (int j0 = 0; j0 < n; j0 += MatmulNBlock)
-                {
-                    int j1 = Math.Min(n, j0 + MatmulNBlock);
-                    int i = i0;
-                    for (; i + 4 <= i1; i += 4) MatmulRows4(ad, bd, cd, k, n, i, k0, k1, j0, j1);
-                    for (; i < i1; i++) MatmulRow1(ad, bd, cd, k, n, i, k0, k1, j0, j1);
-                }
+                int i = i0;
+                for (; i + 4 <= i1; i += 4) MatmulRows4(ad, bd, cd, k, n, i, k0, k1, j0, j1);
+                for (; i < i1; i++) MatmulRow1(ad, bd, cd, k, n, i, k0, k1, j0, j1);
             }
-        });
+        }
+        int tiles = rowBlocks * colBlocks;
+        if (MaxDegreeOfParallelism <= 1 || tiles == 1 || (long)m * n * k < GemmParallelMinWork)
+            for (int t = 0; t < tiles; t++) Tile(t);
+        else Parallel.For(0, tiles, Options, Tile);
+    }
+
+    // GemmNt: reductions from this length on skip the transpose; the reduction is cut into parts of GemmNtPart (summed in
+    // part order, so the result does not depend on the thread count), each walked in L2-sized chunks of GemmNtChunk.
+    private const int GemmNtMinK = 1024, GemmNtPart = 4096, GemmNtChunk = 256, GemmNtColGroup = 64;
+    private const long GemmParallelMinWork = 1 << 15;
+
+    /// <summary>
+    /// C = A . B^T for row-major A (m x k) and B (n x k): 4 x 4 tiles of dot products over vectors of the reduction.
+    /// Parallel over (reduction part, column group); the parts' partial products are summed in order.
+    /// </summary>
+    private void GemmNt(float[] ad, float[] bd, float[] cd, int m, int k, int n)
+    {
+        if (m == 0 || n == 0) return;
+        int parts = (k + GemmNtPart - 1) / GemmNtPart, groups = (n + GemmNtColGroup - 1) / GemmNtColGroup;
+        float[] partial = parts == 1 ? cd : System.Buffers.ArrayPool<float>.Shared.Rent(parts * m * n);
+        void Part(int t)
+        {
+            int part = t / groups, g = t % groups;
+            int p0 = part * GemmNtPart, p1 = Math.Min(k, p0 + GemmNtPart);
+            int j0 = g * GemmNtColGroup, j1 = Math.Min(n, j0 + GemmNtColGroup);
+            int cOff = parts == 1 ? 0 : part * m * n;
+            for (int i = 0; i < m; i++) Array.Clear(partial, cOff + i * n + j0, j1 - j0);
+            for (int c0 = p0; c0 < p1; c0 += GemmNtChunk)
+            {
+                int c1 = Math.Min(p1, c0 + GemmNtChunk);
+                for (int i = 0; i < m; i += 4)
+                    for (int j = j0; j < j1; j += 4)
+                        DotTile4x4(ad, bd, partial, cOff, k, n, i, Math.Min(4, m - i), j, Math.Min(4, j1 - j), c0, c1);
+            }
+        }
+        int tasks = parts * groups;
+        if (MaxDegreeOfParallelism <= 1 || tasks == 1) for (int t = 0; t < tasks; t++) Part(t);
+        else Parallel.For(0, tasks, Options, Part);
+        if (parts > 1)
+        {
+            int mn = m * n;
+            For(m, i =>
+            {
+                var row = cd.AsSpan(i * n, n);
+                partial.AsSpan(i * n, n).CopyTo(row);
+                for (int q = 1; q < parts; q++)
+                {
+                    var add = partial.AsSpan(q * mn + i * n, n);
+                    for (int j = 0; j < n; j++) row[j] += add[j];
+                }
+            });
+            System.Buffers.ArrayPool<float>.Shared.Return(partial);
+        }
+    }
+
+    /// <summary>c[cOff + (i + r) * n + j + s] += dot(a[i + r, c0..c1), b[j + s, c0..c1)) for r &lt; rows, s &lt; cols (at most 4
+    /// each; missing rows repeat the last one and are not stored).</summary>
+    private static void DotTile4x4(float[] a, float[] b, float[] c, int cOff, int k, int n, int i, int rows, int j, int cols, int c0,
+        int c1)
+    {
+        ref float A = ref MemoryMarshal.GetArrayDataReference(a);
+        ref float B = ref MemoryMarshal.GetArrayDataReference(b);
+        nuint ka = (nuint)k;
+        nuint a0 = (nuint)i * ka, a1 = (nuint)(i + Math.Min(1, rows - 1)) * ka;
+        nuint a2 = (nuint)(i + Math.Min(2, rows - 1)) * ka, a3 = (nuint)(i + Math.Min(3, rows - 1)) * ka;
+        nuint b0 = (nuint)j * ka, b1 = (nuint)(j + Math.Min(1, cols - 1)) * ka;
+        nuint b2 = (nuint)(j + Math.Min(2, cols - 1)) * ka, b3 = (nuint)(j + Math.Min(3, cols - 1)) * ka;
+        Vector<float> s00 = default, s01 = default, s02 = default, s03 = default;
+        Vector<float> s10 = default, s11 = default, s12 = default, s13 = default;
+        Vector<float> s20 = default, s21 = default, s22 = default, s23 = default;
+        Vector<float> s30 = default, s31 = default, s32 = default, s33 = default;
+        int vc = VC, p = c0;
+        for (; p + vc <= c1; p += vc)
+        {
+            nuint pp = (nuint)p;
+            var y0 = Vector.LoadUnsafe(ref B, b0 + pp); var y1 = Vector.LoadUnsafe(ref B, b1 + pp);
+            var y2 = Vector.LoadUnsafe(ref B, b2 + pp); var y3 = Vector.LoadUnsafe(ref B, b3 + pp);
+            var x = Vector.LoadUnsafe(ref A, a0 + pp);
+            s00 = Vector.FusedMultiplyAdd(x, y0, s00); s01 = Vector.FusedMultiplyAdd(x, y1, s01);
+            s02 = Vector.FusedMultiplyAdd(x, y2, s02); s03 = Vector.FusedMultiplyAdd(x, y3, s03);
+            x = Vector.LoadUnsafe(ref A, a1 + pp);
+            s10 = Vector.FusedMultiplyAdd(x, y0, s10); s11 = Vector.FusedMultiplyAdd(x, y1, s11);
+            s12 = Vector.FusedMultiplyAdd(x, y2, s12); s13 = Vector.FusedMultiplyAdd(x, y3, s13);
+            x = Vector.LoadUnsafe(ref A, a2 + pp);
+            s20 = Vector.FusedMultiplyAdd(x, y0, s20); s21 = Vector.FusedMultiplyAdd(x, y1, s21);
+            s22 = Vector.FusedMultiplyAdd(x, y2, s22); s23 = Vector.FusedMultiplyAdd(x, y3, s23);
+            x = Vector.LoadUnsafe(ref A, a3 + pp);
+            s30 = Vector.FusedMultiplyAdd(x, y0, s30); s31 = Vector.FusedMultiplyAdd(x, y1, s31);
+            s32 = Vector.FusedMultiplyAdd(x, y2, s32); s33 = Vector.FusedMultiplyAdd(x, y3, s33);
+        }
+        Span<float> t = stackalloc float[16];
+        t[0] = Vector.Sum(s00); t[1] = Vector.Sum(s01); t[2] = Vector.Sum(s02); t[3] = Vector.Sum(s03);
+        t[4] = Vector.Sum(s10); t[5] = Vector.Sum(s11); t[6] = Vector.Sum(s12); t[7] = Vector.Sum(s13);
+        t[8] = Vector.Sum(s20); t[9] = Vector.Sum(s21); t[10] = Vector.Sum(s22); t[11] = Vector.Sum(s23);
+        t[12] = Vector.Sum(s30); t[13] = Vector.Sum(s31); t[14] = Vector.Sum(s32); t[15] = Vector.Sum(s33);
+        for (int r = 0; r < rows; r++)
+            for (int q = 0; q < cols; q++)
+            {
+                float acc = t[r * 4 + q];
+                long ar = (long)(i + r) * k, br = (long)(j + q) * k;
+                for (int pt = p; pt < c1; pt++) acc = MathF.FusedMultiplyAdd(a[ar + pt], b[br + pt], acc);
+                c[cOff + (i + r) * n + j + q] += acc;
+            }
     }
 
     private static float[] TransposeDense(float[] src, int rows, int cols, HostArrayPool? scratch)

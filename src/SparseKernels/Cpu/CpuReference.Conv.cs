@@ -66,7 +66,8 @@ internal static partial class CpuReference
                         for (int j = 0; j < k; j++)
                         {
                             float v = x.HostData[(long)plane * height * width + (oy * stride + i) * width + ox * stride + j];
-                            if (arg < 0 || v > best) { best = v; arg = i * k + j; }
+                            // NaN propagates (the first NaN wins), as in PyTorch and the backends
+                            if (arg < 0 || v > best || (float.IsNaN(v) && !float.IsNaN(best))) { best = v; arg = i * k + j; }
                         }
                     y.HostData[(long)plane * oh * ow + oy * ow + ox] = best; which.HostData[(long)plane * oh * ow + oy * ow + ox] = arg;
                 }

@@ -68,7 +68,10 @@ public static class CpuCases
 
     public static IEnumerable<TestCaseData> MatmulShapes()
     {
-        int[][] shapes = [[7, 5, 3], [1, 1, 1], [37, 53, 29], [4, 300, 33], [33, 17, 520], [0, 5, 4], [5, 0, 4], [5, 4, 0], [65, 260, 18]];
+        int[][] shapes = [[7, 5, 3], [1, 1, 1], [37, 53, 29], [4, 300, 33], [33, 17, 520], [0, 5, 4], [5, 0, 4], [5, 4, 0], [65, 260, 18],
+            // a . b^T with a long reduction (GemmNt: several 4096-parts, odd tiles, a tail shorter than a vector) and short, wide
+            // products split over columns (a convolution's W . col)
+            [20, 9001, 25], [3, 4100, 130], [50, 1030, 7], [20, 25, 1500], [45, 300, 1100]];
         foreach (var s in shapes)
             foreach (bool ta in new[] { false, true })
                 foreach (bool tb in new[] { false, true })

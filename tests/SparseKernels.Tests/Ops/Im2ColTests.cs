@@ -80,6 +80,53 @@ public class Im2ColTests
         Approx.AssertAllClose(cpu.FeaturesToChannels(f, channels, batch, h * w).HostData, x.HostData, 0, 0, "flatten inverse");
     }
 
+    /// <summary>The autograd's CPU backend takes these outputs from its array pool uninitialised: poison the pool with NaN
+    /// first, so that an element a kernel does not write (im2col's padding, a pool gradient's non-winners) shows.</summary>
+    [TestCase(2, 7, 5, 2, 2, false)]
+    [TestCase(3, 6, 6, 3, 1, false)]
+    [TestCase(2, 6, 7, 2, 1, true)]
+    [TestCase(20, 24, 24, 2, 2, true)]
+    public void PooledBackendWritesEveryElement(int channels, int h, int w, int k, int s, bool nans)
+    {
+        var rng = new Random(5);
+        var tb = new CpuTensorBackend(new CpuBackend(2));
+        int batch = 3;
+        var x = TestData.Dense(rng, channels, batch * h * w);
+        if (nans) for (int i = 0; i < x.Length; i += 37) x.HostData[i] = float.NaN;   // windows with a NaN take the general path
+        var (ry, rwhich) = CpuReference.MaxPool2d(x, batch, h, w, k, s);
+        Poison(tb, ry.Rows, ry.Cols, 2);
+        var (y, which) = tb.MaxPool2d(x, batch, h, w, k, s);
+        Approx.AssertAllClose(Finite(y.HostData), Finite(ry.HostData), 0, 0, "pooled maxpool");
+        Approx.AssertAllClose(which.HostData, rwhich.HostData, 0, 0, "pooled maxpool winners");
+        var dy = TestData.Dense(rng, y.Rows, y.Cols);
+        Poison(tb, x.Rows, x.Cols, 1);
+        Approx.AssertAllClose(tb.MaxPool2dBackward(dy, which, batch, h, w, k, s).HostData,
+            CpuReference.MaxPool2dBackward(dy, rwhich, batch, h, w, k, s).HostData, 1e-6, 1e-6, "pooled maxpool backward");
+        var xf = TestData.Dense(rng, channels, batch * h * w);
+        Poison(tb, channels * h * w, batch, 1);
+        var f = tb.ChannelsToFeatures(xf, channels, batch, h * w);
+        Approx.AssertAllClose(f.HostData, CpuReference.ChannelsToFeatures(xf, channels, batch, h * w).HostData, 0, 0, "pooled flatten");
+        Poison(tb, channels, batch * h * w, 1);
+        Approx.AssertAllClose(tb.FeaturesToChannels(f, channels, batch, h * w).HostData, xf.HostData, 0, 0, "pooled flatten inverse");
+    }
+
+    [TestCaseSource(nameof(Geometries))]
+    public void PooledBackendIm2ColWritesThePadding(Conv2dGeometry g, int batch, int b0, int bc)
+    {
+        var rng = new Random(13);
+        var tb = new CpuTensorBackend(new CpuBackend(2));
+        var x = Input(rng, g, batch);
+        var want = CpuReference.Im2Col(g, x, batch, b0, bc);
+        Poison(tb, want.Rows, want.Cols, 1);
+        Approx.AssertAllClose(Finite(tb.Im2Col(x, g, batch, b0, bc).HostData), want.HostData, 0, 0, $"pooled im2col {g}");
+    }
+
+    private static void Poison(CpuTensorBackend tb, int rows, int cols, int count)
+    {
+        var rented = Enumerable.Range(0, count).Select(_ => tb.Rent(rows, cols)).ToArray();
+        foreach (var t in rented) { t.HostData.AsSpan().Fill(float.NaN); t.Dispose(); }
+    }
+
     [Test]
     [Category("Gpu")]
     public void DeviceMatchesTheReference()
