@@ -76,7 +76,7 @@ def main():
     ap.add_argument("--sparsities", default="0.8,0.9,0.95,0.98,0.99")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    print(f"{sk.version()}, {a.threads} threads, batch {a.batch}; median ms")
+    print(f"{sk.version()} ({os.path.basename(_lib.loaded_path)}), {a.threads} threads, batch {a.batch}; median ms")
     print("| layer | sparsity | kernels fwd | kernels bwd | kernels sum | layer fwd+bwd | overhead | layer fwd (no_grad) |")
     print("|---|---|---|---|---|---|---|---|")
     for s in a.shapes.split(","):
