@@ -54,7 +54,13 @@ public static class Fn
         return t.Record(y0, [x, bias], y =>
         {
             if (bias.RequiresGrad) t.Accumulate(bias, Reshape(b.RowSum(y.Grad!, 1f), bias.Value));
-            if (x.RequiresGrad) t.Accumulate(x, b.Copy(y.Grad!));
+            if (x.RequiresGrad)
+            {
+                // dx = dy: y's gradient is read by no closure after this one, so it moves to x (no copy; disposed once, with x)
+                var dy = y.Grad!;
+                y.Grad = null;
+                t.Accumulate(x, dy);
+            }
         });
     }
 

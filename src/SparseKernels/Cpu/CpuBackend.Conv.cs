@@ -131,6 +131,8 @@ public sealed partial class CpuBackend
         For(x.Rows * batch, plane =>
         {
             long inBase = (long)plane * height * width, outBase = (long)plane * oh * ow;
+            if (k == 2 && MaxPool2x2Plane(xd.AsSpan((int)inBase, height * width), yd.AsSpan((int)outBase, oh * ow),
+                    wd.AsSpan((int)outBase, oh * ow), width, stride, oh, ow)) return;
             for (int oy = 0; oy < oh; oy++)
                 for (int ox = 0; ox < ow; ox++)
                 {
@@ -161,6 +163,29 @@ public sealed partial class CpuBackend
         });
     }
 
+    /// <summary>One plane of a 2 x 2 max pool; false (nothing to trust in the outputs) when a window holds a NaN, which the
+    /// general path then handles (the first NaN wins).</summary>
+    private static bool MaxPool2x2Plane(ReadOnlySpan<float> xs, Span<float> ys, Span<float> ws, int width, int stride, int oh, int ow)
+    {
+        int o = 0;
+        for (int oy = 0; oy < oh; oy++)
+        {
+            var r0 = xs[(oy * stride * width)..];
+            var r1 = r0[width..];
+            for (int ox = 0, c = 0; ox < ow; ox++, o++, c += stride)
+            {
+                float v0 = r0[c], v1 = r0[c + 1], v2 = r1[c], v3 = r1[c + 1];
+                float best = v0; int arg = 0;
+                if (v1 > best) { best = v1; arg = 1; }
+                if (v2 > best) { best = v2; arg = 2; }
+                if (v3 > best) { best = v3; arg = 3; }
+                if (float.IsNaN(v0 + v1 + v2 + v3)) return false;
+                ys[o] = best; ws[o] = arg;
+            }
+        }
+        return true;
+    }
+
     /// <summary>The input gradient of <see cref="MaxPool2d"/>: dy routed to each window's winner (sums where windows overlap).</summary>
     public DenseTensor MaxPool2dBackward(DenseTensor dy, DenseTensor which, int batch, int height, int width, int k, int stride)
     {
@@ -176,14 +201,21 @@ public sealed partial class CpuBackend
         var (oh, ow) = ConvShapes.PoolPlane(height, width, k, stride, "MaxPool2dBackward");
         ConvShapes.CheckPool("MaxPool2dBackward", dx, batch, height, width, dy, which, oh, ow);
         float[] xd = dx.HostData, dd = dy.HostData, wd = which.HostData;
+        int kk = k * k;
         For(dy.Rows * batch, plane =>
         {
-            long inBase = (long)plane * height * width, outBase = (long)plane * oh * ow;
-            xd.AsSpan((int)inBase, height * width).Clear();
-            for (int o = 0; o < oh * ow; o++)
+            var xs = xd.AsSpan((int)((long)plane * height * width), height * width);
+            var ds = dd.AsSpan((int)((long)plane * oh * ow), oh * ow);
+            var ws = wd.AsSpan((int)((long)plane * oh * ow), oh * ow);
+            xs.Clear();
+            // the winner's offset in the input plane, per window position (no division per element)
+            Span<int> off = kk <= 256 ? stackalloc int[kk] : new int[kk];
+            for (int a = 0; a < kk; a++) off[a] = a / k * width + a % k;
+            int o = 0;
+            for (int oy = 0; oy < oh; oy++)
             {
-                int a = (int)wd[outBase + o], oy = o / ow, ox = o % ow;
-                xd[inBase + (long)(oy * stride + a / k) * width + ox * stride + a % k] += dd[outBase + o];
+                int row = oy * stride * width;
+                for (int ox = 0; ox < ow; ox++, o++) xs[row + ox * stride + off[(int)ws[o]]] += ds[o];
             }
         });
     }
