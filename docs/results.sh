@@ -19,3 +19,6 @@ R --models $S --methods dense,static,set,rigl,snip,gmp --sparsities 0.9 --distri
 R --models $W --methods imp,kd-ticket --sparsities 0.9,0.98 --seeds 1 --epochs 3 --imp-levels 5
 R --models $W --methods static,set,rigl,snip,gmp --sparsities 0.8,0.9,0.95,0.98 --distributions uniform --seeds 3 --epochs 3
 R --models $W --methods imp,kd-ticket --sparsities 0.8,0.95 --seeds 1 --epochs 3 --imp-levels 5
+# Issue 18: the LeNet-5 rows are 20-epoch runs of bench/cnn/accuracy.sh (resumed slices, one thread each), imported with
+# `train results --import` (checked against their configuration) by:
+bash bench/cnn/import_results.sh
