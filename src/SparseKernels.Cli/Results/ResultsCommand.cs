@@ -71,9 +71,10 @@ internal static class ResultsCommand
                 if (parse.GetValue(import) is { Length: > 0 } imports)
                 {
                     var have = RunsFile.Read(runsFile).Select(RunsFile.Key).ToHashSet();
+                    var (train, test) = FashionMnist.Load(parse.GetValue(data)!);   // once, for every import's model
                     foreach (string spec in imports)
                     {
-                        var r = RunImport.Read(spec, parse.GetValue(data)!, parse.GetValue(impLevels), cpu);
+                        var r = RunImport.Read(spec, train, test, parse.GetValue(impLevels), cpu);
                         if (!have.Add(RunsFile.Key(r)))
                             throw new ArgumentException($"--import '{spec}': the runs file already holds {RunsFile.Key(r)}.");
                         RunsFile.Append(runsFile, r);

@@ -20,7 +20,7 @@ internal static class RunImport
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public static RunResult Read(string spec, string dataFolder, int impLevels, CpuTensorBackend cpu)
+    public static RunResult Read(string spec, ImageDataset train, ImageDataset test, int impLevels, CpuTensorBackend cpu)
     {
         int eq = spec.IndexOf('=', StringComparison.Ordinal);
         if (eq <= 0 || eq == spec.Length - 1)
@@ -55,7 +55,6 @@ internal static class RunImport
             throw new InvalidDataException($"--import: {file} has epochs [{string.Join(',', metrics.Select(m => m.Epoch))}]; a finished "
                 + $"{epochs}-epoch run has 1..{epochs}.");
         var g = new Grid([k[0]], [k[1]], [sparsity], [k[2]], 1, epochs, impLevels, 0);
-        var (train, test) = FashionMnist.Load(dataFolder);
         using var run = new TrainingRun(SingleRun.Options(k[0], k[1], k[2], sparsity, seed, g), cpu, train, test);
         var (weights, nnz, state) = SingleRun.Measure(run);
         long[] built = run.Model.Layers

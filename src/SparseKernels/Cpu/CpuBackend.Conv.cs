@@ -121,8 +121,8 @@ public sealed partial class CpuBackend
         return (y, which);
     }
 
-    /// <summary><see cref="MaxPool2d"/> into <paramref name="y"/> and <paramref name="which"/> (every element written). A 2 x 2,
-    /// stride-2 window takes a branch-light path; a window holding a NaN takes the general one (the first NaN wins).</summary>
+    /// <summary><see cref="MaxPool2d"/> into <paramref name="y"/> and <paramref name="which"/> (every element written). A plane
+    /// of 2 x 2 windows takes a branch-light path; a plane with a NaN in a window takes the general one (the first NaN wins).</summary>
     internal void MaxPool2dInto(DenseTensor x, int batch, int height, int width, int k, int stride, DenseTensor y, DenseTensor which)
     {
         var (oh, ow) = ConvShapes.PoolPlane(height, width, k, stride, "MaxPool2d");
@@ -137,21 +137,7 @@ public sealed partial class CpuBackend
                 for (int ox = 0; ox < ow; ox++)
                 {
                     long at = inBase + (long)oy * stride * width + ox * stride;
-                    float best; int arg;
-                    if (k == 2)
-                    {
-                        float v0 = xd[at], v1 = xd[at + 1], v2 = xd[at + width], v3 = xd[at + width + 1];
-                        best = v0; arg = 0;
-                        if (v1 > best) { best = v1; arg = 1; }
-                        if (v2 > best) { best = v2; arg = 2; }
-                        if (v3 > best) { best = v3; arg = 3; }
-                        if (!float.IsNaN(v0 + v1 + v2 + v3))
-                        {
-                            yd[outBase + oy * ow + ox] = best; wd[outBase + oy * ow + ox] = arg;
-                            continue;
-                        }
-                    }
-                    best = xd[at]; arg = 0;
+                    float best = xd[at]; int arg = 0;
                     for (int i = 0; i < k; i++)
                         for (int j = 0; j < k; j++)
                         {
